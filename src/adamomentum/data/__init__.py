@@ -1,0 +1,1 @@
+"""Corpora: Penn Treebank for language modelling, NER corpora in three formats."""

@@ -1,0 +1,25 @@
+"""The paper's two experiments, each a model, its data and its evaluation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from adamomentum.errors import ConfigError
+from adamomentum.trainer import Task
+
+TASKS = ("ptb", "ner")
+
+
+def build_task(cfg: Any, device: torch.device, seed: int) -> Task:
+    """The task named by ``cfg.name`` (the ``task`` config group)."""
+    if cfg.name == "ptb":
+        from adamomentum.tasks.ptb import PTBTask
+
+        return PTBTask(cfg, device)
+    if cfg.name == "ner":
+        from adamomentum.tasks.ner import NERTask
+
+        return NERTask(cfg, device, seed)
+    raise ConfigError(f"Unknown task {cfg.name!r}; choose one of: {', '.join(TASKS)} (task=<name>).")

@@ -1,0 +1,95 @@
+"""Penn Treebank word-level language modelling (Zaremba et al. 2014 setup)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from adamomentum.config import PTBTaskConfig
+from adamomentum.data.ptb import batchify, load_ptb
+from adamomentum.errors import ConfigError
+from adamomentum.metrics import perplexity
+from adamomentum.models import Hidden, LSTMLanguageModel
+
+LOSS_REDUCTIONS = ("sum_over_time", "mean")
+
+
+def detach(hidden: Hidden) -> Hidden:
+    return hidden[0].detach(), hidden[1].detach()
+
+
+class PTBTask:
+    """Truncated backpropagation through a batchified stream, state carried across batches.
+
+    The hidden state starts from zeros at each epoch and is carried (detached)
+    from one batch to the next, so the batch at step k continues the text of
+    step k-1 in every column.
+    """
+
+    selection_metric = "valid_ppl"
+    selection_lower_is_better = True
+    tensorboard_tags = {"valid_ppl": "ppl/valid", "test_ppl": "ppl/test"}
+
+    def __init__(self, cfg: PTBTaskConfig, device: torch.device) -> None:
+        if cfg.loss_reduction not in LOSS_REDUCTIONS:
+            raise ConfigError(
+                f"task.loss_reduction={cfg.loss_reduction!r} is not one of {', '.join(LOSS_REDUCTIONS)}."
+            )
+        self.cfg = cfg
+        self.device = device
+        corpus = load_ptb(cfg.data_dir, download=cfg.download, base_url=cfg.base_url, verify=cfg.verify)
+        self.vocab_size = len(corpus.vocab)
+        self.train_data = batchify(corpus.train, cfg.batch_size).to(device)
+        self.valid_data = batchify(corpus.valid, cfg.eval_batch_size).to(device)
+        self.test_data = batchify(corpus.test, cfg.eval_batch_size).to(device)
+        self.test_stream = batchify(corpus.test, cfg.final_test_batch_size).to(device)
+        self.model = LSTMLanguageModel(
+            self.vocab_size, cfg.embedding_dim, cfg.hidden_size, cfg.num_layers, cfg.dropout, cfg.init_range
+        ).to(device)
+        self.hidden = self.model.init_hidden(cfg.batch_size)
+
+    def batches_per_epoch(self) -> int:
+        return (self.train_data.shape[0] - 1) // self.cfg.bptt
+
+    def train_batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+        bptt = self.cfg.bptt
+        self.hidden = self.model.init_hidden(self.cfg.batch_size)
+        for i in range(self.batches_per_epoch()):
+            start = i * bptt
+            yield self.train_data[start : start + bptt], self.train_data[start + 1 : start + 1 + bptt]
+
+    def train_loss(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, int]:
+        inputs, targets = batch
+        logits, hidden = self.model(inputs, detach(self.hidden))
+        self.hidden = hidden
+        nll = F.cross_entropy(logits.reshape(-1, self.vocab_size).float(), targets.reshape(-1), reduction="sum")
+        # Zaremba's loss: mean over the batch, sum over the bptt steps.
+        divisor = inputs.shape[1] if self.cfg.loss_reduction == "sum_over_time" else targets.numel()
+        return nll / divisor, nll.detach(), targets.numel()
+
+    def _perplexity(self, data: Tensor) -> float:
+        hidden = self.model.init_hidden(data.shape[1])
+        total_nll = torch.zeros((), device=self.device, dtype=torch.float64)
+        chunk = self.cfg.bptt
+        for start in range(0, data.shape[0] - 1, chunk):
+            inputs = data[start : start + chunk]
+            targets = data[start + 1 : start + 1 + chunk]
+            inputs = inputs[: targets.shape[0]]
+            logits, hidden = self.model(inputs, hidden)
+            total_nll += F.cross_entropy(
+                logits.reshape(-1, self.vocab_size).float(), targets.reshape(-1), reduction="sum"
+            ).double()
+        return perplexity(total_nll.item(), (data.shape[0] - 1) * data.shape[1])
+
+    def evaluate(self) -> dict[str, Any]:
+        return {"valid_ppl": self._perplexity(self.valid_data), "test_ppl": self._perplexity(self.test_data)}
+
+    def final_evaluation(self) -> dict[str, Any]:
+        return {
+            "test_ppl_stream": self._perplexity(self.test_stream),
+            "test_ppl_stream_batch_size": self.cfg.final_test_batch_size,
+        }

@@ -1,0 +1,167 @@
+"""Command line: ``python -m adamomentum.train task=<ptb|ner> optimizer=<name> [overrides]``.
+
+Composes the config from conf/, trains, and writes into the run directory
+(``outputs/<task>/<optimizer>/<time>/`` by default): TensorBoard event files,
+``metrics.jsonl`` (one line per evaluation), ``summary.json`` and ``train.log``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from adamomentum.config import register_configs
+from adamomentum.errors import ConfigError, UserError
+from adamomentum.optim import build_optimizer
+from adamomentum.tasks import build_task
+from adamomentum.trainer import Trainer, TrainingSchedule, summarize
+
+log = logging.getLogger("adamomentum.train")
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# A wheel carries the configs inside the package; a checkout keeps them at the top.
+CONFIG_DIR = PACKAGE_DIR / "conf" if (PACKAGE_DIR / "conf").is_dir() else PACKAGE_DIR.parents[1] / "conf"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device={name} was asked for, but PyTorch sees no CUDA GPU; use device=cpu or device=auto.")
+    try:
+        return torch.device(name)
+    except RuntimeError as e:
+        raise ConfigError(f"device={name!r} is not a device PyTorch knows ({e}); use auto, cpu or cuda.") from None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=PACKAGE_DIR, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PACKAGE_DIR,
+                           capture_output=True, text=True, timeout=10)
+    return commit + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def device_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def validate(cfg: DictConfig) -> None:
+    """Checks the schema's types cannot express; each names the override that fixes it."""
+    task, opt = cfg.task, cfg.optimizer
+    if task.epochs < 0:
+        raise ConfigError(f"task.epochs={task.epochs} must be >= 0.")
+    if task.eval_interval is not None and task.eval_interval <= 0:
+        raise ConfigError(f"task.eval_interval={task.eval_interval} must be a positive number of batches, or null.")
+    if task.max_batches is not None and task.max_batches <= 0:
+        raise ConfigError(f"task.max_batches={task.max_batches} must be positive, or null for no limit.")
+    if opt.lr < 0:
+        raise ConfigError(f"optimizer.lr={opt.lr} must be >= 0.")
+    if opt.eps is not None and opt.eps < 0:
+        raise ConfigError(f"optimizer.eps={opt.eps} must be >= 0.")
+    if opt.momentum is not None and not 0 <= opt.momentum < 1:
+        raise ConfigError(f"optimizer.momentum={opt.momentum} must lie in [0, 1).")
+    if cfg.precision not in ("fp32", "bf16"):
+        raise ConfigError(f"precision={cfg.precision!r} must be fp32 or bf16.")
+    if cfg.log_interval <= 0:
+        raise ConfigError(f"log_interval={cfg.log_interval} must be positive.")
+
+
+def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Train one (task, optimizer, seed) and write its run directory; returns the summary."""
+    validate(cfg)
+    device = resolve_device(cfg.device)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    if device.type == "cpu":
+        torch.set_flush_denormal(cfg.flush_denormal)
+    if cfg.deterministic:
+        torch.use_deterministic_algorithms(True)
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    seed_everything(cfg.seed)
+    log.info("config:\n%s", OmegaConf.to_yaml(cfg))
+
+    task = build_task(cfg.task, device, cfg.seed)
+    opt_cfg = cfg.optimizer
+    hyper = {
+        k: opt_cfg[k]
+        for k in ("lr", "momentum", "eps", "weight_decay", "initial_accumulator_value", "foreach", "fused")
+    }
+    optimizer = build_optimizer(opt_cfg.name, task.model.parameters(), **hyper, **opt_cfg.extra)
+    schedule = TrainingSchedule(
+        epochs=cfg.task.epochs,
+        max_batches=cfg.task.max_batches,
+        eval_interval=cfg.task.eval_interval,
+        log_interval=cfg.log_interval,
+        clip_grad_norm=cfg.task.clip_grad_norm,
+        lr_decay=opt_cfg.lr_decay,
+        lr_decay_start=cfg.task.lr_decay_start,
+        lr_decay_factor=cfg.task.lr_decay_factor,
+        momentum_schedule=opt_cfg.momentum_schedule,
+        momentum_warmup_steps=opt_cfg.momentum_warmup_steps,
+    )
+    trainer = Trainer(task, optimizer, schedule, run_dir, device, cfg.precision, cfg.progress)
+    result = trainer.fit()
+    summary = {
+        "task": cfg.task.name,
+        "optimizer": opt_cfg.name,
+        "seed": cfg.seed,
+        **summarize(result, task),
+        "device": device_description(device),
+        "torch": torch.__version__,
+        "git_commit": git_commit(),
+        "command": " ".join(["python -m adamomentum.train", *sys.argv[1:]]),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    log.info("%s: %s after %d steps; summary in %s", opt_cfg.name, result.status, result.steps, run_dir / "summary.json")
+    return summary
+
+
+register_configs()
+
+
+@hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base=None)
+def _hydra_main(cfg: DictConfig) -> None:
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        run(cfg, run_dir)
+    except UserError as e:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main() -> None:
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()
