@@ -1,0 +1,209 @@
+"""Tables and figures from run directories: ``python -m adamomentum.report --out DIR RUNS...``.
+
+Reads every ``summary.json`` (and the ``metrics.jsonl`` beside it) under the
+given folders, writes ``results.md`` with the paper's numbers beside ours, the
+paper's figure redrawn as PNG, and a copy of each run's summary and metrics
+under ``runs/`` so that the report can be rebuilt from ``results/`` alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+# Table 1 and Section 4 of the paper.
+PAPER_PTB_TEST_PPL = {"sgd": 115.0, "momentum": 108.0, "adagrad": 140.0, "adamomentum": 106.0}
+PAPER_NER_TOKEN_F1 = {"adamomentum": 0.75}
+OPTIMIZER_ORDER = ["sgd", "momentum", "adagrad", "adamomentum"]
+
+
+@dataclass
+class Run:
+    path: Path
+    summary: dict[str, Any]
+    metrics: list[dict[str, Any]]
+
+    @property
+    def optimizer(self) -> str:
+        return self.summary["optimizer"]
+
+    @property
+    def task(self) -> str:
+        return self.summary["task"]
+
+
+def find_runs(roots: list[Path]) -> list[Run]:
+    runs = []
+    for root in roots:
+        if not root.exists():
+            raise SystemExit(f"error: {root} does not exist; pass run directories or folders that hold them.")
+        for summary_path in sorted(root.rglob("summary.json")):
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+            metrics_path = summary_path.with_name("metrics.jsonl")
+            metrics = []
+            if metrics_path.exists():
+                metrics = [json.loads(line) for line in metrics_path.read_text(encoding="utf-8").splitlines() if line]
+            runs.append(Run(summary_path.parent, summary, metrics))
+    return runs
+
+
+def _order(runs: list[Run]) -> list[Run]:
+    rank = {name: i for i, name in enumerate(OPTIMIZER_ORDER)}
+    return sorted(runs, key=lambda r: (rank.get(r.optimizer, len(rank)), r.optimizer, r.summary.get("seed", 0)))
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "inf"
+    return f"{value:.{digits}f}"
+
+
+def _gap(ours: float | None, paper: float | None) -> str:
+    if ours is None or paper is None or not math.isfinite(ours):
+        return "-"
+    return f"{100 * (ours - paper) / paper:+.1f}%"
+
+
+def ptb_table(runs: list[Run]) -> str:
+    lines = [
+        "| optimizer | seed | status | test ppl (final, batch 20) | test ppl (final, one stream) "
+        "| best valid ppl | test ppl at best valid | paper test ppl | final vs paper |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in _order(runs):
+        s = run.summary
+        final, best = s.get("final", {}), s.get("best_valid", {})
+        paper = PAPER_PTB_TEST_PPL.get(run.optimizer)
+        lines.append(
+            f"| {run.optimizer} | {s.get('seed')} | {s['status']} | {_fmt(final.get('test_ppl'))} "
+            f"| {_fmt(s.get('test_ppl_stream'))} | {_fmt(best.get('valid_ppl'))} | {_fmt(best.get('test_ppl'))} "
+            f"| {_fmt(paper, 0)} | {_gap(final.get('test_ppl'), paper)} |"
+        )
+    return "\n".join(lines)
+
+
+def ner_table(runs: list[Run]) -> str:
+    lines = [
+        "| optimizer | seed | status | test token F1 (final) | best test token F1 | test token F1 at best valid "
+        "| test entity F1 (final) | paper |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run in _order(runs):
+        s = run.summary
+        final, best = s.get("final", {}), s.get("best_valid", {})
+        best_test = max((m["test_token_f1"] for m in run.metrics), default=None)
+        paper = PAPER_NER_TOKEN_F1.get(run.optimizer)
+        lines.append(
+            f"| {run.optimizer} | {s.get('seed')} | {s['status']} | {_fmt(final.get('test_token_f1'), 4)} "
+            f"| {_fmt(best_test, 4)} | {_fmt(best.get('test_token_f1'), 4)} | {_fmt(final.get('test_entity_f1'), 4)} "
+            f"| {'%.2f+' % paper if paper else '-'} |"
+        )
+    return "\n".join(lines)
+
+
+def plot_ptb(runs: list[Run], path: Path) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for split, ax in zip(("valid", "test"), axes):
+        for run in _order(runs):
+            points = [(m["step"], m[f"{split}_ppl"]) for m in run.metrics if math.isfinite(m[f"{split}_ppl"])]
+            if points:
+                label = run.optimizer + ("" if run.summary["status"] == "completed" else f" ({run.summary['status']})")
+                ax.plot(*zip(*points), label=label)
+        ax.set_title(f"{split} perplexity")
+        ax.set_xlabel("training batches")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("perplexity")
+    axes[1].legend()
+    fig.suptitle("Penn Treebank, 2x256 LSTM (Figure 1 of the paper, redrawn)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_ner(runs: list[Run], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for run in _order(runs):
+        points = [(m["epoch"], m["test_token_f1"]) for m in run.metrics]
+        if points:
+            ax.plot(*zip(*points), marker=".", label=run.optimizer)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test token F1")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    ax.set_title("Chinese NER, 2-layer BiLSTM (Figure 2 of the paper, redrawn)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def provenance(runs: list[Run]) -> str:
+    lines = ["| optimizer | seed | command | git commit | device | wall time |", "|---|---|---|---|---|---|"]
+    for run in _order(runs):
+        s = run.summary
+        minutes = s.get("wall_time_s", 0) / 60
+        lines.append(
+            f"| {run.optimizer} | {s.get('seed')} | `{s.get('command')}` | `{s.get('git_commit')}` "
+            f"| {s.get('device')} | {minutes:.1f} min |"
+        )
+    return "\n".join(lines)
+
+
+def copy_runs(runs: list[Run], out: Path) -> None:
+    for run in runs:
+        dest = out / "runs" / run.task / run.optimizer / f"seed={run.summary.get('seed', 0)}"
+        if dest.resolve() == run.path.resolve():
+            continue
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in ("summary.json", "metrics.jsonl"):
+            if (run.path / name).exists():
+                shutil.copyfile(run.path / name, dest / name)
+
+
+def write_report(runs: list[Run], out: Path, task: str | None = None) -> Path:
+    if task is not None:
+        runs = [r for r in runs if r.task == task]
+    if not runs:
+        raise SystemExit(f"error: no run directories with a summary.json{' for task ' + task if task else ''} found.")
+    out.mkdir(parents=True, exist_ok=True)
+    copy_runs(runs, out)
+    sections = []
+    ptb = [r for r in runs if r.task == "ptb"]
+    ner = [r for r in runs if r.task == "ner"]
+    if ptb:
+        plot_ptb(ptb, out / "figure1_ptb.png")
+        sections += ["## Penn Treebank (Table 1)", ptb_table(ptb), "", "![Figure 1](figure1_ptb.png)", ""]
+    if ner:
+        plot_ner(ner, out / "figure2_ner.png")
+        sections += ["## Chinese NER (Figure 2)", ner_table(ner), "", "![Figure 2](figure2_ner.png)", ""]
+    sections += ["## Provenance", provenance(runs), ""]
+    report = out / "results.md"
+    report.write_text("\n".join(["# Results", "", *sections]), encoding="utf-8")
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path, help="run directories, or folders holding them")
+    parser.add_argument("--out", type=Path, required=True, help="where results.md and the figures go")
+    parser.add_argument("--task", choices=["ptb", "ner"], help="only runs of this task")
+    args = parser.parse_args(argv)
+    report = write_report(find_runs(args.runs), args.out, args.task)
+    print(f"wrote {report}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
