@@ -23,13 +23,21 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from adamomentum.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint
 from adamomentum.config import register_configs
 from adamomentum.errors import ConfigError, UserError
 from adamomentum.optim import build_optimizer
 from adamomentum.tasks import build_task
-from adamomentum.trainer import Trainer, TrainingSchedule, summarize
+from adamomentum.trainer import Interrupted, Trainer, TrainingSchedule, summarize
 
 log = logging.getLogger("adamomentum.train")
+
+# What a resumed run may change: where and how fast it runs, and how long it trains.
+RESUME_MAY_CHANGE = {
+    "resume", "device", "threads", "progress", "log_interval", "checkpoint_interval",
+    "task.epochs", "task.max_batches", "task.data_dir", "task.download",
+}
+FINISHED = ("completed", "diverged")
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # A wheel carries the configs inside the package; a checkout keeps them at the top.
@@ -93,8 +101,58 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"log_interval={cfg.log_interval} must be positive.")
 
 
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    if isinstance(node, dict) and node:
+        out: dict[str, Any] = {}
+        for k, v in node.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: node}
+
+
+def check_resumable(stored_yaml: str, cfg: DictConfig, run_dir: Path) -> None:
+    """A checkpoint continues only the config that wrote it (bar RESUME_MAY_CHANGE)."""
+    stored = _flatten(OmegaConf.to_container(OmegaConf.create(stored_yaml), resolve=True))
+    current = _flatten(OmegaConf.to_container(cfg, resolve=True))
+    changed = sorted(
+        k for k in stored.keys() | current.keys()
+        if stored.get(k) != current.get(k) and k not in RESUME_MAY_CHANGE
+    )
+    if changed:
+        diffs = "; ".join(f"{k}: {stored.get(k)!r} -> {current.get(k)!r}" for k in changed[:10])
+        raise CheckpointError(
+            f"{run_dir} was trained with another config ({diffs}); a resumed run keeps its config. "
+            "Drop those overrides, or start a new run in a new directory."
+        )
+
+
+def config_for_resume(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    """The stored config of ``cfg.resume``, with the command line's overrides applied on top."""
+    run_dir = Path(cfg.resume)
+    state = load_checkpoint(run_dir)
+    stored = OmegaConf.create(state["config"])
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+~")
+        if key in ("task", "optimizer"):
+            key = f"{key}.name"
+        OmegaConf.update(stored, key, OmegaConf.select(cfg, key), force_add=True)
+    check_resumable(state["config"], stored, run_dir)
+    return stored
+
+
 def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Train one (task, optimizer, seed) and write its run directory; returns the summary."""
+    """Train one (task, optimizer, seed) and write its run directory; returns the summary.
+
+    A run directory that already holds a finished ``summary.json`` is left as it
+    is; one that holds a checkpoint is continued from it.
+    """
+    summary_path = run_dir / "summary.json"
+    if summary_path.exists():
+        previous = json.loads(summary_path.read_text(encoding="utf-8"))
+        if previous.get("status") in FINISHED:
+            log.info("%s already finished (%s); nothing to do.", run_dir, previous["status"])
+            return previous
     validate(cfg)
     device = resolve_device(cfg.device)
     if cfg.threads is not None:
@@ -126,7 +184,15 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         momentum_schedule=opt_cfg.momentum_schedule,
         momentum_warmup_steps=opt_cfg.momentum_warmup_steps,
     )
-    trainer = Trainer(task, optimizer, schedule, run_dir, device, cfg.precision, cfg.progress)
+    trainer = Trainer(
+        task, optimizer, schedule, run_dir, device, cfg.precision, cfg.progress,
+        checkpoint_interval=cfg.checkpoint_interval, config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
+    )
+    if (run_dir / CHECKPOINT).exists():
+        state = load_checkpoint(run_dir)
+        check_resumable(state["config"], cfg, run_dir)
+        trainer.load_state_dict(state)
+        log.info("resuming %s at epoch %d, step %d", run_dir, trainer.epoch, trainer.step)
     result = trainer.fit()
     summary = {
         "task": cfg.task.name,
@@ -149,9 +215,16 @@ register_configs()
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base=None)
 def _hydra_main(cfg: DictConfig) -> None:
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
+        if cfg.resume is not None:
+            cfg = config_for_resume(cfg, list(hydra_cfg.overrides.task))
+            run_dir = Path(cfg.resume)
         run(cfg, run_dir)
+    except Interrupted as e:
+        print(str(e), file=sys.stderr)
+        sys.exit(143 if e.signal_name == "SIGTERM" else 130)
     except UserError as e:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
@@ -159,7 +232,21 @@ def _hydra_main(cfg: DictConfig) -> None:
         sys.exit(2)
 
 
+def _resume_in_place(argv: list[str]) -> list[str]:
+    """``resume=DIR`` logs into DIR itself and leaves DIR's .hydra record of the first launch alone."""
+    resume = [a.split("=", 1)[1] for a in argv if a.startswith("resume=")]
+    if not resume or resume[-1] in ("null", "") or any(a.startswith("hydra.run.dir=") for a in argv):
+        return argv
+    run_dir = Path(resume[-1])
+    if not run_dir.is_dir():
+        print(f"error: resume={run_dir}: no such run directory; pass the folder that holds checkpoint.pt.",
+              file=sys.stderr)
+        sys.exit(2)
+    return [*argv, f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"]
+
+
 def main() -> None:
+    sys.argv = [sys.argv[0], *_resume_in_place(sys.argv[1:])]
     _hydra_main()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+from adamomentum.checkpoint import CheckpointError, rng_state, save_checkpoint, set_rng_state
 from adamomentum.optim import MomentumScheduler
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,9 @@ class Task(Protocol):
 
     def batches_per_epoch(self) -> int: ...
 
-    def train_batches(self, epoch: int) -> Iterator[Any]: ...
+    def train_batches(self, epoch: int, start: int = 0) -> Iterator[Any]:
+        """The epoch's batches from batch ``start`` on (0-based), the same on every call."""
+        ...
 
     def train_loss(self, batch: Any) -> tuple[Tensor, Tensor, int]:
         """The loss to minimise, the summed NLL of the batch (detached), its token count."""
@@ -52,6 +56,12 @@ class Task(Protocol):
     def final_evaluation(self) -> dict[str, Any]:
         """Numbers computed once, after training, for ``summary.json``."""
         ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a resumed run needs beyond model and optimizer (PTB: the carried hidden state)."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -86,6 +96,40 @@ def lr_factor(epoch_index: int, start: int, factor: float) -> float:
     return factor ** max(epoch_index - start, 0)
 
 
+class Interrupted(Exception):
+    """SIGTERM or SIGINT arrived; a checkpoint was written at the batch boundary."""
+
+    def __init__(self, signal_name: str, step: int, run_dir: Path) -> None:
+        super().__init__(
+            f"{signal_name} received: stopped at step {step} after writing {run_dir / 'checkpoint.pt'}; "
+            f"continue with: python -m adamomentum.train resume={run_dir}"
+        )
+        self.signal_name = signal_name
+
+
+class _StopRequest:
+    """Turns SIGTERM/SIGINT into a flag the loop reads at batch boundaries."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopRequest":
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals to the caller
+                pass
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signal_name = signal.Signals(signum).name
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
 class Trainer:
     def __init__(
         self,
@@ -96,6 +140,8 @@ class Trainer:
         device: torch.device,
         precision: str = "fp32",
         progress: bool = True,
+        checkpoint_interval: int | None = None,
+        config_yaml: str = "",
     ) -> None:
         self.task = task
         self.optimizer = optimizer
@@ -103,6 +149,8 @@ class Trainer:
         self.run_dir = run_dir
         self.device = device
         self.progress = progress
+        self.checkpoint_interval = checkpoint_interval
+        self.config_yaml = config_yaml
         self.autocast_dtype = torch.bfloat16 if precision == "bf16" else None
         decay = schedule.lr_decay
         self.lr_scheduler = LambdaLR(
@@ -115,24 +163,84 @@ class Trainer:
             else None
         )
         self.params = [p for p in task.model.parameters() if p.requires_grad]
-        self.writer = SummaryWriter(log_dir=str(run_dir))
         self.metrics_path = run_dir / "metrics.jsonl"
+        # Position: the next batch is batch `batch_in_epoch` (0-based) of epoch `epoch` (1-based).
         self.step = 0
+        self.epoch = 1
+        self.batch_in_epoch = 0
+        self.last_eval_step = -1
+        self.result = TrainingResult(status="running", steps=0, epochs_completed=0)
+        self.writer: SummaryWriter | None = None
+        self.wall_offset = 0.0
 
+    # -- checkpoints -------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        r = self.result
+        return {
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "last_eval_step": self.last_eval_step,
+            "epochs_completed": r.epochs_completed,
+            "history": r.history,
+            "elapsed": {"wall": r.wall_time_s, "eval": r.eval_time_s},
+            "model": self.task.model.state_dict(),
+            "task": self.task.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "lr_scheduler": self.lr_scheduler.state_dict(),
+            "momentum_scheduler": self.momentum_scheduler.state_dict() if self.momentum_scheduler else None,
+            "rng": rng_state(),
+            "config": self.config_yaml,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        try:
+            self.task.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise CheckpointError(
+                f"the checkpoint in {self.run_dir} does not fit this model or optimizer "
+                f"({str(e).splitlines()[0][:200]}); was the model config changed? Start a new run instead."
+            ) from None
+        self.task.load_state_dict(state["task"])
+        self.lr_scheduler.load_state_dict(state["lr_scheduler"])
+        if self.momentum_scheduler and state["momentum_scheduler"]:
+            self.momentum_scheduler.load_state_dict(state["momentum_scheduler"])
+        set_rng_state(state["rng"])
+        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        self.last_eval_step = state["last_eval_step"]
+        self.result.epochs_completed = state["epochs_completed"]
+        self.result.history = list(state["history"])
+        self.result.wall_time_s = state["elapsed"]["wall"]
+        self.result.eval_time_s = state["elapsed"]["eval"]
+        # Evaluations logged after the checkpoint will be redone: drop them.
+        with self.metrics_path.open("w", encoding="utf-8") as f:
+            f.writelines(json.dumps(record) + "\n" for record in self.result.history)
+
+    def save(self, wall_started: float) -> None:
+        if self.checkpoint_interval is None:
+            return
+        self.result.wall_time_s = self._wall(wall_started)
+        save_checkpoint(self.run_dir, self.state_dict())
+
+    def _wall(self, wall_started: float) -> float:
+        return self.wall_offset + time.perf_counter() - wall_started
+
+    # -- the loop ----------------------------------------------------------------------------
     def _total_steps(self) -> int:
         total = self.schedule.epochs * self.task.batches_per_epoch()
         if self.schedule.max_batches is not None:
             total = min(total, self.schedule.max_batches)
         return total
 
-    def _evaluate(self, epoch: int, result: TrainingResult) -> dict[str, Any]:
+    def _evaluate(self) -> None:
         start = time.perf_counter()
         self.task.model.eval()
         with torch.inference_mode(), self._autocast():
             metrics = self.task.evaluate()
         self.task.model.train()
-        result.eval_time_s += time.perf_counter() - start
-        record = {"step": self.step, "epoch": epoch, **metrics, "lr": self.optimizer.param_groups[0]["lr"]}
+        self.result.eval_time_s += time.perf_counter() - start
+        record = {"step": self.step, "epoch": self.epoch, **metrics, "lr": self.optimizer.param_groups[0]["lr"]}
         with self.metrics_path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         for key, tag in self.task.tensorboard_tags.items():
@@ -140,85 +248,98 @@ class Trainer:
                 self.writer.add_scalar(tag, metrics[key], self.step)
         self.writer.flush()
         shown = ", ".join(f"{k} {metrics[k]:.4g}" for k in self.task.tensorboard_tags if k in metrics)
-        log.info("eval epoch %d step %d: %s", epoch, self.step, shown)
-        result.history.append(record)
-        return record
+        log.info("eval epoch %d step %d: %s", self.epoch, self.step, shown)
+        self.result.history.append(record)
+        self.last_eval_step = self.step
 
     def _autocast(self) -> Any:
         if self.autocast_dtype is None:
             return torch.autocast(self.device.type, enabled=False)
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
+    def _diverged(self, loss: Tensor, grad_norm: Tensor) -> bool:
+        if torch.isfinite(grad_norm) and torch.isfinite(loss):
+            return False
+        self.result.status, self.result.diverged_at_step = "diverged", self.step + 1
+        log.error(
+            "non-finite %s at step %d (epoch %d): this run stops here and keeps its last checkpoint "
+            "(step %d); lower optimizer.lr or keep gradient clipping on (task.clip_grad_norm).",
+            "loss" if not torch.isfinite(loss) else "gradient", self.step + 1, self.epoch,
+            self.result.history[-1]["step"] if self.result.history else 0,
+        )
+        return True
+
     def fit(self) -> TrainingResult:
-        s = self.schedule
-        result = TrainingResult(status="running", steps=0, epochs_completed=0)
+        """Train from the current position to the end; raises Interrupted on SIGTERM/SIGINT."""
+        s, result = self.schedule, self.result
         total_steps = self._total_steps()
-        started = time.perf_counter()
+        self.wall_offset = result.wall_time_s
+        wall_started = time.perf_counter()
+        # Resuming purges TensorBoard points after the checkpoint, so curves never step back.
+        self.writer = SummaryWriter(log_dir=str(self.run_dir), purge_step=self.step + 1 if self.step else None)
         window_nll = torch.zeros((), device=self.device, dtype=torch.float64)
         window_tokens, window_start, window_steps = 0, time.perf_counter(), 0
-        last_eval_step = -1
-        bar = tqdm(total=total_steps, disable=not self.progress, unit="batch", dynamic_ncols=True)
+        bar = tqdm(total=total_steps, initial=self.step, disable=not self.progress, unit="batch", dynamic_ncols=True)
         self.task.model.train()
-        done = False
-        for epoch in range(1, s.epochs + 1):
-            for batch in self.task.train_batches(epoch):
-                with self._autocast():
-                    loss, nll, tokens = self.task.train_loss(batch)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                max_norm = s.clip_grad_norm if s.clip_grad_norm is not None else math.inf
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm)
-                if not (torch.isfinite(grad_norm) and torch.isfinite(loss)):
-                    result.status, result.diverged_at_step = "diverged", self.step + 1
-                    log.error(
-                        "non-finite %s at step %d (epoch %d): stopping this run; lower optimizer.lr or keep "
-                        "gradient clipping on (task.clip_grad_norm).",
-                        "loss" if not torch.isfinite(loss) else "gradient",
-                        self.step + 1,
-                        epoch,
-                    )
-                    done = True
+        max_norm = s.clip_grad_norm if s.clip_grad_norm is not None else math.inf
+        reached_max = s.max_batches is not None and self.step >= s.max_batches
+        with _StopRequest() as stop:
+            while self.epoch <= s.epochs and not reached_max and result.status == "running":
+                for batch in self.task.train_batches(self.epoch, self.batch_in_epoch):
+                    with self._autocast():
+                        loss, nll, tokens = self.task.train_loss(batch)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm)
+                    if self._diverged(loss, grad_norm):
+                        break
+                    self.optimizer.step()
+                    if self.momentum_scheduler is not None:
+                        self.momentum_scheduler.step()
+                    self.step += 1
+                    self.batch_in_epoch += 1
+                    window_nll += nll.double()
+                    window_tokens += tokens
+                    window_steps += 1
+                    bar.update(1)
+
+                    if self.step % s.log_interval == 0:
+                        elapsed = time.perf_counter() - window_start
+                        mean_nll = window_nll.item() / window_tokens
+                        tokens_per_s = window_tokens / elapsed
+                        self._log_train(mean_nll, grad_norm.item(), tokens_per_s)
+                        eta = (total_steps - self.step) * elapsed / window_steps
+                        bar.set_postfix(loss=f"{mean_nll:.3f}", tok_s=f"{tokens_per_s:.0f}")
+                        log.info(
+                            "epoch %d step %d/%d: loss %.4f, %.0f tokens/s, ETA %s (training only)",
+                            self.epoch, self.step, total_steps, mean_nll, tokens_per_s, _format_duration(eta),
+                        )
+                        window_nll.zero_()
+                        window_tokens, window_start, window_steps = 0, time.perf_counter(), 0
+
+                    if s.eval_interval and self.step % s.eval_interval == 0:
+                        self._evaluate()
+                        window_start = time.perf_counter()
+                    reached_max = s.max_batches is not None and self.step >= s.max_batches
+                    if reached_max:
+                        break
+                    if self.checkpoint_interval and self.step % self.checkpoint_interval == 0:
+                        self.save(wall_started)
+                    if stop.signal_name:
+                        self.save(wall_started)
+                        bar.close()
+                        raise Interrupted(stop.signal_name, self.step, self.run_dir)
+                if result.status != "running":
                     break
-                self.optimizer.step()
-                if self.momentum_scheduler is not None:
-                    self.momentum_scheduler.step()
-                self.step += 1
-                window_nll += nll.double()
-                window_tokens += tokens
-                window_steps += 1
-                bar.update(1)
-
-                if self.step % s.log_interval == 0:
-                    elapsed = time.perf_counter() - window_start
-                    mean_nll = window_nll.item() / window_tokens
-                    tokens_per_s = window_tokens / elapsed
-                    self._log_train(mean_nll, grad_norm.item(), tokens_per_s)
-                    eta = (total_steps - self.step) * elapsed / window_steps
-                    bar.set_postfix(loss=f"{mean_nll:.3f}", tok_s=f"{tokens_per_s:.0f}")
-                    log.info(
-                        "epoch %d step %d/%d: loss %.4f, %.0f tokens/s, ETA %s (training only)",
-                        epoch, self.step, total_steps, mean_nll, tokens_per_s, _format_duration(eta),
-                    )
-                    window_nll.zero_()
-                    window_tokens, window_start, window_steps = 0, time.perf_counter(), 0
-
-                if s.eval_interval and self.step % s.eval_interval == 0:
-                    self._evaluate(epoch, result)
-                    last_eval_step = self.step
+                if self.last_eval_step != self.step:
+                    self._evaluate()
                     window_start = time.perf_counter()
-                if s.max_batches is not None and self.step >= s.max_batches:
-                    done = True
-                    break
-            if result.status == "diverged":
-                break
-            if last_eval_step != self.step:
-                self._evaluate(epoch, result)
-                last_eval_step = self.step
-                window_start = time.perf_counter()
-            result.epochs_completed = epoch
-            self.lr_scheduler.step()
-            if done:
-                break
+                if self.batch_in_epoch >= self.task.batches_per_epoch():
+                    result.epochs_completed = self.epoch
+                    self.lr_scheduler.step()
+                    self.epoch += 1
+                    self.batch_in_epoch = 0
+                    self.save(wall_started)
         bar.close()
         result.steps = self.step
         if result.status == "running":
@@ -226,7 +347,7 @@ class Trainer:
             self.task.model.eval()
             with torch.inference_mode(), self._autocast():
                 result.final = self.task.final_evaluation()
-        result.wall_time_s = time.perf_counter() - started
+        result.wall_time_s = self._wall(wall_started)
         result.train_time_s = result.wall_time_s - result.eval_time_s
         self.writer.close()
         return result

@@ -119,8 +119,8 @@ class NERTask:
         shuffle = torch.randperm(len(batches), generator=generator).tolist()
         return [batches[i] for i in shuffle]
 
-    def train_batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-        for indices in self.epoch_batches(epoch):
+    def train_batches(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+        for indices in self.epoch_batches(epoch)[start:]:
             yield self.train.batch(indices, self.device)
 
     def train_loss(self, batch: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, Tensor, int]:
@@ -131,6 +131,12 @@ class NERTask:
         self.padding_stats["padded_tokens"] += tokens.numel()
         nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tags.reshape(-1), ignore_index=IGNORE, reduction="sum")
         return nll / real, nll.detach(), real
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"padding_stats": dict(self.padding_stats)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.padding_stats = dict(state["padding_stats"])
 
     def predict(self, split: EncodedSplit) -> list[list[str]]:
         order = sorted(range(len(split)), key=lambda i: len(split.tokens[i]))

@@ -55,12 +55,13 @@ class PTBTask:
     def batches_per_epoch(self) -> int:
         return (self.train_data.shape[0] - 1) // self.cfg.bptt
 
-    def train_batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor]]:
+    def train_batches(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
         bptt = self.cfg.bptt
-        self.hidden = self.model.init_hidden(self.cfg.batch_size)
-        for i in range(self.batches_per_epoch()):
-            start = i * bptt
-            yield self.train_data[start : start + bptt], self.train_data[start + 1 : start + 1 + bptt]
+        if start == 0:
+            self.hidden = self.model.init_hidden(self.cfg.batch_size)
+        for i in range(start, self.batches_per_epoch()):
+            first = i * bptt
+            yield self.train_data[first : first + bptt], self.train_data[first + 1 : first + 1 + bptt]
 
     def train_loss(self, batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, int]:
         inputs, targets = batch
@@ -70,6 +71,13 @@ class PTBTask:
         # Zaremba's loss: mean over the batch, sum over the bptt steps.
         divisor = inputs.shape[1] if self.cfg.loss_reduction == "sum_over_time" else targets.numel()
         return nll / divisor, nll.detach(), targets.numel()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"hidden": [h.detach().cpu() for h in self.hidden]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        h, c = (t.to(self.device) for t in state["hidden"])
+        self.hidden = (h, c)
 
     def _perplexity(self, data: Tensor) -> float:
         hidden = self.model.init_hidden(data.shape[1])
