@@ -345,8 +345,10 @@ class Trainer:
         if result.status == "running":
             result.status = "completed"
             self.task.model.eval()
+            started = time.perf_counter()
             with torch.inference_mode(), self._autocast():
                 result.final = self.task.final_evaluation()
+            result.eval_time_s += time.perf_counter() - started
         result.wall_time_s = self._wall(wall_started)
         result.train_time_s = result.wall_time_s - result.eval_time_s
         self.writer.close()
