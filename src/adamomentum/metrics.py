@@ -11,7 +11,6 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 
 
 def perplexity(total_nll: float, total_tokens: int) -> float:
@@ -74,6 +73,9 @@ def entity_f1(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> d
     ``O`` starts an entity, as in conlleval. Same return shape as :func:`token_f1`, with
     ``support`` = the number of gold entities of the type.
     """
+    # Imported here: seqeval pulls in scikit-learn, which the language-model task does not need.
+    from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+
     _check_same_shape(gold, pred)
     gold_lists = [list(sentence) for sentence in gold]
     pred_lists = [list(sentence) for sentence in pred]

@@ -33,6 +33,8 @@ class Run:
     path: Path
     summary: dict[str, Any]
     metrics: list[dict[str, Any]]
+    # Where the run was found: its copy in runs/ keeps the path below this root.
+    root: Path
 
     @property
     def optimizer(self) -> str:
@@ -54,7 +56,7 @@ def find_runs(roots: list[Path]) -> list[Run]:
             metrics = []
             if metrics_path.exists():
                 metrics = [json.loads(line) for line in metrics_path.read_text(encoding="utf-8").splitlines() if line]
-            runs.append(Run(summary_path.parent, summary, metrics))
+            runs.append(Run(summary_path.parent, summary, metrics, root))
     return runs
 
 
@@ -164,7 +166,8 @@ def provenance(runs: list[Run]) -> str:
 
 def copy_runs(runs: list[Run], out: Path) -> None:
     for run in runs:
-        dest = out / "runs" / run.task / run.optimizer / f"seed={run.summary.get('seed', 0)}"
+        relative = run.path.relative_to(run.root) if run.path != run.root else Path(run.path.name)
+        dest = out / "runs" / relative
         if dest.resolve() == run.path.resolve():
             continue
         dest.mkdir(parents=True, exist_ok=True)

@@ -245,8 +245,25 @@ def _resume_in_place(argv: list[str]) -> list[str]:
     return [*argv, f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"]
 
 
+def _check_output_dirs(argv: list[str]) -> None:
+    """Fail before Hydra does (with a traceback) when run directories cannot be created."""
+    targets = [a.split("=", 1)[1] for a in argv if a.startswith(("hydra.run.dir=", "hydra.sweep.dir="))]
+    for target in targets or ["outputs"]:
+        existing = Path(target)
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir() or not os.access(existing, os.W_OK):
+            problem = "is not a directory" if not existing.is_dir() else "is not writable"
+            print(f"error: cannot create run directories under {target}: {existing} {problem}; pass "
+                  "hydra.run.dir=<writable folder> (hydra.sweep.dir for --multirun) or start from a writable "
+                  "directory.", file=sys.stderr)
+            sys.exit(2)
+
+
 def main() -> None:
-    sys.argv = [sys.argv[0], *_resume_in_place(sys.argv[1:])]
+    argv = _resume_in_place(sys.argv[1:])
+    _check_output_dirs(argv)
+    sys.argv = [sys.argv[0], *argv]
     _hydra_main()
 
 

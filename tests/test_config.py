@@ -1,0 +1,193 @@
+"""The configuration contract: every (task, optimizer) composes, Table 1's values reach the
+optimizers the app constructs, bad overrides fail early with a message that names the fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.errors import ConfigCompositionException, MissingConfigException
+from omegaconf import DictConfig
+
+from adamomentum.optim import AdaMomentum, HeavyBall, build_optimizer
+from adamomentum.train import CONFIG_DIR
+
+from conftest import compose_cfg, write_tiny_ptb
+
+OPTIMIZER_NAMES = sorted(p.stem for p in (CONFIG_DIR / "optimizer").glob("*.yaml"))
+TASK_NAMES = sorted(p.stem for p in (CONFIG_DIR / "task").glob("*.yaml"))
+PAPER_OPTIMIZERS = ["sgd", "momentum", "adagrad", "adamomentum"]
+
+
+def build_like_train_run(cfg: DictConfig) -> torch.optim.Optimizer:
+    """The optimizer ``adamomentum.train.run`` constructs for ``cfg`` (same hyperparameter keys)."""
+    opt = cfg.optimizer
+    hyper = {k: opt[k] for k in ("lr", "momentum", "eps", "weight_decay", "initial_accumulator_value", "foreach", "fused")}
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    return build_optimizer(opt.name, params, **hyper, **opt.extra)
+
+
+# ---------------------------------------------------------------- composition
+
+
+def test_config_folders_hold_the_paper_optimizers_and_both_tasks() -> None:
+    assert set(PAPER_OPTIMIZERS) <= set(OPTIMIZER_NAMES)
+    assert TASK_NAMES == ["ner", "ptb"]
+
+
+@pytest.mark.parametrize("task", TASK_NAMES)
+@pytest.mark.parametrize("optimizer", OPTIMIZER_NAMES)
+def test_every_optimizer_composes_with_every_task(task: str, optimizer: str) -> None:
+    cfg = compose_cfg([f"task={task}", f"optimizer={optimizer}"])
+    assert cfg.task.name == task
+    assert cfg.optimizer.name == optimizer
+    # And the app can construct it from that config.
+    assert build_like_train_run(cfg).param_groups[0]["lr"] == cfg.optimizer.lr
+
+
+def test_default_is_ptb_with_adamomentum() -> None:
+    cfg = compose_cfg([])
+    assert (cfg.task.name, cfg.optimizer.name) == ("ptb", "adamomentum")
+
+
+@pytest.mark.parametrize(
+    "name, cls, expected",
+    [
+        ("sgd", torch.optim.SGD, {"lr": 1.0, "momentum": 0}),
+        ("momentum", HeavyBall, {"lr": 1.0, "momentum": 0.6}),
+        ("adagrad", torch.optim.Adagrad, {"lr": 0.01, "eps": 1e-10}),
+        ("adamomentum", AdaMomentum, {"lr": 0.02, "momentum": 0.9, "eps": 1e-10}),
+    ],
+)
+def test_table1_values_reach_the_constructed_optimizer(name: str, cls: type, expected: dict) -> None:
+    cfg = compose_cfg([f"optimizer={name}"])
+    assert cfg.optimizer.lr == expected["lr"]
+    optimizer = build_like_train_run(cfg)
+    assert type(optimizer) is cls
+    group = optimizer.param_groups[0]
+    for key, value in expected.items():
+        assert group[key] == value, key
+
+
+@pytest.mark.parametrize("name, decays", [("sgd", True), ("momentum", True), ("adagrad", False), ("adamomentum", False)])
+def test_lr_decay_only_for_sgd_and_momentum(name: str, decays: bool) -> None:
+    assert compose_cfg([f"optimizer={name}"]).optimizer.lr_decay is decays
+
+
+def test_overrides_reach_the_config() -> None:
+    cfg = compose_cfg(["task=ner", "optimizer=momentum", "optimizer.momentum=0.3", "task.epochs=2", "seed=7"])
+    assert (cfg.optimizer.momentum, cfg.task.epochs, cfg.seed) == (0.3, 2, 7)
+    assert build_like_train_run(cfg).param_groups[0]["momentum"] == 0.3
+
+
+# ---------------------------------------------------------------- bad overrides at compose time
+
+
+def test_unknown_key_fails_at_compose() -> None:
+    with pytest.raises(ConfigCompositionException) as info:
+        compose_cfg(["optimizer.lrr=1"])
+    assert "lrr" in str(info.value)
+
+
+@pytest.mark.parametrize("override, key", [("optimizer.lr=abc", "optimizer.lr"), ("task.epochs=x", "task.epochs")])
+def test_wrong_type_fails_at_compose(override: str, key: str) -> None:
+    with pytest.raises(ConfigCompositionException) as info:
+        compose_cfg([override])
+    message = str(info.value) + str(info.value.__cause__)
+    assert key in message
+
+
+def test_wrong_type_in_ner_task_fails_at_compose() -> None:
+    with pytest.raises(ConfigCompositionException):
+        compose_cfg(["task=ner", "task.bucket_by_length=maybe"])
+
+
+def test_unknown_task_fails_at_compose_and_lists_the_options() -> None:
+    with pytest.raises(MissingConfigException) as info:
+        compose_cfg(["task=foo"])
+    assert "ner" in str(info.value) and "ptb" in str(info.value)
+
+
+# ---------------------------------------------------------------- the real command line
+#
+# Each case is its own ``python -m adamomentum.train`` process (about 2 s for one that stops at a
+# config error, 5 s for one that trains: the time is importing torch, seqeval/sklearn and
+# torch._dynamo, which torch.optim loads on first use).
+
+CLI_TRAIN_OVERRIDES = [
+    "task=ptb",
+    "task.verify=false",
+    "task.download=false",
+    "task.max_batches=2",
+    "task.eval_interval=null",
+    "task.embedding_dim=8",
+    "task.hidden_size=8",
+    "task.batch_size=4",
+    "task.eval_batch_size=4",
+    "threads=1",
+    "progress=false",
+    "device=cpu",
+]
+
+
+def run_app(args: list[str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    env["CUDA_VISIBLE_DEVICES"] = env.get("CUDA_VISIBLE_DEVICES", "")
+    return subprocess.run(
+        [sys.executable, "-m", "adamomentum.train", *args, f"hydra.run.dir={cwd / 'run'}"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_cli_unknown_task_exits_non_zero_and_names_the_options(tmp_path: Path) -> None:
+    proc = run_app(["task=foo"], tmp_path)
+    assert proc.returncode != 0
+    assert "ner" in proc.stderr and "ptb" in proc.stderr
+    assert "foo" in proc.stderr
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("optimizer", PAPER_OPTIMIZERS)
+def test_cli_trains_with_each_paper_optimizer(tmp_path: Path, optimizer: str) -> None:
+    data = write_tiny_ptb(tmp_path / "ptb")
+    proc = run_app([*CLI_TRAIN_OVERRIDES, f"optimizer={optimizer}", f"task.data_dir={data}"], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "completed"
+    assert summary["optimizer"] == optimizer
+    assert summary["task"] == "ptb"
+    assert summary["steps"] == 2
+    assert summary["config"]["optimizer"]["name"] == optimizer
+    assert (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_cli_cuda_without_gpu_is_a_clean_error(tmp_path: Path) -> None:
+    proc = run_app(["device=cuda", "threads=1"], tmp_path)
+    assert proc.returncode != 0
+    assert "device" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "run" / "summary.json").exists()
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [("task.eval_interval=0", "task.eval_interval"), ("optimizer.lr=-1", "optimizer.lr")],
+)
+def test_cli_invalid_value_is_a_one_line_error_naming_the_key(tmp_path: Path, override: str, key: str) -> None:
+    proc = run_app([override, "threads=1", "device=cpu"], tmp_path)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert key in lines[0]
+    assert lines[0].startswith("error:")

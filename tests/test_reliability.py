@@ -1,0 +1,233 @@
+"""Runs survive: checkpoint and resume, preemption, divergence, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from adamomentum.checkpoint import CHECKPOINT, PREVIOUS, CheckpointError, load_checkpoint
+from adamomentum.train import run
+from conftest import SMALL_PTB, compose_cfg, read_jsonl, read_scalars, write_tiny_ptb
+
+# Long enough (about 40 epochs of 49 batches) that a signal lands mid-run, short enough for CI.
+LONG_PTB = [*SMALL_PTB, "task=ptb", "optimizer=adamomentum", "task.epochs=40", "task.eval_interval=30",
+            "checkpoint_interval=20", "log_interval=10"]
+
+
+def train_cmd(run_dir: Path, *overrides: str) -> list[str]:
+    return [sys.executable, "-m", "adamomentum.train", *overrides, f"hydra.run.dir={run_dir}"]
+
+
+def run_cli(args: list[str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def numbers(run_dir: Path) -> tuple[list[dict], dict]:
+    """What must match between an interrupted and an uninterrupted run: every metric, no timings."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    kept = {k: summary[k] for k in ("status", "steps", "epochs_completed", "final", "best_valid", "test_ppl_stream")}
+    return read_jsonl(run_dir / "metrics.jsonl"), kept
+
+
+def wait_for_checkpoint(run_dir: Path, proc: subprocess.Popen, min_step: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        if (run_dir / CHECKPOINT).exists():
+            try:
+                if load_checkpoint(run_dir)["step"] >= min_step:
+                    return
+            except CheckpointError:
+                pass  # caught between rename and write; look again
+        time.sleep(0.05)
+    raise AssertionError(f"no checkpoint past step {min_step} in {run_dir} within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """An uninterrupted run, and the corpus it used."""
+    base = tmp_path_factory.mktemp("reference")
+    data = write_tiny_ptb(base / "ptb")
+    run_dir = base / "run"
+    proc = run_cli(train_cmd(run_dir, *LONG_PTB, f"task.data_dir={data}"), cwd=base)
+    assert proc.returncode == 0, proc.stderr
+    return run_dir, data
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_interrupted_and_resumed_run_matches_uninterrupted_run(reference_run, tmp_path, how):
+    reference_dir, data = reference_run
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(train_cmd(run_dir, *LONG_PTB, f"task.data_dir={data}"), cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_checkpoint(run_dir, proc, min_step=250)
+    proc.send_signal(getattr(signal, how))
+    _, stderr = proc.communicate(timeout=120)
+    if how == "SIGTERM":
+        assert proc.returncode == 143
+        assert f"resume={run_dir}" in stderr
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    assert not (run_dir / "summary.json").exists()
+    stopped_at = load_checkpoint(run_dir)["step"]
+
+    resumed = run_cli([sys.executable, "-m", "adamomentum.train", f"resume={run_dir}"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert numbers(run_dir) == numbers(reference_dir)
+    # TensorBoard: no step logged twice or out of order after the resume.
+    for tag, points in read_scalars(run_dir).items():
+        steps = [s for s, _ in points]
+        assert steps == sorted(set(steps)), f"{tag} steps repeat or step back after resuming at {stopped_at}"
+
+
+def test_relaunching_a_finished_run_does_nothing(reference_run, tmp_path):
+    reference_dir, data = reference_run
+    before = (reference_dir / "summary.json").read_text()
+    again = run_cli(train_cmd(reference_dir, *LONG_PTB, f"task.data_dir={data}"), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert (reference_dir / "summary.json").read_text() == before
+
+
+def short_run(tmp_path: Path, *overrides: str) -> Path:
+    data = write_tiny_ptb(tmp_path / "ptb")
+    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}", "task.epochs=2", "checkpoint_interval=10", *overrides])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    run(cfg, run_dir)
+    return run_dir
+
+
+def test_checkpoints_load_without_pickled_code_and_hold_the_whole_state(tmp_path):
+    run_dir = short_run(tmp_path)
+    state = torch.load(run_dir / CHECKPOINT, weights_only=True)
+    assert {"model", "optimizer", "lr_scheduler", "task", "rng", "step", "epoch", "batch_in_epoch"} <= state.keys()
+    sums = [s["sum"] for s in state["optimizer"]["state"].values()]
+    velocities = [s["velocity"] for s in state["optimizer"]["state"].values()]
+    assert sums and all(torch.is_tensor(t) for t in sums + velocities)
+    assert len(state["task"]["hidden"]) == 2
+    assert not list(run_dir.glob(".checkpoint.*")), "a temporary checkpoint file was left behind"
+
+
+def test_a_truncated_checkpoint_is_refused_and_the_previous_one_used(tmp_path, caplog):
+    run_dir = short_run(tmp_path)
+    previous_step = torch.load(run_dir / PREVIOUS, weights_only=True)["step"]
+    data = (run_dir / CHECKPOINT).read_bytes()
+    (run_dir / CHECKPOINT).write_bytes(data[: len(data) // 2])
+    state = load_checkpoint(run_dir)
+    assert state["step"] == previous_step
+    assert "cannot be read" in caplog.text and PREVIOUS in caplog.text
+
+    (run_dir / PREVIOUS).unlink()
+    with pytest.raises(CheckpointError, match="cannot be read.*no checkpoint.prev.pt"):
+        load_checkpoint(run_dir)
+
+
+def test_resuming_with_a_changed_model_config_is_refused(tmp_path):
+    run_dir = short_run(tmp_path, "task.max_batches=30")
+    (run_dir / "summary.json").unlink()  # as if it had been interrupted
+    proc = run_cli([sys.executable, "-m", "adamomentum.train", f"resume={run_dir}", "task.hidden_size=32"], cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "task.hidden_size: 16 -> 32" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_resume_of_a_folder_without_checkpoint_says_so(tmp_path):
+    proc = run_cli([sys.executable, "-m", "adamomentum.train", f"resume={tmp_path}"], cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "holds no checkpoint.pt" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_divergence_stops_the_run_cleanly_and_a_multirun_carries_on(tmp_path):
+    data = write_tiny_ptb(tmp_path / "ptb")
+    sweep = tmp_path / "sweep"
+    proc = run_cli([sys.executable, "-m", "adamomentum.train", "--multirun", *SMALL_PTB, "optimizer=sgd",
+                    f"task.data_dir={data}", "task.epochs=1", "task.clip_grad_norm=null",
+                    "optimizer.lr=1e38,0.5", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    summaries = {s["config"]["optimizer"]["lr"]: s for s in
+                 (json.loads(p.read_text()) for p in sweep.rglob("summary.json"))}
+    assert summaries[1e38]["status"] == "diverged"
+    assert summaries[1e38]["diverged_at_step"] >= 1
+    assert summaries[0.5]["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["task=foo"], "ner"),
+        (["optimizer=adamw9"], "adamomentum"),
+        (["optimizer.lrr=1"], "optimizer.lrr"),
+        (["task.epochs=many"], "task.epochs"),
+        (["optimizer.lr=-1"], "optimizer.lr=-1.0 must be >= 0"),
+        (["optimizer.eps=-1"], "optimizer.eps=-1.0 must be >= 0"),
+        (["optimizer.momentum=1.5"], "optimizer.momentum=1.5 must lie in [0, 1)"),
+        (["task.epochs=-1"], "task.epochs=-1 must be >= 0"),
+        (["task.eval_interval=0"], "task.eval_interval=0 must be a positive number"),
+    ],
+)
+def test_bad_input_gives_a_message_and_a_non_zero_exit(tmp_path, overrides, message):
+    data = write_tiny_ptb(tmp_path / "ptb")
+    proc = run_cli(train_cmd(tmp_path / "run", *SMALL_PTB, f"task.data_dir={data}", *overrides), cwd=tmp_path)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert not proc.stderr.lstrip().startswith("Traceback")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_without_a_gpu(tmp_path):
+    data = write_tiny_ptb(tmp_path / "ptb")
+    proc = run_cli(train_cmd(tmp_path / "run", *SMALL_PTB, f"task.data_dir={data}", "device=cuda"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "device=cuda" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("damage", ["missing", "empty"])
+def test_damaged_data_files(tmp_path, damage):
+    data = write_tiny_ptb(tmp_path / "ptb")
+    target = data / "ptb.valid.txt"
+    if damage == "missing":
+        target.unlink()
+    else:
+        target.write_text("")
+    proc = run_cli(train_cmd(tmp_path / "run", *SMALL_PTB, f"task.data_dir={data}"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "ptb.valid.txt" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif("PTB_DIR" not in os.environ, reason="set PTB_DIR to the Penn Treebank folder to run")
+def test_truncated_real_data_file_fails_its_checksum(tmp_path):
+    data = tmp_path / "ptb"
+    data.mkdir()
+    for name in ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"):
+        (data / name).write_bytes((Path(os.environ["PTB_DIR"]) / name).read_bytes())
+    target = data / "ptb.valid.txt"
+    target.write_bytes(target.read_bytes()[:-1000])
+    proc = run_cli(train_cmd(tmp_path / "run", "threads=1", f"task.data_dir={data}", "task.download=false"),
+                   cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "ptb.valid.txt" in proc.stderr and "SHA-256" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unwritable_output_directory(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    proc = run_cli([sys.executable, "-m", "adamomentum.train", f"hydra.run.dir={blocker}/run"], cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "cannot create run directories" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_full_error_env_shows_the_traceback(tmp_path):
+    data = write_tiny_ptb(tmp_path / "ptb")
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+    proc = subprocess.run(train_cmd(tmp_path / "run", *SMALL_PTB, f"task.data_dir={data}", "optimizer.lr=-1"),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr

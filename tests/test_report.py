@@ -1,0 +1,204 @@
+"""results.md, figures and run copies from synthetic run directories with known numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adamomentum import report
+from adamomentum.report import find_runs, write_report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def ptb_metrics(valid: list[float], test: list[float], step: int = 100) -> list[dict]:
+    return [
+        {"step": step * (i + 1), "epoch": i + 1, "valid_ppl": v, "test_ppl": t, "lr": 1.0}
+        for i, (v, t) in enumerate(zip(valid, test))
+    ]
+
+
+def ner_metrics(valid: list[float], test: list[float], entity: list[float]) -> list[dict]:
+    return [
+        {
+            "step": 10 * (i + 1), "epoch": i + 1, "valid_token_f1": v, "test_token_f1": t, "test_entity_f1": e,
+            "test_token_per_type": {}, "test_entity_per_type": {}, "lr": 0.02,
+        }
+        for i, (v, t, e) in enumerate(zip(valid, test, entity))
+    ]  # fmt: skip
+
+
+def write_run(directory: Path, task: str, optimizer: str, metrics: list[dict], status: str = "completed",
+              seed: int = 0, **extra) -> Path:  # fmt: skip
+    directory.mkdir(parents=True)
+    keys = [k for k, v in metrics[-1].items() if isinstance(v, (int, float)) and k not in ("lr",)]
+    best_key = "valid_ppl" if task == "ptb" else "valid_token_f1"
+    pick = min if task == "ptb" else max
+    best = pick(metrics, key=lambda m: m[best_key])
+    summary = {
+        "task": task, "optimizer": optimizer, "seed": seed, "status": status,
+        "steps": metrics[-1]["step"], "epochs_completed": metrics[-1]["epoch"],
+        "wall_time_s": 600.0, "final": {k: metrics[-1][k] for k in keys},
+        "best_valid": {k: best[k] for k in keys}, "device": "cpu (test, 1 threads)",
+        "git_commit": "abc123", "command": f"python -m adamomentum.train task={task} optimizer={optimizer}",
+        **extra,
+    }  # fmt: skip
+    (directory / "summary.json").write_text(json.dumps(summary, indent=2))
+    (directory / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    return directory
+
+
+@pytest.fixture
+def runs_root(tmp_path: Path) -> Path:
+    root = tmp_path / "outputs"
+    # final test ppl 126.5 vs the paper's 115: +10.0%.
+    write_run(root / "ptb/sgd/a", "ptb", "sgd", ptb_metrics([140.0, 130.26], [135.0, 126.5]), test_ppl_stream=121.3)
+    write_run(root / "ptb/momentum/a", "ptb", "momentum", ptb_metrics([120.0, 112.0], [117.0, 113.4]),
+              test_ppl_stream=109.9)  # fmt: skip
+    # Diverged after one evaluation; the later evaluation went to inf.
+    write_run(root / "ptb/adagrad/a", "ptb", "adagrad", ptb_metrics([150.5, math.inf], [148.25, math.inf]),
+              status="diverged", diverged_at_step=150)  # fmt: skip
+    write_run(root / "ptb/adamomentum/a", "ptb", "adamomentum", ptb_metrics([111.0, 108.5, 109.0], [104.75, 103.2, 104.2]),
+              test_ppl_stream=100.1)  # fmt: skip
+    write_run(root / "ner/adamomentum/a", "ner", "adamomentum",
+              ner_metrics([0.60, 0.72, 0.71], [0.61, 0.7432, 0.7311], [0.50, 0.6555, 0.6401]))  # fmt: skip
+    write_run(root / "ner/sgd/a", "ner", "sgd", ner_metrics([0.30, 0.41], [0.3125, 0.4268], [0.2, 0.3333]))
+    return root
+
+
+def row(text: str, optimizer: str, section: str) -> str:
+    """The table row of ``optimizer`` in the section whose heading contains ``section``."""
+    body = text.split(section, 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in body.splitlines() if line.startswith(f"| {optimizer} |")]
+    assert len(rows) == 1, (optimizer, section, rows)
+    return rows[0]
+
+
+def cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_results_md_holds_our_numbers_and_the_papers(runs_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    path = write_report(find_runs([runs_root]), out)
+    assert path == out / "results.md"
+    text = path.read_text()
+
+    sgd = cells(row(text, "sgd", "Penn Treebank"))
+    # optimizer, seed, status, final test, stream test, best valid, test at best valid, paper, gap
+    assert sgd == ["sgd", "0", "completed", "126.5", "121.3", "130.3", "126.5", "115", "+10.0%"]
+    momentum = cells(row(text, "momentum", "Penn Treebank"))
+    assert momentum[3] == "113.4" and momentum[4] == "109.9" and momentum[7] == "108"
+    adamomentum = cells(row(text, "adamomentum", "Penn Treebank"))
+    # Best valid (108.5) was not the final evaluation: its test ppl is 103.2, the final one 104.2.
+    assert adamomentum[3:8] == ["104.2", "100.1", "108.5", "103.2", "106"]
+    for paper in ("115", "108", "140", "106"):
+        assert f"| {paper} |" in text
+
+    # The diverged run is listed with its status, not dropped.
+    adagrad = cells(row(text, "adagrad", "Penn Treebank"))
+    assert adagrad[2] == "diverged"
+    assert adagrad[3] == "inf" and adagrad[7] == "140" and adagrad[8] == "-"
+    assert adagrad[5] == "150.5"  # best valid, before it diverged
+
+    # Table 1 order: sgd, momentum, adagrad, adamomentum.
+    ptb_section = text.split("Penn Treebank", 1)[1].split("\n## ", 1)[0]
+    order = [cells(line)[0] for line in ptb_section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert order == ["sgd", "momentum", "adagrad", "adamomentum"]
+
+    ner = cells(row(text, "adamomentum", "Chinese NER"))
+    # final test F1, best test F1 over epochs, test F1 at best valid, final entity F1, paper
+    assert ner[2:] == ["completed", "0.7311", "0.7432", "0.7432", "0.6401", "0.75+"]
+    assert cells(row(text, "sgd", "Chinese NER"))[3:5] == ["0.4268", "0.4268"]
+
+    assert "Provenance" in text and "abc123" in text and "10.0 min" in text
+
+
+def test_figures_and_run_copies(runs_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    write_report(find_runs([runs_root]), out)
+    for name in ("figure1_ptb.png", "figure2_ner.png"):
+        data = (out / name).read_bytes()
+        assert len(data) > 1000 and data.startswith(PNG_MAGIC), name
+        assert f"]({name})" in (out / "results.md").read_text()
+    copies = sorted(p.relative_to(out).as_posix() for p in (out / "runs").rglob("*") if p.is_file())
+    assert copies == sorted(
+        f"runs/{task}/{opt}/a/{name}"
+        for task, opt in [("ptb", "sgd"), ("ptb", "momentum"), ("ptb", "adagrad"), ("ptb", "adamomentum"),
+                          ("ner", "adamomentum"), ("ner", "sgd")]  # fmt: skip
+        for name in ("summary.json", "metrics.jsonl")
+    )
+    original = runs_root / "ptb/adagrad/a"
+    copy = out / "runs/ptb/adagrad/a"  # the path below the folder the run was found in
+    for name in ("summary.json", "metrics.jsonl"):
+        assert (copy / name).read_bytes() == (original / name).read_bytes()
+
+
+def test_report_rebuilds_from_its_own_copies(runs_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    first = write_report(find_runs([runs_root]), out).read_text()
+    second = write_report(find_runs([out]), out).read_text()
+    tables = lambda text: [line for line in text.splitlines() if line.startswith("| ") and "`" not in line]  # noqa: E731
+    assert tables(second) == tables(first)
+
+
+def test_task_filter(runs_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ner_only"
+    text = write_report(find_runs([runs_root]), out, task="ner").read_text()
+    assert "Chinese NER" in text and "Penn Treebank" not in text
+    assert (out / "figure2_ner.png").exists() and not (out / "figure1_ptb.png").exists()
+    assert not (out / "runs" / "ptb").exists()
+
+
+def test_no_runs_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as info:
+        report.main([str(tmp_path / "empty"), "--out", str(tmp_path / "out")])
+    assert "no run directories" in str(info.value.code)
+    with pytest.raises(SystemExit) as info:
+        report.main([str(tmp_path / "missing"), "--out", str(tmp_path / "out")])
+    assert "does not exist" in str(info.value.code)
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "adamomentum.report", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_writes_the_report(runs_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cli_out"
+    proc = run_cli("--out", str(out), str(runs_root / "ptb"), str(runs_root / "ner"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = (out / "results.md").read_text()
+    assert "126.5" in text and "0.7311" in text
+    assert (out / "figure1_ptb.png").stat().st_size > 0
+    assert "results.md" in proc.stderr
+
+
+def test_cli_on_a_folder_without_runs_fails_with_a_message(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    proc = run_cli("--out", str(tmp_path / "out"), str(tmp_path / "empty"), cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "error: no run directories" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "results.md").exists()
+
+
+def test_runs_that_share_task_optimizer_and_seed_each_keep_their_copy(tmp_path: Path) -> None:
+    """A sweep (``-m optimizer=sgd optimizer.lr=0.5,1.0``) gives runs that differ in their config
+    but share task, optimizer and seed; results/ must keep both so that the report can be rebuilt
+    from it alone."""
+    root = tmp_path / "multirun"
+    write_run(root / "sgd/seed=0/optimizer.lr=0.5", "ptb", "sgd", ptb_metrics([150.0], [145.5]))
+    write_run(root / "sgd/seed=0/optimizer.lr=1.0", "ptb", "sgd", ptb_metrics([131.0], [127.5]))
+    out = tmp_path / "results"
+    text = write_report(find_runs([root]), out).read_text()
+    assert "145.5" in text and "127.5" in text
+    copied = find_runs([out / "runs"])
+    assert sorted(r.summary["final"]["test_ppl"] for r in copied) == [127.5, 145.5]
