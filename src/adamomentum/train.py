@@ -115,10 +115,9 @@ def check_resumable(stored_yaml: str, cfg: DictConfig, run_dir: Path) -> None:
     """A checkpoint continues only the config that wrote it (bar RESUME_MAY_CHANGE)."""
     stored = _flatten(OmegaConf.to_container(OmegaConf.create(stored_yaml), resolve=True))
     current = _flatten(OmegaConf.to_container(cfg, resolve=True))
-    changed = sorted(
-        k for k in stored.keys() | current.keys()
-        if stored.get(k) != current.get(k) and k not in RESUME_MAY_CHANGE
-    )
+    # Options added to adamomentum after the checkpoint was written are not in `stored`: they keep
+    # their defaults and are not compared.
+    changed = sorted(k for k in stored if stored[k] != current.get(k) and k not in RESUME_MAY_CHANGE)
     if changed:
         diffs = "; ".join(f"{k}: {stored.get(k)!r} -> {current.get(k)!r}" for k in changed[:10])
         raise CheckpointError(
@@ -160,8 +159,11 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     if device.type == "cpu":
         torch.set_flush_denormal(cfg.flush_denormal)
     if cfg.deterministic:
-        torch.use_deterministic_algorithms(True)
+        # CPU runs are deterministic already; on CUDA this picks slower deterministic kernels.
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
     seed_everything(cfg.seed)
     log.info("config:\n%s", OmegaConf.to_yaml(cfg))
 
