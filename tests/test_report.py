@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from adamomentum import report
 from adamomentum.report import find_runs, write_report
@@ -202,3 +203,22 @@ def test_runs_that_share_task_optimizer_and_seed_each_keep_their_copy(tmp_path: 
     assert "145.5" in text and "127.5" in text
     copied = find_runs([out / "runs"])
     assert sorted(r.summary["final"]["test_ppl"] for r in copied) == [127.5, 145.5]
+
+
+def test_an_unfinished_run_is_reported_as_such(tmp_path: Path, tiny_ptb: Path) -> None:
+    """A run still training (metrics.jsonl and Hydra's record, no summary.json) shows its progress so far."""
+    from adamomentum.train import run
+    from conftest import SMALL_PTB, compose_cfg
+
+    run_dir = tmp_path / "outputs" / "run"
+    (run_dir / ".hydra").mkdir(parents=True)
+    overrides = [*SMALL_PTB, f"task.data_dir={tiny_ptb}", "task.max_batches=10", "task.eval_interval=5"]
+    cfg = compose_cfg(overrides)
+    run(cfg, run_dir)
+    (run_dir / "summary.json").unlink()
+    (run_dir / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    (run_dir / ".hydra" / "overrides.yaml").write_text(OmegaConf.to_yaml(overrides))
+    text = write_report(find_runs([tmp_path / "outputs"]), tmp_path / "results").read_text()
+    line = next(line for line in text.splitlines() if line.startswith("| adamomentum |"))
+    assert "unfinished (step 10, epoch 1)" in line
+    assert line.rstrip().endswith("| 106 | - |"), "an unfinished run is not compared with the paper"

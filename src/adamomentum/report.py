@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+from omegaconf import OmegaConf
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -45,18 +46,52 @@ class Run:
         return self.summary["task"]
 
 
+# metrics.jsonl key that picks the best evaluation, and whether lower is better (as the tasks do).
+SELECTION = {"ptb": ("valid_ppl", True), "ner": ("valid_token_f1", False)}
+
+
+def _read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _unfinished_summary(run_dir: Path, metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a run still training (or stopped without a summary) has shown so far."""
+    cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    task = cfg.task.name
+    key, lower = SELECTION[task]
+    best = (min if lower else max)(metrics, key=lambda m: m[key])
+    last = metrics[-1]
+    return {
+        "task": task,
+        "optimizer": cfg.optimizer.name,
+        "seed": cfg.seed,
+        "status": f"unfinished (step {last['step']}, epoch {last['epoch']})",
+        "final": last,
+        "best_valid": best,
+        "command": "python -m adamomentum.train " + " ".join(OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")),
+    }
+
+
 def find_runs(roots: list[Path]) -> list[Run]:
+    """Runs under ``roots``: finished ones by their summary.json, unfinished ones by their metrics so far."""
     runs = []
     for root in roots:
         if not root.exists():
             raise SystemExit(f"error: {root} does not exist; pass run directories or folders that hold them.")
-        for summary_path in sorted(root.rglob("summary.json")):
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-            metrics_path = summary_path.with_name("metrics.jsonl")
-            metrics = []
-            if metrics_path.exists():
-                metrics = [json.loads(line) for line in metrics_path.read_text(encoding="utf-8").splitlines() if line]
-            runs.append(Run(summary_path.parent, summary, metrics, root))
+        for metrics_path in sorted({*root.rglob("summary.json"), *root.rglob("metrics.jsonl")}):
+            run_dir = metrics_path.parent
+            if metrics_path.name == "metrics.jsonl" and (run_dir / "summary.json").exists():
+                continue
+            metrics = _read_metrics(run_dir / "metrics.jsonl")
+            if (run_dir / "summary.json").exists():
+                summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+            elif metrics and (run_dir / ".hydra" / "config.yaml").exists():
+                summary = _unfinished_summary(run_dir, metrics)
+            else:
+                continue
+            runs.append(Run(run_dir, summary, metrics, root))
     return runs
 
 
@@ -92,7 +127,7 @@ def ptb_table(runs: list[Run]) -> str:
         lines.append(
             f"| {run.optimizer} | {s.get('seed')} | {s['status']} | {_fmt(final.get('test_ppl'))} "
             f"| {_fmt(s.get('test_ppl_stream'))} | {_fmt(best.get('valid_ppl'))} | {_fmt(best.get('test_ppl'))} "
-            f"| {_fmt(paper, 0)} | {_gap(final.get('test_ppl'), paper)} |"
+            f"| {_fmt(paper, 0)} | {_gap(final.get('test_ppl'), paper) if s['status'] == 'completed' else '-'} |"
         )
     return "\n".join(lines)
 
@@ -158,8 +193,8 @@ def provenance(runs: list[Run]) -> str:
         s = run.summary
         minutes = s.get("wall_time_s", 0) / 60
         lines.append(
-            f"| {run.optimizer} | {s.get('seed')} | `{s.get('command')}` | `{s.get('git_commit')}` "
-            f"| {s.get('device')} | {minutes:.1f} min |"
+            f"| {run.optimizer} | {s.get('seed')} | `{s.get('command')}` | `{s.get('git_commit', '-')}` "
+            f"| {s.get('device', '-')} | {minutes:.1f} min |"
         )
     return "\n".join(lines)
 
