@@ -38,7 +38,31 @@ class OptimizerConfig:
 
 
 @dataclass
-class PTBTaskConfig:
+class TaskConfig:
+    """What both tasks set: model size, training length, evaluation, clipping, lr decay."""
+
+    name: str = MISSING
+    epochs: int = MISSING
+    # Stop after this many training batches in all; null means no limit.
+    max_batches: Optional[int] = None
+    # Evaluate every this many training batches (and at each epoch end); null: epoch ends only.
+    eval_interval: Optional[int] = None
+    batch_size: int = 20
+    eval_batch_size: int = 20
+    embedding_dim: int = 256
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.0
+    init_range: float = 0.1
+    clip_grad_norm: Optional[float] = 5.0
+    # lr *= lr_decay_factor each epoch after the first lr_decay_start + 1 epochs,
+    # for optimizers with lr_decay: true.
+    lr_decay_start: int = 0
+    lr_decay_factor: float = 1.0
+
+
+@dataclass
+class PTBTaskConfig(TaskConfig):
     """Word-level language modelling on the Penn Treebank (Zaremba et al. 2014)."""
 
     name: str = "ptb"
@@ -48,31 +72,26 @@ class PTBTaskConfig:
     # Check SHA-256, token counts and vocabulary size of the real corpus.
     verify: bool = True
     epochs: int = 13
-    max_batches: Optional[int] = None
     eval_interval: Optional[int] = 500
-    batch_size: int = 20
     bptt: int = 20
-    eval_batch_size: int = 20
     # Zaremba's code scores the test split as one stream (batch 1) at the end.
     final_test_batch_size: int = 1
-    embedding_dim: int = 256
-    hidden_size: int = 256
-    num_layers: int = 2
-    dropout: float = 0.0
-    init_range: float = 0.1
-    clip_grad_norm: Optional[float] = 5.0
     # sum_over_time: NLL averaged over the batch, summed over the bptt steps
     # (Zaremba's scale, for which Table 1's lr = 1.0 holds); mean: averaged over both.
     loss_reduction: str = "sum_over_time"
-    # lr *= lr_decay_factor each epoch after the first lr_decay_start + 1 epochs
-    # (Zaremba's max_epoch = 4), for optimizers with lr_decay: true.
+    # Zaremba's schedule: full lr for 5 epochs (his max_epoch = 4), then x0.5 per epoch.
     lr_decay_start: int = 4
     lr_decay_factor: float = 0.5
 
 
 @dataclass
-class NERTaskConfig:
-    """Chinese named-entity recognition with a BiLSTM tagger."""
+class NERTaskConfig(TaskConfig):
+    """Chinese named-entity recognition with a BiLSTM tagger.
+
+    Scored once per epoch, as in the paper's Figure 2 (``eval_interval`` adds
+    evaluations every that many batches); no lr decay, which the paper does not
+    mention for this task.
+    """
 
     name: str = "ner"
     source: str = "hub"
@@ -90,20 +109,7 @@ class NERTaskConfig:
     split_seed: int = 0
     min_count: int = 1
     epochs: int = 30
-    max_batches: Optional[int] = None
-    # NER is scored once per epoch, as in the paper's Figure 2; a number here
-    # scores every that many batches as well.
-    eval_interval: Optional[int] = None
-    batch_size: int = 20
     eval_batch_size: int = 256
-    embedding_dim: int = 256
-    hidden_size: int = 256
-    num_layers: int = 2
-    dropout: float = 0.0
-    init_range: float = 0.1
-    clip_grad_norm: Optional[float] = 5.0
-    lr_decay_start: int = 0
-    lr_decay_factor: float = 1.0
     # Sort sentences into length buckets so that batches carry little padding.
     bucket_by_length: bool = True
 
