@@ -7,14 +7,19 @@ BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
 OPTIMIZERS ?= sgd,momentum,adagrad,adamomentum
 RUNS ?= outputs/multirun
+PTB_SWEEP ?= outputs/reproduce-ptb
+NER_SWEEP ?= outputs/reproduce-ner
+NER_OUT ?= results/ner
+MSRA_DIR ?= data/msra
 ARGS ?=
 
-.PHONY: help venv test test-all bench bench-optim reproduce-ptb reproduce-ner report tensorboard clean
+.PHONY: help venv test bench bench-optim reproduce-ptb reproduce-ner reproduce-ner-msra report tensorboard clean
 
 help:
 	@echo "make test            install into $(VENV) and run the test suite"
 	@echo "make reproduce-ptb   Penn Treebank, Table 1 and Figure 1 (OPTIMIZERS=$(OPTIMIZERS))"
 	@echo "make reproduce-ner   Chinese NER, Figure 2 (needs OntoNotes; see README)"
+	@echo "make reproduce-ner-msra   the NER stand-in on MSRA (MSRA_DIR=...)"
 	@echo "make report          rebuild results/ tables and figures from run directories (RUNS=...)"
 	@echo "make bench-optim     time one optimizer step on the PTB model's parameters"
 	@echo "make bench           trainer throughput against a bare PyTorch loop"
@@ -43,13 +48,18 @@ bench: venv
 
 reproduce-ptb: venv
 	$(BIN)/python -m adamomentum.train --multirun task=ptb optimizer=$(OPTIMIZERS) \
-		hydra.sweep.dir=outputs/reproduce-ptb progress=false $(ARGS)
-	$(BIN)/python -m adamomentum.report --task ptb --out results/ptb outputs/reproduce-ptb
+		hydra.sweep.dir=$(PTB_SWEEP) progress=false $(ARGS)
+	$(BIN)/python -m adamomentum.report --task ptb --out results/ptb $(PTB_SWEEP)
 
 reproduce-ner: venv
 	$(BIN)/python -m adamomentum.train --multirun task=ner optimizer=$(OPTIMIZERS) \
-		hydra.sweep.dir=outputs/reproduce-ner progress=false $(ARGS)
-	$(BIN)/python -m adamomentum.report --task ner --out results/ner outputs/reproduce-ner
+		hydra.sweep.dir=$(NER_SWEEP) progress=false $(ARGS)
+	$(BIN)/python -m adamomentum.report --task ner --out $(NER_OUT) $(NER_SWEEP)
+
+# The stand-in for OntoNotes: MSRA (column files), train capped at the paper's 14,700 sentences.
+reproduce-ner-msra:
+	$(MAKE) reproduce-ner NER_SWEEP=outputs/reproduce-ner-msra NER_OUT=results/ner-msra \
+		ARGS="task.source=columns task.data_dir=$(MSRA_DIR) task.max_train_sentences=14700 $(ARGS)"
 
 report: venv
 	$(BIN)/python -m adamomentum.report --out results/report $(RUNS)

@@ -96,6 +96,13 @@ def test_relaunching_a_finished_run_does_nothing(reference_run, tmp_path):
     assert (reference_dir / "summary.json").read_text() == before
 
 
+def test_a_finished_run_directory_is_not_reused_for_another_config(reference_run, tmp_path):
+    reference_dir, data = reference_run
+    again = run_cli(train_cmd(reference_dir, *LONG_PTB, f"task.data_dir={data}", "optimizer.lr=0.5"), cwd=tmp_path)
+    assert again.returncode == 2
+    assert "optimizer.lr: 0.02 -> 0.5" in again.stderr
+
+
 def short_run(tmp_path: Path, *overrides: str) -> Path:
     data = write_tiny_ptb(tmp_path / "ptb")
     cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}", "task.epochs=2", "checkpoint_interval=10", *overrides])

@@ -150,6 +150,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     if summary_path.exists():
         previous = json.loads(summary_path.read_text(encoding="utf-8"))
         if previous.get("status") in FINISHED:
+            check_resumable(OmegaConf.to_yaml(OmegaConf.create(previous["config"])), cfg, run_dir)
             log.info("%s already finished (%s); nothing to do.", run_dir, previous["status"])
             return previous
     validate(cfg)
