@@ -169,6 +169,7 @@ class Trainer:
         self.epoch = 1
         self.batch_in_epoch = 0
         self.last_eval_step = -1
+        self.last_checkpoint_step = 0
         self.result = TrainingResult(status="running", steps=0, epochs_completed=0)
         self.writer: SummaryWriter | None = None
         self.wall_offset = 0.0
@@ -208,6 +209,7 @@ class Trainer:
             self.momentum_scheduler.load_state_dict(state["momentum_scheduler"])
         set_rng_state(state["rng"])
         self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        self.last_checkpoint_step = self.step
         self.last_eval_step = state["last_eval_step"]
         self.result.epochs_completed = state["epochs_completed"]
         self.result.history = list(state["history"])
@@ -222,6 +224,7 @@ class Trainer:
             return
         self.result.wall_time_s = self._wall(wall_started)
         save_checkpoint(self.run_dir, self.state_dict())
+        self.last_checkpoint_step = self.step
 
     def _wall(self, wall_started: float) -> float:
         return self.wall_offset + time.perf_counter() - wall_started
@@ -264,8 +267,7 @@ class Trainer:
         log.error(
             "non-finite %s at step %d (epoch %d): this run stops here and keeps its last checkpoint "
             "(step %d); lower optimizer.lr or keep gradient clipping on (task.clip_grad_norm).",
-            "loss" if not torch.isfinite(loss) else "gradient", self.step + 1, self.epoch,
-            self.result.history[-1]["step"] if self.result.history else 0,
+            "loss" if not torch.isfinite(loss) else "gradient", self.step + 1, self.epoch, self.last_checkpoint_step,
         )
         return True
 
