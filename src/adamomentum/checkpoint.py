@@ -42,6 +42,7 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> Path:
             torch.save({"format_version": FORMAT_VERSION, **state}, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp's 0600 would hide checkpoints from a shared group
         if path.exists():
             os.replace(path, run_dir / PREVIOUS)
         os.replace(tmp_name, path)
