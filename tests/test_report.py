@@ -222,3 +222,38 @@ def test_an_unfinished_run_is_reported_as_such(tmp_path: Path, tiny_ptb: Path) -
     line = next(line for line in text.splitlines() if line.startswith("| adamomentum |"))
     assert "unfinished (step 10, epoch 1)" in line
     assert line.rstrip().endswith("| 106 | - |"), "an unfinished run is not compared with the paper"
+
+
+def seeded_runs(root: Path, optimizer: str, finals: list[float], lr: float = 1.0) -> None:
+    for seed, value in enumerate(finals):
+        run_dir = root / f"{optimizer}-lr{lr}-s{seed}"
+        run_dir.mkdir(parents=True)
+        summary = {"task": "ptb", "optimizer": optimizer, "seed": seed, "status": "completed",
+                   "final": {"step": 10, "epoch": 1, "valid_ppl": value, "test_ppl": value},
+                   "best_valid": {"step": 10, "epoch": 1, "valid_ppl": value, "test_ppl": value},
+                   "config": {"seed": seed, "device": "cpu", "optimizer": {"name": optimizer, "lr": lr}}}
+        (run_dir / "summary.json").write_text(json.dumps(summary))
+        (run_dir / "metrics.jsonl").write_text(json.dumps({"step": 10, "epoch": 1, "valid_ppl": value,
+                                                           "test_ppl": value}) + "\n")
+
+
+def test_seed_statistics_give_mean_interval_and_paired_differences(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    seeded_runs(root, "adamomentum", [100.0, 102.0, 104.0])
+    seeded_runs(root, "sgd", [110.0, 111.0, 115.0])  # paired differences -10, -9, -11
+    seeded_runs(root, "momentum", [99.0, 103.0, 103.0])  # paired differences 1, -1, 1
+    text = write_report(find_runs([root]), tmp_path / "out").read_text()
+    # adamomentum: mean 102, sd 2, t(0.975, 2) = 4.302653 -> half width 4.302653 * 2 / sqrt(3) = 4.9683
+    assert "| adamomentum | Table 1 | 3 | 0 | 102.00 | 2.00 | [97.03, 106.97] |" in text
+    assert "AdaMomentum minus sgd, final test perplexity, paired by seed: -10.00 (95% CI [-12.48, -7.52], n = 3); " \
+           "AdaMomentum is better: the paper's ordering holds at this n." in text
+    assert "AdaMomentum minus momentum" in text and "the ordering is not decided at this n" in text
+
+
+def test_seed_statistics_group_a_sweep_by_its_varying_values(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    seeded_runs(root, "sgd", [110.0, 112.0], lr=1.0)
+    seeded_runs(root, "sgd", [130.0, 150.0], lr=0.5)
+    text = write_report(find_runs([root]), tmp_path / "out").read_text()
+    assert "| sgd | optimizer.lr=0.5 | 2 | 0 | 140.00 | 14.14 |" in text
+    assert "| sgd | optimizer.lr=1.0 | 2 | 0 | 111.00 | 1.41 |" in text

@@ -12,12 +12,15 @@ import argparse
 import json
 import math
 import shutil
+import statistics
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import matplotlib
+import scipy.stats
 from omegaconf import OmegaConf
 
 matplotlib.use("Agg")
@@ -101,9 +104,9 @@ def _order(runs: list[Run]) -> list[Run]:
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float) and math.isinf(value):
         return "inf"
     return f"{value:.{digits}f}"
 
@@ -149,6 +152,111 @@ def ner_table(runs: list[Run]) -> str:
             f"| {'%.2f+' % paper if paper else '-'} |"
         )
     return "\n".join(lines)
+
+
+# Keys that say where or how a run ran, not what it computed: never part of a "setting".
+ENVIRONMENT_KEYS = {"seed", "device", "threads", "progress", "resume", "log_interval", "checkpoint_interval",
+                    "task.data_dir", "task.download", "deterministic"}
+# Per task: the metric the seed statistics compare, its label, and whether lower is better.
+HEADLINE = {"ptb": ("test_ppl", "final test perplexity", True), "ner": ("test_token_f1", "final test token F1", False)}
+
+
+def _flat_config(run: Run) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    stack = [("", run.summary.get("config", {}))]
+    while stack:
+        prefix, node = stack.pop()
+        for k, v in node.items():
+            if isinstance(v, dict) and v:
+                stack.append((f"{prefix}{k}.", v))
+            else:
+                out[f"{prefix}{k}"] = v
+    return out
+
+
+def settings(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
+    """Runs grouped by optimizer and by the config values that vary between that optimizer's runs."""
+    by_optimizer: dict[str, list[Run]] = {}
+    for run in runs:
+        by_optimizer.setdefault(run.optimizer, []).append(run)
+    groups: dict[tuple[str, str], list[Run]] = {}
+    for optimizer, members in by_optimizer.items():
+        configs = [_flat_config(r) for r in members]
+        keys = sorted({k for c in configs for k in c} - ENVIRONMENT_KEYS)
+        varying = [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
+        for run, config in zip(members, configs):
+            label = ", ".join(f"{k}={config.get(k)}" for k in varying) or "Table 1"
+            groups.setdefault((optimizer, label), []).append(run)
+    return groups
+
+
+def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[int, float, float, float, float]:
+    """n, mean, sample standard deviation and the Student-t confidence interval of the mean."""
+    n = len(values)
+    if n == 0:
+        return 0, math.nan, math.nan, math.nan, math.nan
+    mean = statistics.fmean(values)
+    if n == 1:
+        return 1, mean, math.nan, math.nan, math.nan
+    std = statistics.stdev(values)
+    half = scipy.stats.t.ppf(0.5 + confidence / 2, n - 1) * std / math.sqrt(n)
+    return n, mean, std, mean - half, mean + half
+
+
+def _final(run: Run, key: str) -> float | None:
+    return run.summary.get("final", {}).get(key) if run.summary["status"] == "completed" else None
+
+
+def seed_statistics(runs: list[Run], task: str) -> str:
+    """Mean, spread and 95% interval over seeds per setting, and AdaMomentum against each baseline."""
+    key, label, lower_is_better = HEADLINE[task]
+    digits = 2 if task == "ptb" else 4
+    lines = [
+        f"| optimizer | setting | completed | diverged or unfinished | mean {label} | std | 95% CI |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    groups = settings(runs)
+    rank = {name: i for i, name in enumerate(OPTIMIZER_ORDER)}
+    for (optimizer, setting), members in sorted(groups.items(), key=lambda g: (rank.get(g[0][0], 99), g[0])):
+        values = [v for v in (_final(r, key) for r in members) if v is not None]
+        n, mean, std, lo, hi = mean_ci(values)
+        lines.append(
+            f"| {optimizer} | {setting} | {n} | {len(members) - n} | {_fmt(mean, digits)} | {_fmt(std, digits)} "
+            f"| [{_fmt(lo, digits)}, {_fmt(hi, digits)}] |"
+        )
+    lines += ["", *paired_comparisons(groups, key, label, lower_is_better, digits)]
+    return "\n".join(lines)
+
+
+def paired_comparisons(
+    groups: dict[tuple[str, str], list[Run]], key: str, label: str, lower_is_better: bool, digits: int
+) -> list[str]:
+    """AdaMomentum minus each baseline, paired by seed, where each optimizer has one setting."""
+    settings_per_optimizer = Counter(optimizer for optimizer, _ in groups)
+    single = {o: members for (o, _), members in groups.items() if settings_per_optimizer[o] == 1}
+    ours = single.get("adamomentum")
+    if not ours:
+        return []
+    ours_by_seed = {r.summary.get("seed"): _final(r, key) for r in ours}
+    sentences = []
+    for baseline in [o for o in OPTIMIZER_ORDER if o != "adamomentum" and single.get(o)]:
+        theirs = {r.summary.get("seed"): _final(r, key) for r in single[baseline]}
+        diffs = [ours_by_seed[s] - theirs[s] for s in sorted(set(ours_by_seed) & set(theirs), key=str)
+                 if ours_by_seed[s] is not None and theirs[s] is not None]
+        n, mean, _, lo, hi = mean_ci(diffs)
+        if n < 2:
+            verdict = "too few paired seeds to decide"
+        elif lo <= 0 <= hi:
+            verdict = "the interval includes 0: the ordering is not decided at this n"
+        elif (hi < 0) == lower_is_better:
+            verdict = "AdaMomentum is better: the paper's ordering holds at this n"
+        else:
+            verdict = f"{baseline} is better: the paper's ordering does not hold at this n"
+        sentences.append(
+            f"- AdaMomentum minus {baseline}, {label}, paired by seed: {_fmt(mean, digits)} "
+            f"(95% CI [{_fmt(lo, digits)}, {_fmt(hi, digits)}], n = {n}); {verdict}."
+        )
+    return sentences
 
 
 def plot_ptb(runs: list[Run], path: Path) -> None:
@@ -227,6 +335,9 @@ def write_report(runs: list[Run], out: Path, task: str | None = None) -> Path:
     if ner:
         plot_ner(ner, out / "figure2_ner.png")
         sections += ["## Chinese NER (Figure 2)", ner_table(ner), "", "![Figure 2](figure2_ner.png)", ""]
+    for name, task_runs in (("Penn Treebank", ptb), ("Chinese NER", ner)):
+        if any(len(members) > 1 for members in settings(task_runs).values()):
+            sections += [f"## Over seeds: {name}", seed_statistics(task_runs, task_runs[0].task), ""]
     sections += ["## Provenance", provenance(runs), ""]
     report = out / "results.md"
     report.write_text("\n".join(["# Results", "", *sections]), encoding="utf-8")
