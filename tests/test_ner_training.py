@@ -184,3 +184,15 @@ def test_summary_is_written_for_ner(trained: tuple[Path, dict]) -> None:
     assert summary["task"] == "ner" and summary["status"] == "completed"
     assert summary["padding_fraction"] == returned["padding_fraction"]
     assert summary["config"]["task"]["source"] == "columns"
+
+
+def test_train_fraction_samples_sentences_and_keeps_the_full_vocabulary(tiny_ner: Path) -> None:
+    full = build_task(tiny_ner)
+    half = build_task(tiny_ner, "task.train_fraction=0.5")
+    assert len(half.train) == len(full.train) // 2
+    assert half.vocab == full.vocab
+    full_sentences = [s.tokens for s in full.train.sentences]
+    assert all(s.tokens in full_sentences for s in half.train.sentences)
+    assert [s.tokens for s in build_task(tiny_ner, "task.train_fraction=0.5").train.sentences] == [
+        s.tokens for s in half.train.sentences
+    ]

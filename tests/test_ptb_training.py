@@ -296,3 +296,15 @@ def test_zaremba_lr_decay_per_epoch(tmp_path: Path, tiny_ptb: Path) -> None:
 
     run_dir, _ = train(tmp_path, tiny_ptb, *common, "optimizer.lr_decay=false", name="constant")
     assert [r["lr"] for r in read_jsonl(run_dir / "metrics.jsonl")] == [1.0, 1.0, 1.0]
+
+
+def test_train_fraction_is_a_prefix_of_the_text_with_the_full_vocabulary(tiny_ptb: Path) -> None:
+    full = PTBTask(compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}"]).task, torch.device("cpu"))
+    quarter = PTBTask(compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "task.train_fraction=0.25"]).task,
+                      torch.device("cpu"))
+    assert quarter.vocab_size == full.vocab_size
+    # Column 0 of the batchified quarter is the first quarter-of-a-column of the text.
+    rows = quarter.train_data.shape[0]
+    assert rows == full.train_data.numel() // 4 // quarter.train_data.shape[1]
+    stream = torch.cat([full.train_data[:, j] for j in range(full.train_data.shape[1])])
+    assert torch.equal(quarter.train_data[:, 0], stream[:rows])

@@ -178,6 +178,7 @@ def test_divergence_stops_the_run_cleanly_and_a_multirun_carries_on(tmp_path):
         (["optimizer.momentum=1.5"], "optimizer.momentum=1.5 must lie in [0, 1)"),
         (["task.epochs=-1"], "task.epochs=-1 must be >= 0"),
         (["task.eval_interval=0"], "task.eval_interval=0 must be a positive number"),
+        (["task.train_fraction=0"], "task.train_fraction=0.0 must lie in (0, 1]"),
     ],
 )
 def test_bad_input_gives_a_message_and_a_non_zero_exit(tmp_path, overrides, message):

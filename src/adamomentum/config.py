@@ -55,6 +55,10 @@ class TaskConfig:
     dropout: float = 0.0
     init_range: float = 0.1
     clip_grad_norm: Optional[float] = 5.0
+    # Train on this share of the training split (PTB: its first tokens, contiguous;
+    # NER: a sample of sentences drawn with split_seed). The vocabulary stays that
+    # of the whole training split, so runs at different fractions stay comparable.
+    train_fraction: float = 1.0
     # lr *= lr_decay_factor each epoch after the first lr_decay_start + 1 epochs,
     # for optimizers with lr_decay: true.
     lr_decay_start: int = 0

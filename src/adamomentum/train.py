@@ -87,6 +87,8 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"task.epochs={task.epochs} must be >= 0.")
     if task.eval_interval is not None and task.eval_interval <= 0:
         raise ConfigError(f"task.eval_interval={task.eval_interval} must be a positive number of batches, or null.")
+    if not 0 < task.train_fraction <= 1:
+        raise ConfigError(f"task.train_fraction={task.train_fraction} must lie in (0, 1].")
     if task.max_batches is not None and task.max_batches <= 0:
         raise ConfigError(f"task.max_batches={task.max_batches} must be positive, or null for no limit.")
     if opt.lr < 0:

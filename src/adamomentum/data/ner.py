@@ -157,7 +157,7 @@ def load_ner(
 
     stats["train_before_cap"] = len(splits["train"])
     if max_train_sentences is not None and len(splits["train"]) > max_train_sentences:
-        splits["train"] = _sample_in_order(splits["train"], max_train_sentences, seed)
+        splits["train"] = sample_in_order(splits["train"], max_train_sentences, seed)
     stats["sizes"] = {split: len(splits[split]) for split in SPLITS}
     stats["entity_counts"] = {split: _count_entities(splits[split]) for split in SPLITS}
 
@@ -281,7 +281,7 @@ def _carve_dev(
     return rest, dev
 
 
-def _sample_in_order(sentences: list[Sentence], size: int, seed: int) -> list[Sentence]:
+def sample_in_order(sentences: list[Sentence], size: int, seed: int) -> list[Sentence]:
     """A seeded sample that keeps corpus order, so a cap does not also shuffle documents."""
     chosen = sorted(random.Random(seed).sample(range(len(sentences)), size))
     return [sentences[i] for i in chosen]

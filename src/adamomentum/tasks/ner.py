@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from adamomentum.config import NERTaskConfig
-from adamomentum.data.ner import Sentence, build_vocab, load_ner
+from adamomentum.data.ner import Sentence, build_vocab, load_ner, sample_in_order
 from adamomentum.metrics import entity_f1, token_f1
 from adamomentum.models import BiLSTMTagger
 
@@ -84,7 +84,10 @@ class NERTask:
         self.vocab = build_vocab(data.train, cfg.min_count)
         word_to_id = {w: i for i, w in enumerate(self.vocab)}
         tag_to_id = {t: i for i, t in enumerate(self.tag_names)}
-        self.train = EncodedSplit(data.train, word_to_id, tag_to_id)
+        train = data.train
+        if cfg.train_fraction < 1:
+            train = sample_in_order(train, max(1, round(len(train) * cfg.train_fraction)), cfg.split_seed)
+        self.train = EncodedSplit(train, word_to_id, tag_to_id)
         self.valid = EncodedSplit(data.valid, word_to_id, tag_to_id)
         self.test = EncodedSplit(data.test, word_to_id, tag_to_id)
         log.info(

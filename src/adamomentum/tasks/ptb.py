@@ -43,7 +43,8 @@ class PTBTask:
         self.device = device
         corpus = load_ptb(cfg.data_dir, download=cfg.download, base_url=cfg.base_url, verify=cfg.verify)
         self.vocab_size = len(corpus.vocab)
-        self.train_data = batchify(corpus.train, cfg.batch_size).to(device)
+        train = corpus.train[: round(len(corpus.train) * cfg.train_fraction)]
+        self.train_data = batchify(train, cfg.batch_size).to(device)
         self.valid_data = batchify(corpus.valid, cfg.eval_batch_size).to(device)
         self.test_data = batchify(corpus.test, cfg.eval_batch_size).to(device)
         self.test_stream = batchify(corpus.test, cfg.final_test_batch_size).to(device)
