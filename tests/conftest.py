@@ -8,6 +8,7 @@ that a tiny model trains on them in well under a second per epoch.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -17,11 +18,14 @@ from omegaconf import DictConfig
 
 from adamomentum.train import CONFIG_DIR  # importing it registers the structured schemas
 
+# scripts/gpu_check.sh runs the training tests on CUDA through this variable.
+TEST_DEVICE = os.environ.get("ADAMOMENTUM_TEST_DEVICE", "cpu")
+
 # Overrides that keep every run small and polite to the machine.
 SMALL_PTB = [
     "threads=1",
     "progress=false",
-    "device=cpu",
+    f"device={TEST_DEVICE}",
     "task.download=false",
     "task.verify=false",
     "task.embedding_dim=16",
@@ -35,7 +39,7 @@ SMALL_NER = [
     "task=ner",
     "threads=1",
     "progress=false",
-    "device=cpu",
+    f"device={TEST_DEVICE}",
     "task.source=columns",
     "task.embedding_dim=16",
     "task.hidden_size=16",
