@@ -13,7 +13,8 @@ NER_OUT ?= results/ner
 MSRA_DIR ?= data/msra
 ARGS ?=
 
-.PHONY: help venv test bench bench-optim reproduce-ptb reproduce-ner reproduce-ner-msra report tensorboard clean
+.PHONY: help venv test bench bench-optim reproduce-ptb reproduce-ner reproduce-ner-msra report tensorboard clean \
+	study-ptb-seeds study-ptb-lr-sweep study-ptb-data-scale study-ner-seeds
 
 help:
 	@echo "make test            install into $(VENV) and run the test suite"
@@ -60,6 +61,14 @@ reproduce-ner: venv
 reproduce-ner-msra:
 	$(MAKE) reproduce-ner NER_SWEEP=outputs/reproduce-ner-msra NER_OUT=results/ner-msra \
 		ARGS="task.source=columns task.data_dir=$(MSRA_DIR) task.max_train_sentences=14700 $(ARGS)"
+
+# Studies beyond the paper (conf/experiment/): SCALE=small tries the machinery on a CPU.
+SCALE ?= full
+study-ptb-seeds study-ptb-lr-sweep study-ptb-data-scale study-ner-seeds: venv
+	$(BIN)/python -m adamomentum.train experiment=$(subst -,_,$(patsubst study-%,%,$@)) study.scale=$(SCALE) \
+		progress=false $(ARGS)
+	$(BIN)/python -m adamomentum.report --out results/study-$(SCALE)/$(subst -,_,$(patsubst study-%,%,$@)) \
+		outputs/study/$(subst -,_,$(patsubst study-%,%,$@))-$(SCALE)
 
 report: venv
 	$(BIN)/python -m adamomentum.report --out results/report $(RUNS)

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import DictConfig
 
 from adamomentum.optim import AdaMomentum, HeavyBall, build_optimizer
 from adamomentum.train import CONFIG_DIR
 
-from conftest import compose_cfg, write_tiny_ptb
+from conftest import SMALL_PTB, compose_cfg, read_jsonl, write_tiny_ptb
 
 OPTIMIZER_NAMES = sorted(p.stem for p in (CONFIG_DIR / "optimizer").glob("*.yaml"))
 TASK_NAMES = sorted(p.stem for p in (CONFIG_DIR / "task").glob("*.yaml"))
@@ -191,3 +192,55 @@ def test_cli_invalid_value_is_a_one_line_error_naming_the_key(tmp_path: Path, ov
     assert len(lines) == 1, proc.stderr
     assert key in lines[0]
     assert lines[0].startswith("error:")
+
+
+# ---------------------------------------------------------------- studies
+
+
+def compose_study(*overrides: str) -> DictConfig:
+    """The composed config with its hydra node, as a multirun's sweeper sees it."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        return compose("config", overrides=list(overrides), return_hydra_config=True)
+
+
+@pytest.mark.parametrize("experiment, task", [("ptb_seeds", "ptb"), ("ptb_lr_sweep", "ptb"),
+                                              ("ptb_data_scale", "ptb"), ("ner_seeds", "ner")])
+@pytest.mark.parametrize("scale", ["full", "small"])
+def test_every_study_composes_as_a_sweep_of_four_optimizers(experiment, task, scale):
+    cfg = compose_study(f"experiment={experiment}", f"study.scale={scale}")
+    assert cfg.task.name == task
+    assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
+    assert cfg.hydra.sweeper.params.optimizer == "sgd,momentum,adagrad,adamomentum"
+    assert cfg.hydra.sweep.dir == f"outputs/study/{experiment}-{scale}"
+    assert cfg.task.epochs == ({"ptb": 13, "ner": 30}[task] if scale == "full" else {"ptb": 1, "ner": 2}[task])
+
+
+def test_small_scale_values_and_the_sweep_grids():
+    seeds_full = compose_study("experiment=ptb_seeds")
+    assert seeds_full.hydra.sweeper.params.seed == "0,1,2,3,4"
+    assert seeds_full.task.train_fraction == 1.0 and seeds_full.task.eval_interval == 500
+    seeds_small = compose_study("experiment=ptb_seeds", "study.scale=small")
+    assert seeds_small.task.train_fraction == 0.05 and seeds_small.task.eval_interval is None
+    lr = compose_study("experiment=ptb_lr_sweep")
+    assert lr.hydra.sweeper.params["study.lr_factor"] == "0.25,0.5,1.0,2.0,4.0"
+    data_full = compose_study("experiment=ptb_data_scale")
+    assert data_full.hydra.sweeper.params["task.train_fraction"] == "0.1,0.25,0.5,1.0"
+    data_small = compose_study("experiment=ptb_data_scale", "study.scale=small")
+    assert data_small.hydra.sweeper.params["task.train_fraction"] == "0.01,0.025,0.05,0.1"
+
+
+def test_an_unknown_study_scale_fails():
+    cfg = compose_study("experiment=ptb_seeds", "study.scale=medium")
+    with pytest.raises(Exception, match="study.scale='medium' must be full or small"):
+        _ = cfg.task.epochs
+
+
+def test_lr_factor_scales_the_learning_rate(tmp_path, tiny_ptb):
+    from adamomentum.train import run
+
+    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "optimizer=sgd", "optimizer.lr_decay=false",
+                       "study.lr_factor=0.25", "task.max_batches=3", "task.eval_interval=null"])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    run(cfg, run_dir)
+    assert read_jsonl(run_dir / "metrics.jsonl")[-1]["lr"] == 0.25

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 
 @dataclass
@@ -119,9 +119,22 @@ class NERTaskConfig(TaskConfig):
 
 
 @dataclass
+class StudyConfig:
+    """Settings of the studies in conf/experiment (see README, Studies)."""
+
+    # full: the paper's scale; small: short runs that try the machinery on a 2-core CPU
+    # (experiment configs read it through the ${by_scale:FULL,SMALL} resolver).
+    scale: str = "full"
+    # The learning rate used is optimizer.lr x lr_factor: the learning-rate sweep
+    # scales each optimizer's Table 1 value by the same grid of factors.
+    lr_factor: float = 1.0
+
+
+@dataclass
 class Config:
     task: Any = MISSING
     optimizer: OptimizerConfig = MISSING
+    study: StudyConfig = field(default_factory=StudyConfig)
     seed: int = 0
     # auto | cpu | cuda | cuda:N
     device: str = "auto"
@@ -139,7 +152,17 @@ class Config:
     resume: Optional[str] = None
 
 
+def by_scale(full: Any, small: Any, *, _root_: Any) -> Any:
+    """``${by_scale:FULL,SMALL}``: the value for the config's ``study.scale``."""
+    scale = _root_.study.scale
+    if scale not in ("full", "small"):
+        raise ValueError(f"study.scale={scale!r} must be full or small.")
+    return small if scale == "small" else full
+
+
 def register_configs() -> None:
+    if not OmegaConf.has_resolver("by_scale"):
+        OmegaConf.register_new_resolver("by_scale", by_scale)
     cs = ConfigStore.instance()
     cs.store(name="config_schema", node=Config)
     cs.store(group="schema/optimizer", name="optimizer", node=OptimizerConfig)

@@ -93,6 +93,8 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"task.max_batches={task.max_batches} must be positive, or null for no limit.")
     if opt.lr < 0:
         raise ConfigError(f"optimizer.lr={opt.lr} must be >= 0.")
+    if cfg.study.lr_factor <= 0:
+        raise ConfigError(f"study.lr_factor={cfg.study.lr_factor} must be > 0.")
     if opt.eps is not None and opt.eps < 0:
         raise ConfigError(f"optimizer.eps={opt.eps} must be >= 0.")
     if opt.momentum is not None and not 0 <= opt.momentum < 1:
@@ -176,6 +178,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         k: opt_cfg[k]
         for k in ("lr", "momentum", "eps", "weight_decay", "initial_accumulator_value", "foreach", "fused")
     }
+    hyper["lr"] = opt_cfg.lr * cfg.study.lr_factor
     optimizer = build_optimizer(opt_cfg.name, task.model.parameters(), **hyper, **opt_cfg.extra)
     schedule = TrainingSchedule(
         epochs=cfg.task.epochs,
