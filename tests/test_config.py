@@ -244,3 +244,35 @@ def test_lr_factor_scales_the_learning_rate(tmp_path, tiny_ptb):
     run_dir.mkdir()
     run(cfg, run_dir)
     assert read_jsonl(run_dir / "metrics.jsonl")[-1]["lr"] == 0.25
+
+
+# ---------------------------------------------------------------- launchers
+
+
+def tiny_sweep(tmp_path: Path, launcher: list[str]) -> list[dict]:
+    data = write_tiny_ptb(tmp_path / "ptb")
+    sweep = tmp_path / "sweep"
+    proc = subprocess.run(
+        [sys.executable, "-m", "adamomentum.train", "--multirun", *launcher, "optimizer=sgd,adamomentum",
+         *[o for o in SMALL_PTB if not o.startswith("threads=")], f"task.data_dir={data}", "task.max_batches=3",
+         "task.eval_interval=null", f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [json.loads(p.read_text()) for p in sorted(sweep.rglob("summary.json"))]
+
+
+def test_joblib_launcher_runs_two_jobs_without_oversubscribing(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher", reason="pip install .[cluster] for the launchers")
+    summaries = tiny_sweep(tmp_path, ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"])
+    assert sorted(s["optimizer"] for s in summaries) == ["adamomentum", "sgd"]
+    assert all(s["status"] == "completed" for s in summaries)
+    expected = max(1, (os.cpu_count() or 1) // 2)
+    assert all(s["config"]["threads"] == expected for s in summaries)
+
+
+def test_submitit_local_launcher_runs_two_jobs(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="pip install .[cluster] for the launchers")
+    summaries = tiny_sweep(tmp_path, ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"])
+    assert sorted(s["optimizer"] for s in summaries) == ["adamomentum", "sgd"]
+    assert all(s["status"] == "completed" for s in summaries)

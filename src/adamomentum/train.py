@@ -61,6 +61,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def threads_per_worker(n_jobs: int | None) -> int:
+    """Torch threads for each of ``n_jobs`` parallel runs, so that together they never oversubscribe the cores."""
+    cores = os.cpu_count() or 1
+    workers = cores if n_jobs is None or n_jobs < 1 else n_jobs
+    return max(1, cores // workers)
+
+
 def git_commit() -> str | None:
     try:
         out = subprocess.run(
@@ -229,6 +236,8 @@ def _hydra_main(cfg: DictConfig) -> None:
         if cfg.resume is not None:
             cfg = config_for_resume(cfg, list(hydra_cfg.overrides.task))
             run_dir = Path(cfg.resume)
+        if cfg.threads is None and "joblib" in str(hydra_cfg.launcher.get("_target_", "")):
+            cfg.threads = threads_per_worker(hydra_cfg.launcher.n_jobs)
         run(cfg, run_dir)
     except Interrupted as e:
         print(str(e), file=sys.stderr)
@@ -276,4 +285,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the copy imported as adamomentum.train rather than this __main__ module: launchers that
+    # pickle the task function (joblib, submitit) then pickle it by reference, not by value with
+    # every global it touches (torch.backends.cudnn cannot be pickled).
+    from adamomentum.train import main as imported_main
+
+    imported_main()
