@@ -224,14 +224,15 @@ def test_an_unfinished_run_is_reported_as_such(tmp_path: Path, tiny_ptb: Path) -
     assert line.rstrip().endswith("| 106 | - |"), "an unfinished run is not compared with the paper"
 
 
-def seeded_runs(root: Path, optimizer: str, finals: list[float], lr: float = 1.0) -> None:
+def seeded_runs(root: Path, optimizer: str, finals: list[float], lr: float = 1.0, lr_factor: float = 1.0) -> None:
     for seed, value in enumerate(finals):
-        run_dir = root / f"{optimizer}-lr{lr}-s{seed}"
+        run_dir = root / f"{optimizer}-lr{lr}-f{lr_factor}-s{seed}"
         run_dir.mkdir(parents=True)
         summary = {"task": "ptb", "optimizer": optimizer, "seed": seed, "status": "completed",
                    "final": {"step": 10, "epoch": 1, "valid_ppl": value, "test_ppl": value},
                    "best_valid": {"step": 10, "epoch": 1, "valid_ppl": value, "test_ppl": value},
-                   "config": {"seed": seed, "device": "cpu", "optimizer": {"name": optimizer, "lr": lr}}}
+                   "config": {"seed": seed, "device": "cpu", "optimizer": {"name": optimizer, "lr": lr},
+                              "study": {"scale": "small", "lr_factor": lr_factor}}}
         (run_dir / "summary.json").write_text(json.dumps(summary))
         (run_dir / "metrics.jsonl").write_text(json.dumps({"step": 10, "epoch": 1, "valid_ppl": value,
                                                            "test_ppl": value}) + "\n")
@@ -257,3 +258,16 @@ def test_seed_statistics_group_a_sweep_by_its_varying_values(tmp_path: Path) -> 
     text = write_report(find_runs([root]), tmp_path / "out").read_text()
     assert "| sgd | optimizer.lr=0.5 | 2 | 0 | 140.00 | 14.14 |" in text
     assert "| sgd | optimizer.lr=1.0 | 2 | 0 | 111.00 | 1.41 |" in text
+
+
+def test_lr_sweep_gets_a_sensitivity_figure_and_says_which_settings_reach_the_paper(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    seeded_runs(root, "sgd", [120.0, 122.0], lr_factor=1.0)  # +5.2% from 115
+    seeded_runs(root, "sgd", [150.0, 160.0], lr_factor=0.5)  # +34.8%
+    out = tmp_path / "out"
+    text = write_report(find_runs([root]), out).read_text()
+    assert "| sgd | study.lr_factor=0.5 | 2 | 0 | 155.00 | 7.07 |" in text and "| 115 | +34.8% |" in text
+    assert "Within 10% of the paper's number: sgd (study.lr_factor=1.0)." in text
+    assert "Further than 10% from it: sgd (study.lr_factor=0.5)." in text
+    assert (out / "lr_sensitivity_ptb.png").read_bytes().startswith(PNG_MAGIC)
+    assert "](lr_sensitivity_ptb.png)" in text

@@ -211,20 +211,32 @@ def seed_statistics(runs: list[Run], task: str) -> str:
     """Mean, spread and 95% interval over seeds per setting, and AdaMomentum against each baseline."""
     key, label, lower_is_better = HEADLINE[task]
     digits = 2 if task == "ptb" else 4
+    paper = PAPER_PTB_TEST_PPL if task == "ptb" else {}
     lines = [
-        f"| optimizer | setting | completed | diverged or unfinished | mean {label} | std | 95% CI |",
-        "|---|---|---|---|---|---|---|",
+        f"| optimizer | setting | completed | diverged or unfinished | mean {label} | std | 95% CI | paper "
+        "| mean vs paper |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     groups = settings(runs)
     rank = {name: i for i, name in enumerate(OPTIMIZER_ORDER)}
+    within, outside = [], []
     for (optimizer, setting), members in sorted(groups.items(), key=lambda g: (rank.get(g[0][0], 99), g[0])):
         values = [v for v in (_final(r, key) for r in members) if v is not None]
         n, mean, std, lo, hi = mean_ci(values)
+        target = paper.get(optimizer)
         lines.append(
             f"| {optimizer} | {setting} | {n} | {len(members) - n} | {_fmt(mean, digits)} | {_fmt(std, digits)} "
-            f"| [{_fmt(lo, digits)}, {_fmt(hi, digits)}] |"
+            f"| [{_fmt(lo, digits)}, {_fmt(hi, digits)}] | {_fmt(target, 0)} | {_gap(mean, target)} |"
         )
+        if target is not None and n:
+            (within if abs(mean - target) <= 0.1 * target else outside).append(f"{optimizer} ({setting})")
     lines += ["", *paired_comparisons(groups, key, label, lower_is_better, digits)]
+    if paper:
+        lines += [
+            "",
+            f"- Within 10% of the paper's number: {', '.join(within) or 'none of these settings'}.",
+            f"- Further than 10% from it: {', '.join(outside) or 'none of these settings'}.",
+        ]
     return "\n".join(lines)
 
 
@@ -257,6 +269,47 @@ def paired_comparisons(
             f"(95% CI [{_fmt(lo, digits)}, {_fmt(hi, digits)}], n = {n}); {verdict}."
         )
     return sentences
+
+
+def plot_against(runs: list[Run], task: str, x_of: Any, xlabel: str, path: Path, log_x: bool) -> None:
+    """Mean headline metric (error bars: standard deviation over seeds) against a swept value, per optimizer.
+
+    Points from Table 1's own value (``study.lr_factor`` = 1, a full train set) are ringed.
+    """
+    key, label, _ = HEADLINE[task]
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for optimizer in [o for o in OPTIMIZER_ORDER if any(r.optimizer == o for r in runs)] + sorted(
+        {r.optimizer for r in runs} - set(OPTIMIZER_ORDER)
+    ):
+        by_x: dict[float, list[float]] = {}
+        table1: set[float] = set()
+        for run in (r for r in runs if r.optimizer == optimizer):
+            config, value = _flat_config(run), _final(run, key)
+            x = x_of(config)
+            if value is not None and math.isfinite(value):
+                by_x.setdefault(x, []).append(value)
+            if config.get("study.lr_factor", 1.0) == 1.0 and config.get("task.train_fraction", 1.0) == 1.0:
+                table1.add(x)
+        xs = sorted(by_x)
+        if not xs:
+            continue
+        stats = [mean_ci(by_x[x]) for x in xs]
+        line = ax.errorbar(xs, [st[1] for st in stats], yerr=[0 if math.isnan(st[2]) else st[2] for st in stats],
+                           marker="o", capsize=3, label=optimizer)
+        marked = [x for x in xs if x in table1]
+        ax.scatter(marked, [stats[xs.index(x)][1] for x in marked], s=160, facecolors="none",
+                   edgecolors=line[0].get_color())
+    if log_x:
+        ax.set_xscale("log")
+    if task == "ptb":
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(label)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def plot_ptb(runs: list[Run], path: Path) -> None:
@@ -336,8 +389,19 @@ def write_report(runs: list[Run], out: Path, task: str | None = None) -> Path:
         plot_ner(ner, out / "figure2_ner.png")
         sections += ["## Chinese NER (Figure 2)", ner_table(ner), "", "![Figure 2](figure2_ner.png)", ""]
     for name, task_runs in (("Penn Treebank", ptb), ("Chinese NER", ner)):
-        if any(len(members) > 1 for members in settings(task_runs).values()):
-            sections += [f"## Over seeds: {name}", seed_statistics(task_runs, task_runs[0].task), ""]
+        if not any(len(members) > 1 for members in settings(task_runs).values()):
+            continue
+        task = task_runs[0].task
+        sections += [f"## Over seeds: {name}", seed_statistics(task_runs, task), ""]
+        configs = [_flat_config(r) for r in task_runs]
+        if len({c.get("study.lr_factor", 1.0) for c in configs}) > 1:
+            plot_against(task_runs, task, lambda c: c["optimizer.lr"] * c.get("study.lr_factor", 1.0),
+                         "learning rate (log)", out / f"lr_sensitivity_{task}.png", log_x=True)
+            sections += [f"![Learning-rate sensitivity](lr_sensitivity_{task}.png)", ""]
+        if len({c.get("task.train_fraction", 1.0) for c in configs}) > 1:
+            plot_against(task_runs, task, lambda c: c.get("task.train_fraction", 1.0),
+                         "fraction of the training set", out / f"data_scale_{task}.png", log_x=True)
+            sections += [f"![Data scale](data_scale_{task}.png)", ""]
     sections += ["## Provenance", provenance(runs), ""]
     report = out / "results.md"
     report.write_text("\n".join(["# Results", "", *sections]), encoding="utf-8")
