@@ -14,7 +14,7 @@ MSRA_DIR ?= data/msra
 ARGS ?=
 
 .PHONY: help venv test bench bench-optim reproduce-ptb reproduce-ner reproduce-ner-msra report tensorboard clean \
-	study-ptb-seeds study-ptb-lr-sweep study-ptb-data-scale study-ner-seeds
+	study study-ptb-seeds study-ptb-lr-sweep study-ptb-data-scale study-ner-seeds
 
 help:
 	@echo "make test            install into $(VENV) and run the test suite"
@@ -69,6 +69,13 @@ study-ptb-seeds study-ptb-lr-sweep study-ptb-data-scale study-ner-seeds: venv
 		progress=false $(ARGS)
 	$(BIN)/python -m adamomentum.report --out results/study-$(SCALE)/$(subst -,_,$(patsubst study-%,%,$@)) \
 		outputs/study/$(subst -,_,$(patsubst study-%,%,$@))-$(SCALE)
+
+# Any experiment config: make study EXPERIMENT=ptb_ablation_eps SCALE=small
+EXPERIMENT ?= ptb_seeds
+study: venv
+	$(BIN)/python -m adamomentum.train experiment=$(EXPERIMENT) study.scale=$(SCALE) progress=false $(ARGS)
+	$(BIN)/python -m adamomentum.report --out results/study-$(SCALE)/$(EXPERIMENT) \
+		outputs/study/$(EXPERIMENT)-$(SCALE)
 
 report: venv
 	$(BIN)/python -m adamomentum.report --out results/report $(RUNS)

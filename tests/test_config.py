@@ -203,16 +203,28 @@ def compose_study(*overrides: str) -> DictConfig:
         return compose("config", overrides=list(overrides), return_hydra_config=True)
 
 
-@pytest.mark.parametrize("experiment, task", [("ptb_seeds", "ptb"), ("ptb_lr_sweep", "ptb"),
-                                              ("ptb_data_scale", "ptb"), ("ner_seeds", "ner")])
+EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
+
+
+def test_the_named_studies_and_ablations_exist():
+    assert {"ptb_seeds", "ptb_lr_sweep", "ptb_data_scale", "ner_seeds", "ptb_ablation_momentum_schedule",
+            "ptb_ablation_clipping", "ptb_ablation_eps", "ptb_ablation_accumulator",
+            "ptb_ablation_loss_reduction"} <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
 @pytest.mark.parametrize("scale", ["full", "small"])
-def test_every_study_composes_as_a_sweep_of_four_optimizers(experiment, task, scale):
+def test_every_study_composes_as_a_sweep(experiment, scale):
     cfg = compose_study(f"experiment={experiment}", f"study.scale={scale}")
+    task = experiment.split("_")[0]
     assert cfg.task.name == task
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
-    assert cfg.hydra.sweeper.params.optimizer == "sgd,momentum,adagrad,adamomentum"
+    assert set(cfg.hydra.sweeper.params.optimizer.split(",")) <= {"sgd", "momentum", "adagrad", "adamomentum"}
     assert cfg.hydra.sweep.dir == f"outputs/study/{experiment}-{scale}"
     assert cfg.task.epochs == ({"ptb": 13, "ner": 30}[task] if scale == "full" else {"ptb": 1, "ner": 2}[task])
+    for key, values in cfg.hydra.sweeper.params.items():
+        for value in str(values).split(","):  # every swept value is accepted by the schema
+            compose_study(f"experiment={experiment}", f"study.scale={scale}", f"{key}={value}")
 
 
 def test_small_scale_values_and_the_sweep_grids():
