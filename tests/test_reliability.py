@@ -239,3 +239,29 @@ def test_full_error_env_shows_the_traceback(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr
+
+
+@pytest.mark.parametrize("every_step", [True, False])
+def test_divergence_is_found_at_the_same_step_when_checks_are_deferred(tmp_path, every_step):
+    """On CUDA the finiteness check is read only where the loop syncs anyway; it must name the same step."""
+    from adamomentum.tasks.ptb import PTBTask
+    from adamomentum.trainer import Trainer, TrainingSchedule
+
+    data = write_tiny_ptb(tmp_path / "ptb")
+    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}"])
+    steps = {}
+    for mode in (True, every_step):
+        torch.manual_seed(0)
+        task = PTBTask(cfg.task, torch.device("cpu"))
+        optimizer = torch.optim.SGD(task.model.parameters(), lr=1e38)
+        schedule = TrainingSchedule(epochs=1, max_batches=None, eval_interval=None, log_interval=7,
+                                    clip_grad_norm=None, lr_decay=False, lr_decay_start=0, lr_decay_factor=1.0,
+                                    momentum_schedule="constant", momentum_warmup_steps=0)
+        run_dir = tmp_path / f"run-{mode}-{len(steps)}"
+        run_dir.mkdir()
+        trainer = Trainer(task, optimizer, schedule, run_dir, torch.device("cpu"), progress=False)
+        trainer.check_every_step = mode
+        result = trainer.fit()
+        assert result.status == "diverged"
+        steps[mode] = result.diverged_at_step
+    assert steps[every_step] == steps[True] >= 1

@@ -173,6 +173,10 @@ class Trainer:
         self.result = TrainingResult(status="running", steps=0, epochs_completed=0)
         self.writer: SummaryWriter | None = None
         self.wall_offset = 0.0
+        # Reading a finiteness flag every batch would stall the CUDA queue; there the first
+        # non-finite step is kept on the device and read wherever the loop syncs anyway (logging,
+        # evaluation, checkpoints). On CPU the check costs nothing and stops before the bad update.
+        self.check_every_step = device.type != "cuda"
 
     # -- checkpoints -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -260,16 +264,22 @@ class Trainer:
             return torch.autocast(self.device.type, enabled=False)
         return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
-    def _diverged(self, loss: Tensor, grad_norm: Tensor) -> bool:
-        if torch.isfinite(grad_norm) and torch.isfinite(loss):
-            return False
-        self.result.status, self.result.diverged_at_step = "diverged", self.step + 1
+    def _mark_diverged(self, step: int) -> None:
+        self.result.status, self.result.diverged_at_step = "diverged", step
         log.error(
-            "non-finite %s at step %d (epoch %d): this run stops here and keeps its last checkpoint "
+            "non-finite loss or gradient at step %d (epoch %d): this run stops and keeps its last checkpoint "
             "(step %d); lower optimizer.lr or keep gradient clipping on (task.clip_grad_norm).",
-            "loss" if not torch.isfinite(loss) else "gradient", self.step + 1, self.epoch, self.last_checkpoint_step,
+            step, self.epoch, self.last_checkpoint_step,
         )
-        return True
+
+    def _deferred_divergence(self, first_bad_step: Tensor) -> bool:
+        """Reads the device-side record of the first non-finite step (a host sync on CUDA)."""
+        if self.check_every_step:
+            return False
+        step = int(first_bad_step.item())
+        if step >= 0:
+            self._mark_diverged(step)
+        return step >= 0
 
     def fit(self) -> TrainingResult:
         """Train from the current position to the end; raises Interrupted on SIGTERM/SIGINT."""
@@ -285,6 +295,7 @@ class Trainer:
         self.task.model.train()
         max_norm = s.clip_grad_norm if s.clip_grad_norm is not None else math.inf
         reached_max = s.max_batches is not None and self.step >= s.max_batches
+        first_bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
         with _StopRequest() as stop:
             while self.epoch <= s.epochs and not reached_max and result.status == "running":
                 for batch in self.task.train_batches(self.epoch, self.batch_in_epoch):
@@ -293,8 +304,13 @@ class Trainer:
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm)
-                    if self._diverged(loss, grad_norm):
-                        break
+                    finite = torch.isfinite(loss) & torch.isfinite(grad_norm)
+                    if self.check_every_step:
+                        if not finite:
+                            self._mark_diverged(self.step + 1)
+                            break
+                    else:
+                        first_bad_step = torch.where(~finite & (first_bad_step < 0), self.step + 1, first_bad_step)
                     self.optimizer.step()
                     if self.momentum_scheduler is not None:
                         self.momentum_scheduler.step()
@@ -305,7 +321,15 @@ class Trainer:
                     window_steps += 1
                     bar.update(1)
 
-                    if self.step % s.log_interval == 0:
+                    due_log = self.step % s.log_interval == 0
+                    due_eval = bool(s.eval_interval) and self.step % s.eval_interval == 0
+                    due_checkpoint = bool(self.checkpoint_interval) and self.step % self.checkpoint_interval == 0
+                    reached_max = s.max_batches is not None and self.step >= s.max_batches
+                    epoch_done = self.batch_in_epoch >= self.task.batches_per_epoch()
+                    syncs = due_log or due_eval or due_checkpoint or reached_max or epoch_done or stop.signal_name
+                    if syncs and self._deferred_divergence(first_bad_step):
+                        break
+                    if due_log:
                         elapsed = time.perf_counter() - window_start
                         mean_nll = window_nll.item() / window_tokens
                         tokens_per_s = window_tokens / elapsed
@@ -319,13 +343,12 @@ class Trainer:
                         window_nll.zero_()
                         window_tokens, window_start, window_steps = 0, time.perf_counter(), 0
 
-                    if s.eval_interval and self.step % s.eval_interval == 0:
+                    if due_eval:
                         self._evaluate()
                         window_start = time.perf_counter()
-                    reached_max = s.max_batches is not None and self.step >= s.max_batches
                     if reached_max:
                         break
-                    if self.checkpoint_interval and self.step % self.checkpoint_interval == 0:
+                    if due_checkpoint:
                         self.save(wall_started)
                     if stop.signal_name:
                         self.save(wall_started)
