@@ -8,6 +8,7 @@ TORCH ?= torch==2.13.0
 OPTIMIZERS ?= sgd,momentum,adagrad,adamomentum
 RUNS ?= outputs/multirun
 PTB_SWEEP ?= outputs/reproduce-ptb
+PTB_OUT ?= results/ptb
 NER_SWEEP ?= outputs/reproduce-ner
 NER_OUT ?= results/ner
 MSRA_DIR ?= data/msra
@@ -47,10 +48,23 @@ bench-optim: venv
 bench: venv
 	$(BIN)/python scripts/bench_train.py $(ARGS)
 
+# On a GPU the optimizers train concurrently, one process each: a batch-20 2x256 LSTM fills a
+# small part of it. PARALLEL=1 forces that, PARALLEL=0 runs them one after another.
+PARALLEL ?= auto
 reproduce-ptb: venv
-	$(BIN)/python -m adamomentum.train --multirun task=ptb optimizer=$(OPTIMIZERS) \
-		hydra.sweep.dir=$(PTB_SWEEP) progress=false $(ARGS)
-	$(BIN)/python -m adamomentum.report --task ptb --out results/ptb $(PTB_SWEEP)
+	@if [ "$(PARALLEL)" = 1 ] || { [ "$(PARALLEL)" = auto ] && \
+		$(BIN)/python -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; }; then \
+		pids=""; \
+		for opt in $$(echo "$(OPTIMIZERS)" | tr , ' '); do \
+			$(BIN)/python -m adamomentum.train --multirun task=ptb optimizer=$$opt \
+				hydra.sweep.dir=$(PTB_SWEEP) progress=false $(ARGS) & pids="$$pids $$!"; \
+		done; \
+		status=0; for pid in $$pids; do wait $$pid || status=1; done; exit $$status; \
+	else \
+		$(BIN)/python -m adamomentum.train --multirun task=ptb optimizer=$(OPTIMIZERS) \
+			hydra.sweep.dir=$(PTB_SWEEP) progress=false $(ARGS); \
+	fi
+	$(BIN)/python -m adamomentum.report --task ptb --out $(PTB_OUT) $(PTB_SWEEP)
 
 reproduce-ner: venv
 	$(BIN)/python -m adamomentum.train --multirun task=ner optimizer=$(OPTIMIZERS) \
