@@ -120,9 +120,10 @@ def _gap(ours: float | None, paper: float | None) -> str:
 def ptb_table(runs: list[Run]) -> str:
     lines = [
         "| optimizer | seed | status | test ppl (final, batch 20) | test ppl (final, one stream) "
-        "| best valid ppl | test ppl at best valid | paper test ppl | final vs paper |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| best valid ppl | test ppl at best valid | paper test ppl | final vs paper | steps | setting |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    label = _setting_labels(runs)
     for run in _order(runs):
         s = run.summary
         final, best = s.get("final", {}), s.get("best_valid", {})
@@ -130,7 +131,8 @@ def ptb_table(runs: list[Run]) -> str:
         lines.append(
             f"| {run.optimizer} | {s.get('seed')} | {s['status']} | {_fmt(final.get('test_ppl'))} "
             f"| {_fmt(s.get('test_ppl_stream'))} | {_fmt(best.get('valid_ppl'))} | {_fmt(best.get('test_ppl'))} "
-            f"| {_fmt(paper, 0)} | {_gap(final.get('test_ppl'), paper) if s['status'] == 'completed' else '-'} |"
+            f"| {_fmt(paper, 0)} | {_gap(final.get('test_ppl'), paper) if s['status'] == 'completed' else '-'} "
+            f"| {final.get('step', '-')} | {label[id(run)]} |"
         )
     return "\n".join(lines)
 
@@ -138,9 +140,10 @@ def ptb_table(runs: list[Run]) -> str:
 def ner_table(runs: list[Run]) -> str:
     lines = [
         "| optimizer | seed | status | test token F1 (final) | best test token F1 | test token F1 at best valid "
-        "| test entity F1 (final) | paper |",
-        "|---|---|---|---|---|---|---|---|",
+        "| test entity F1 (final) | paper | steps | setting |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    label = _setting_labels(runs)
     for run in _order(runs):
         s = run.summary
         final, best = s.get("final", {}), s.get("best_valid", {})
@@ -149,7 +152,7 @@ def ner_table(runs: list[Run]) -> str:
         lines.append(
             f"| {run.optimizer} | {s.get('seed')} | {s['status']} | {_fmt(final.get('test_token_f1'), 4)} "
             f"| {_fmt(best_test, 4)} | {_fmt(best.get('test_token_f1'), 4)} | {_fmt(final.get('test_entity_f1'), 4)} "
-            f"| {'%.2f+' % paper if paper else '-'} |"
+            f"| {'%.2f+' % paper if paper else '-'} | {final.get('step', '-')} | {label[id(run)]} |"
         )
     return "\n".join(lines)
 
@@ -188,6 +191,10 @@ def settings(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
             label = ", ".join(f"{k}={config.get(k)}" for k in varying) or "Table 1"
             groups.setdefault((optimizer, label), []).append(run)
     return groups
+
+
+def _setting_labels(runs: list[Run]) -> dict[int, str]:
+    return {id(run): setting for (_, setting), members in settings(runs).items() for run in members}
 
 
 def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[int, float, float, float, float]:
