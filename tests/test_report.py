@@ -47,6 +47,7 @@ def write_run(directory: Path, task: str, optimizer: str, metrics: list[dict], s
         "wall_time_s": 600.0, "final": {k: metrics[-1][k] for k in keys},
         "best_valid": {k: best[k] for k in keys}, "device": "cpu (test, 1 threads)",
         "git_commit": "abc123", "command": f"python -m adamomentum.train task={task} optimizer={optimizer}",
+        **({"test_ppl_stream_batch_size": 1} if "test_ppl_stream" in extra else {}),
         **extra,
     }  # fmt: skip
     (directory / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -271,3 +272,11 @@ def test_lr_sweep_gets_a_sensitivity_figure_and_says_which_settings_reach_the_pa
     assert "Further than 10% from it: sgd (study.lr_factor=0.5)." in text
     assert (out / "lr_sensitivity_ptb.png").read_bytes().startswith(PNG_MAGIC)
     assert "](lr_sensitivity_ptb.png)" in text
+
+
+def test_the_stream_column_holds_only_zarembas_batch_1_score(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    write_run(root / "a", "ptb", "sgd", ptb_metrics([140.0], [135.0]), test_ppl_stream=133.0,
+              test_ppl_stream_batch_size=20)
+    line = row(write_report(find_runs([root]), tmp_path / "out").read_text(), "sgd", "Penn Treebank")
+    assert cells(line)[4] == "-"

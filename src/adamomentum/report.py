@@ -130,7 +130,8 @@ def ptb_table(runs: list[Run]) -> str:
         paper = PAPER_PTB_TEST_PPL.get(run.optimizer)
         lines.append(
             f"| {run.optimizer} | {s.get('seed')} | {s['status']} | {_fmt(final.get('test_ppl'))} "
-            f"| {_fmt(s.get('test_ppl_stream'))} | {_fmt(best.get('valid_ppl'))} | {_fmt(best.get('test_ppl'))} "
+            f"| {_fmt(s.get('test_ppl_stream') if s.get('test_ppl_stream_batch_size') == 1 else None)} "
+            f"| {_fmt(best.get('valid_ppl'))} | {_fmt(best.get('test_ppl'))} "
             f"| {_fmt(paper, 0)} | {_gap(final.get('test_ppl'), paper) if s['status'] == 'completed' else '-'} "
             f"| {final.get('step', '-')} | {label[id(run)]} |"
         )
