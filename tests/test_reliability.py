@@ -265,3 +265,22 @@ def test_divergence_is_found_at_the_same_step_when_checks_are_deferred(tmp_path,
         assert result.status == "diverged"
         steps[mode] = result.diverged_at_step
     assert steps[every_step] == steps[True] >= 1
+
+
+def test_summary_names_the_commit_the_run_started_from(tmp_path, monkeypatch):
+    import adamomentum.train as train
+
+    monkeypatch.setattr(train, "git_commit", lambda: "commit-at-launch")
+    run_dir = short_run(tmp_path, "task.max_batches=30")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["git_commit"] == "commit-at-launch" and "git_commits" not in summary
+
+    # Resumed under newer code: both commits are recorded, the launch's first.
+    (run_dir / "summary.json").unlink()
+    monkeypatch.setattr(train, "git_commit", lambda: "commit-at-resume")
+    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tmp_path / 'ptb'}", "task.epochs=2", "checkpoint_interval=10",
+                       "task.max_batches=60"])
+    train.run(cfg, run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["git_commits"] == ["commit-at-launch", "commit-at-resume"]
+    assert summary["git_commit"] == "commit-at-launch"

@@ -177,6 +177,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
     seed_everything(cfg.seed)
+    commit = git_commit()  # now, before the working tree can change under a long run
     log.info("config:\n%s", OmegaConf.to_yaml(cfg))
 
     task = build_task(cfg.task, device, cfg.seed)
@@ -201,7 +202,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     )
     trainer = Trainer(
         task, optimizer, schedule, run_dir, device, cfg.precision, cfg.progress,
-        checkpoint_interval=cfg.checkpoint_interval, config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
+        checkpoint_interval=cfg.checkpoint_interval, config_yaml=OmegaConf.to_yaml(cfg, resolve=True), commit=commit,
     )
     if (run_dir / CHECKPOINT).exists():
         state = load_checkpoint(run_dir)
@@ -216,7 +217,8 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         **summarize(result, task),
         "device": device_description(device),
         "torch": torch.__version__,
-        "git_commit": git_commit(),
+        "git_commit": trainer.commits[0],
+        **({"git_commits": trainer.commits} if len(trainer.commits) > 1 else {}),
         "command": " ".join(["python -m adamomentum.train", *sys.argv[1:]]),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }

@@ -142,6 +142,7 @@ class Trainer:
         progress: bool = True,
         checkpoint_interval: int | None = None,
         config_yaml: str = "",
+        commit: str | None = None,
     ) -> None:
         self.task = task
         self.optimizer = optimizer
@@ -151,6 +152,8 @@ class Trainer:
         self.progress = progress
         self.checkpoint_interval = checkpoint_interval
         self.config_yaml = config_yaml
+        # The git commits whose code trained this run: the launch's, then each resume's if different.
+        self.commits = [commit]
         self.autocast_dtype = torch.bfloat16 if precision == "bf16" else None
         decay = schedule.lr_decay
         self.lr_scheduler = LambdaLR(
@@ -196,6 +199,7 @@ class Trainer:
             "momentum_scheduler": self.momentum_scheduler.state_dict() if self.momentum_scheduler else None,
             "rng": rng_state(),
             "config": self.config_yaml,
+            "commits": self.commits,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -214,6 +218,9 @@ class Trainer:
         set_rng_state(state["rng"])
         self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         self.last_checkpoint_step = self.step
+        # Checkpoints written before commits were recorded name none: the launch's commit is unknown.
+        earlier = state.get("commits", [None])
+        self.commits = [*earlier, *[c for c in self.commits if c not in earlier]]
         self.last_eval_step = state["last_eval_step"]
         self.result.epochs_completed = state["epochs_completed"]
         self.result.history = list(state["history"])
