@@ -326,8 +326,9 @@ def plot_ptb(runs: list[Run], path: Path) -> None:
         for run in _order(runs):
             points = [(m["step"], m[f"{split}_ppl"]) for m in run.metrics if math.isfinite(m[f"{split}_ppl"])]
             if points:
-                label = run.optimizer + ("" if run.summary["status"] == "completed" else f" ({run.summary['status']})")
-                ax.plot(*zip(*points), label=label)
+                status = run.summary["status"]
+                label = run.optimizer + ("" if status == "completed" else f": {status}")
+                ax.plot(*zip(*points), label=label, marker="o" if len(points) == 1 else None)
         ax.set_title(f"{split} perplexity")
         ax.set_xlabel("training batches")
         ax.set_yscale("log")
