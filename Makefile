@@ -78,11 +78,14 @@ reproduce-ner-msra:
 
 # Studies beyond the paper (conf/experiment/): SCALE=small tries the machinery on a CPU.
 SCALE ?= full
-study-ptb-seeds study-ptb-lr-sweep study-ptb-data-scale study-ner-seeds: venv
-	$(BIN)/python -m adamomentum.train experiment=$(subst -,_,$(patsubst study-%,%,$@)) study.scale=$(SCALE) \
-		progress=false $(ARGS)
-	$(BIN)/python -m adamomentum.report --out results/study-$(SCALE)/$(subst -,_,$(patsubst study-%,%,$@)) \
-		outputs/study/$(subst -,_,$(patsubst study-%,%,$@))-$(SCALE)
+study-ptb-seeds:
+	$(MAKE) study EXPERIMENT=ptb_seeds
+study-ptb-lr-sweep:
+	$(MAKE) study EXPERIMENT=ptb_lr_sweep
+study-ptb-data-scale:
+	$(MAKE) study EXPERIMENT=ptb_data_scale
+study-ner-seeds:
+	$(MAKE) study EXPERIMENT=ner_seeds
 
 # Any experiment config: make study EXPERIMENT=ptb_ablation_eps SCALE=small
 EXPERIMENT ?= ptb_seeds
