@@ -152,6 +152,20 @@ class Config:
     resume: Optional[str] = None
 
 
+def flatten(node: dict[str, Any]) -> dict[str, Any]:
+    """``{"a": {"b": 1}, "c": {}}`` -> ``{"a.b": 1, "c": {}}``: config keys as they are written on the command line."""
+    out: dict[str, Any] = {}
+    stack = [("", node)]
+    while stack:
+        prefix, current = stack.pop()
+        for k, v in current.items():
+            if isinstance(v, dict) and v:
+                stack.append((f"{prefix}{k}.", v))
+            else:
+                out[f"{prefix}{k}"] = v
+    return out
+
+
 def by_scale(full: Any, small: Any, *, _root_: Any) -> Any:
     """``${by_scale:FULL,SMALL}``: the value for the config's ``study.scale``."""
     scale = _root_.study.scale

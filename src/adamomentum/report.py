@@ -23,6 +23,8 @@ import matplotlib
 import scipy.stats
 from omegaconf import OmegaConf
 
+from adamomentum.config import flatten
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -166,16 +168,7 @@ HEADLINE = {"ptb": ("test_ppl", "final test perplexity", True), "ner": ("test_to
 
 
 def _flat_config(run: Run) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    stack = [("", run.summary.get("config", {}))]
-    while stack:
-        prefix, node = stack.pop()
-        for k, v in node.items():
-            if isinstance(v, dict) and v:
-                stack.append((f"{prefix}{k}.", v))
-            else:
-                out[f"{prefix}{k}"] = v
-    return out
+    return flatten(run.summary.get("config", {}))
 
 
 def settings(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:

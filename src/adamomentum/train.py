@@ -24,7 +24,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from adamomentum.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint
-from adamomentum.config import register_configs
+from adamomentum.config import flatten, register_configs
 from adamomentum.errors import ConfigError, UserError
 from adamomentum.optim import build_optimizer
 from adamomentum.tasks import build_task
@@ -112,20 +112,10 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"log_interval={cfg.log_interval} must be positive.")
 
 
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
-    if isinstance(node, dict) and node:
-        out: dict[str, Any] = {}
-        for k, v in node.items():
-            out.update(_flatten(v, f"{prefix}{k}."))
-        return out
-    return {prefix[:-1]: node}
-
-
 def check_resumable(stored_yaml: str, cfg: DictConfig, run_dir: Path) -> None:
     """A checkpoint continues only the config that wrote it (bar RESUME_MAY_CHANGE)."""
-    stored = _flatten(OmegaConf.to_container(OmegaConf.create(stored_yaml), resolve=True))
-    current = _flatten(OmegaConf.to_container(cfg, resolve=True))
+    stored = flatten(OmegaConf.to_container(OmegaConf.create(stored_yaml), resolve=True))
+    current = flatten(OmegaConf.to_container(cfg, resolve=True))
     # Options added to adamomentum after the checkpoint was written are not in `stored`: they keep
     # their defaults and are not compared.
     changed = sorted(k for k in stored if stored[k] != current.get(k) and k not in RESUME_MAY_CHANGE)
