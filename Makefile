@@ -24,7 +24,7 @@ help:
 	@echo "make reproduce-ner-msra   the NER stand-in on MSRA (MSRA_DIR=...)"
 	@echo "make report          rebuild results/ tables and figures from run directories (RUNS=...)"
 	@echo "make bench-optim     time one optimizer step on the PTB model's parameters"
-	@echo "make bench           trainer throughput against a bare PyTorch loop"
+	@echo "make bench           the speed targets: trainer vs a plain loop, memory, bf16, subnormals, NER"
 	@echo "make tensorboard     serve the run directories under outputs/"
 
 $(BIN)/python:
@@ -46,7 +46,7 @@ bench-optim: venv
 	$(BIN)/python scripts/bench_optim.py $(ARGS)
 
 bench: venv
-	$(BIN)/python scripts/bench_train.py $(ARGS)
+	$(BIN)/python scripts/bench_train.py --msra-dir $(MSRA_DIR) $(ARGS)
 
 # On a GPU the optimizers train concurrently, one process each: a batch-20 2x256 LSTM fills a
 # small part of it. PARALLEL=1 forces that, PARALLEL=0 runs them one after another.

@@ -1,121 +1,321 @@
-"""Trainer throughput against a bare PyTorch loop on the Penn Treebank model.
+"""The training benchmarks of the speed targets, each a comparison inside one run (``make bench``).
 
-    make bench                       # or: python scripts/bench_train.py --data-dir data/ptb
+    make bench                                          # every part: about 20 minutes on a 2-core CPU
+    python scripts/bench_train.py --parts loop,bf16 --repeats 5
 
-Both train the same 2x256 LSTM (batch 20, bptt 20, clipping at 5, the same
-optimizer) in interleaved rounds in one process, so machine drift hits both
-alike; only same-run ratios mean anything. It also times one evaluation of the
-validation and test splits and reports its share of the training time that
-500 batches (the evaluation interval) take.
+Every measurement is a fresh process. Candidates that are compared alternate
+(A B A B ...), or run side by side with one thread each where a measurement is
+too long to repeat, so that machine drift hits both alike; each part prints
+min / median / max over its repeats and the ratio of the medians.
+
+Parts:
+  loop        the trainer (``make reproduce-ptb``'s code path and defaults, with SGD) against a plain
+              loop written the way pytorch/examples' word_language_model is, in the default
+              environment; and the trainer with ``keep_freed_memory=false``. ms per batch, minor page
+              faults per batch, peak resident memory.
+  memory      peak resident memory of a real PTB run (``python -m adamomentum.train``, evaluations on).
+  bf16        the trainer with ``precision=bf16`` against float32: ms per batch.
+  bf16-epoch  one full PTB epoch at float32 and at bf16, side by side: valid perplexity after it.
+  subnormal   AdaMomentum in the trainer with ``flush_denormal`` on and off, side by side: ms per batch
+              in each window of 100 batches, and valid perplexity at the end.
+  ner         the NER task (MSRA column files capped at 14,700 sentences, as ``make reproduce-ner-msra``):
+              sentences per second and the share of padding in the batches.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import torch
-import torch.nn.functional as F
-from omegaconf import OmegaConf
-
-from adamomentum.config import PTBTaskConfig
-from adamomentum.optim import build_optimizer
-from adamomentum.tasks.ptb import PTBTask, detach
-from adamomentum.trainer import Trainer, TrainingSchedule
-
-OPTIMIZER_HYPER = {
-    "sgd": {"lr": 1.0},
-    "momentum": {"lr": 1.0, "momentum": 0.6},
-    "adagrad": {"lr": 0.01},
-    "adamomentum": {"lr": 0.02, "momentum": 0.9},
-}
+ROOT = Path(__file__).resolve().parents[1]
+PARTS = ("loop", "memory", "bf16", "bf16-epoch", "subnormal", "ner")
+# The trainer's settings for the PTB comparisons: make reproduce-ptb's, without evaluation.
+PTB = ["task=ptb", "optimizer=sgd", "device=cpu"]
 
 
-def bare_loop(task: PTBTask, optimizer: torch.optim.Optimizer, batches: int, start: int) -> float:
-    """pytorch/examples word_language_model's loop; returns seconds."""
-    model, data, bptt = task.model, task.train_data, task.cfg.bptt
-    hidden = model.init_hidden(task.cfg.batch_size)
+# -- workers: one measurement each, run in a fresh process, one JSON line on stdout ------------------
+def trainer_worker(overrides: list[str], batches: int, evaluate: bool) -> dict[str, Any]:
+    """The repository's trainer, built as ``python -m adamomentum.train`` builds it; batches=0: no limit."""
+    import torch
+    from hydra import compose, initialize_config_dir
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from adamomentum.train import CONFIG_DIR, build_trainer, configure_process, resolve_device, seed_everything
+
+    limit = [f"task.max_batches={batches}"] if batches else []
+    with initialize_config_dir(str(CONFIG_DIR), version_base=None):
+        cfg = compose("config", overrides=[
+            *overrides, *limit, "task.eval_interval=null", "checkpoint_interval=null", "progress=false",
+        ])
+    device = resolve_device(cfg.device)
+    configure_process(cfg, device)
+    seed_everything(cfg.seed)
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = build_trainer(cfg, Path(run_dir), device)
+        if not evaluate:
+            trainer.task.evaluate = dict
+        trainer.task.final_evaluation = dict
+        result = trainer.fit()
+        acc = EventAccumulator(run_dir, size_guidance={"scalars": 0})
+        acc.Reload()
+        tag = "throughput/tokens_per_s"  # logged every log_interval batches
+        tokens_per_s = [e.value for e in acc.Scalars(tag)] if tag in acc.Tags()["scalars"] else []
+    task = trainer.task
+    out = {
+        "ms_per_batch": 1e3 * result.train_time_s / result.steps,
+        "minor_faults_per_batch": result.minor_faults_per_batch,
+        "peak_rss_mb": result.peak_rss_mb,
+        "threads": torch.get_num_threads(),
+        "window_tokens_per_s": tokens_per_s,
+        "log_interval": cfg.log_interval,
+        "steps": result.steps,
+    }
+    if evaluate and result.history:
+        out["valid_ppl"] = result.history[-1].get("valid_ppl")
+    if cfg.task.name == "ner":
+        stats = task.padding_stats
+        out["sentences_per_s"] = result.steps * cfg.task.batch_size / result.train_time_s
+        out["padding_percent"] = 100 * (1 - stats["real_tokens"] / stats["padded_tokens"])
+    return out
+
+
+def plain_worker(data_dir: str, batches: int) -> dict[str, Any]:
+    """A training loop written the way pytorch/examples' word_language_model is, run as it runs.
+
+    Same model (2x256 LSTM, embedding 256, 10k vocabulary), batch 20, bptt 20 and
+    SGD step as the trainer's SGD: mean NLL with lr 20 and clipping at 0.25 is the
+    same step as the trainer's time-summed loss with lr 1 and clipping at 5.
+    Default environment: torch's default threads, no flush-to-zero, glibc's malloc as it is.
+    """
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    ids: list[int] = []
+    vocab: dict[str, int] = {}
+    for line in Path(data_dir, "ptb.train.txt").read_text(encoding="utf-8").splitlines():
+        for word in line.split() + ["<eos>"]:
+            ids.append(vocab.setdefault(word, len(vocab)))
+    bsz, bptt, lr, clip = 20, 20, 20.0, 0.25
+    data = torch.tensor(ids)
+    data = data[: len(data) // bsz * bsz].view(bsz, -1).t().contiguous()
+
+    class RNNModel(nn.Module):
+        def __init__(self, ntoken: int, ninp: int = 256, nhid: int = 256, nlayers: int = 2) -> None:
+            super().__init__()
+            self.encoder = nn.Embedding(ntoken, ninp)
+            self.rnn = nn.LSTM(ninp, nhid, nlayers)
+            self.decoder = nn.Linear(nhid, ntoken)
+            for p in self.parameters():
+                nn.init.uniform_(p, -0.1, 0.1)
+
+        def forward(self, x: torch.Tensor, hidden: tuple[torch.Tensor, torch.Tensor]):
+            output, hidden = self.rnn(self.encoder(x), hidden)
+            return F.log_softmax(self.decoder(output).view(-1, self.decoder.out_features), dim=1), hidden
+
+    torch.manual_seed(0)
+    model = RNNModel(len(vocab))
+    criterion = nn.NLLLoss()
+    hidden = (torch.zeros(2, bsz, 256), torch.zeros(2, bsz, 256))
+    model.train()
+    total_loss = 0.0
+    faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     began = time.perf_counter()
-    for i in range(start, start + batches):
-        inputs, targets = data[i * bptt : (i + 1) * bptt], data[i * bptt + 1 : (i + 1) * bptt + 1]
-        hidden = detach(hidden)
+    for batch in range(batches):
+        i = batch * bptt
+        inputs, targets = data[i : i + bptt], data[i + 1 : i + 1 + bptt].reshape(-1)
         model.zero_grad()
+        hidden = tuple(h.detach() for h in hidden)
         output, hidden = model(inputs, hidden)
-        loss = F.cross_entropy(output.view(-1, task.vocab_size), targets.reshape(-1), reduction="sum") / inputs.shape[1]
+        loss = criterion(output, targets)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
-    return time.perf_counter() - began
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        for p in model.parameters():
+            p.data.add_(p.grad, alpha=-lr)
+        total_loss += loss.item()
+    elapsed = time.perf_counter() - began
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "ms_per_batch": 1e3 * elapsed / batches,
+        "minor_faults_per_batch": (usage.ru_minflt - faults_before) / batches,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "threads": torch.get_num_threads(),
+    }
 
 
-def trainer_loop(task: PTBTask, optimizer: torch.optim.Optimizer, batches: int, run_dir: Path) -> float:
-    """The repository's Trainer for ``batches`` batches, evaluation switched off; returns seconds."""
-    schedule = TrainingSchedule(
-        epochs=1, max_batches=batches, eval_interval=None, log_interval=100, clip_grad_norm=5.0,
-        lr_decay=False, lr_decay_start=0, lr_decay_factor=1.0, momentum_schedule="constant", momentum_warmup_steps=0,
-    )
-    trainer = Trainer(task, optimizer, schedule, run_dir, task.device, progress=False, checkpoint_interval=None)
-    result = trainer.fit()
-    return result.train_time_s
+# -- the driver ------------------------------------------------------------------------------------
+def spawn(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+def collect(proc: subprocess.Popen, what: str) -> dict[str, Any]:
+    out, _ = proc.communicate()
+    if proc.returncode != 0:
+        sys.exit(f"error: the benchmark worker for {what} failed (exit {proc.returncode}); its log is above.")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def measure(args: list[str], what: str) -> dict[str, Any]:
+    return collect(spawn(args), what)
+
+
+def alternate(candidates: dict[str, list[str]], repeats: int) -> dict[str, list[dict[str, Any]]]:
+    """Each candidate once per round, in turn, ``repeats`` rounds."""
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in candidates}
+    for r in range(repeats):
+        for name, args in candidates.items():
+            results[name].append(measure(args, name))
+            print(f"  round {r + 1}/{repeats} {name}: {results[name][-1]['ms_per_batch']:.1f} ms/batch", flush=True)
+    return results
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):9.1f} {statistics.median(values):9.1f} {max(values):9.1f}"
+
+
+def table(results: dict[str, list[dict[str, Any]]], keys: list[str]) -> None:
+    print(f"  {'candidate':34s} {'quantity':22s} {'min':>9s} {'median':>9s} {'max':>9s}")
+    for name, runs in results.items():
+        for key in keys:
+            values = [r[key] for r in runs if r.get(key) is not None]
+            if values:
+                print(f"  {name:34s} {key:22s} {spread(values)}")
+
+
+def median(results: dict[str, list[dict[str, Any]]], name: str, key: str) -> float:
+    return statistics.median(r[key] for r in results[name])
+
+
+def part_loop(a: argparse.Namespace) -> None:
+    batches = str(a.batches)
+    results = alternate({
+        "plain loop (pytorch/examples)": ["--worker", "plain", "--batches", batches, "--data-dir", a.data_dir],
+        "trainer": ["--worker", "trainer", "--batches", batches, "--", *PTB, f"task.data_dir={a.data_dir}"],
+        "trainer, keep_freed_memory=false": ["--worker", "trainer", "--batches", batches, "--", *PTB,
+                                             f"task.data_dir={a.data_dir}", "keep_freed_memory=false"],
+    }, a.repeats)
+    table(results, ["ms_per_batch", "minor_faults_per_batch", "peak_rss_mb"])
+    plain = median(results, "plain loop (pytorch/examples)", "ms_per_batch")
+    trainer = median(results, "trainer", "ms_per_batch")
+    no_keep = median(results, "trainer, keep_freed_memory=false", "ms_per_batch")
+    faults = median(results, "trainer", "minor_faults_per_batch")
+    print(f"  trainer / plain loop, median ms per batch: {trainer / plain:.3f} (target <= 0.80)")
+    print(f"  trainer with / without keep_freed_memory: {trainer / no_keep:.3f}")
+    print(f"  trainer minor page faults per batch: {faults:.0f} (target <= 1000)")
+
+
+def part_memory(a: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as run_dir:
+        command = [sys.executable, "-m", "adamomentum.train", *PTB, f"task.data_dir={a.data_dir}",
+                   f"task.max_batches={a.batches * 2}", f"task.eval_interval={a.batches}", "progress=false",
+                   f"hydra.run.dir={run_dir}"]
+        subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        summary = json.loads(Path(run_dir, "summary.json").read_text(encoding="utf-8"))
+    print(f"  {' '.join(command[1:-1])}")
+    print(f"  peak resident memory: {summary['peak_rss_mb']:.0f} MiB (target < 2048), with "
+          f"{summary['minor_faults_per_batch']:.0f} minor page faults per batch, evaluations included")
+
+
+def part_bf16(a: argparse.Namespace) -> None:
+    base = ["--worker", "trainer", "--batches", str(a.batches), "--", *PTB, f"task.data_dir={a.data_dir}"]
+    results = alternate({"float32": base, "bf16": [*base, "precision=bf16"]}, a.repeats)
+    table(results, ["ms_per_batch"])
+    ratio = median(results, "bf16", "ms_per_batch") / median(results, "float32", "ms_per_batch")
+    print(f"  bf16 / float32, median ms per batch: {ratio:.3f}")
+
+
+def side_by_side(candidates: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    procs = {name: spawn(args) for name, args in candidates.items()}
+    return {name: collect(proc, name) for name, proc in procs.items()}
+
+
+def part_bf16_epoch(a: argparse.Namespace) -> None:
+    base = ["--worker", "trainer", "--batches", "0", "--evaluate", "--", *PTB, f"task.data_dir={a.data_dir}", "task.epochs=1",
+            "threads=1"]
+    results = side_by_side({"float32": base, "bf16": [*base, "precision=bf16"]})
+    for name, r in results.items():
+        print(f"  {name:8s} valid perplexity after one epoch: {r['valid_ppl']:.2f} ({r['ms_per_batch']:.1f} ms/batch, "
+              f"1 thread, side by side)")
+    change = results["bf16"]["valid_ppl"] / results["float32"]["valid_ppl"] - 1
+    verdict = "under" if abs(change) < 0.01 else "not under"
+    print(f"  bf16 changes it by {100 * change:+.2f}% ({verdict} the 1% the README's recommendation needs)")
+
+
+def part_subnormal(a: argparse.Namespace) -> None:
+    base = ["--worker", "trainer", "--batches", str(a.subnormal_batches), "--evaluate", "--", "task=ptb",
+            "optimizer=adamomentum", "device=cpu", f"task.data_dir={a.data_dir}", "threads=1"]
+    results = side_by_side({"flush_denormal=true": base, "flush_denormal=false": [*base, "flush_denormal=false"]})
+    on, off = results["flush_denormal=true"], results["flush_denormal=false"]
+    window = on["log_interval"]
+    tokens_per_batch = 20 * 20
+    print(f"  ms per batch in each window of {window} batches (AdaMomentum, 1 thread each, side by side):")
+    print(f"  {'batches':>13s} {'flush on':>9s} {'flush off':>9s} {'off / on':>9s}")
+    for i, (t_on, t_off) in enumerate(zip(on["window_tokens_per_s"], off["window_tokens_per_s"])):
+        ms_on, ms_off = 1e3 * tokens_per_batch / t_on, 1e3 * tokens_per_batch / t_off
+        print(f"  {i * window + 1:6d}-{(i + 1) * window:6d} {ms_on:9.1f} {ms_off:9.1f} {ms_off / ms_on:9.2f}")
+    print(f"  whole run: {on['ms_per_batch']:.1f} (on) vs {off['ms_per_batch']:.1f} (off) ms per batch, "
+          f"ratio {off['ms_per_batch'] / on['ms_per_batch']:.2f}")
+    print(f"  valid perplexity after {on['steps']} batches: {on['valid_ppl']:.3f} (on) vs {off['valid_ppl']:.3f} (off)")
+
+
+def part_ner(a: argparse.Namespace) -> None:
+    if not Path(a.msra_dir, "msra_train.txt").exists() and not Path(a.msra_dir, "train.txt").exists():
+        print(f"  skipped: no MSRA corpus in {a.msra_dir} (pass --msra-dir; see data/README.md)")
+        return
+    args = ["--worker", "trainer", "--batches", str(a.ner_batches), "--", "task=ner", "optimizer=adamomentum",
+            "device=cpu", "task.source=columns", f"task.data_dir={a.msra_dir}", "task.max_train_sentences=14700"]
+    results = alternate({"NER trainer": args}, a.repeats)
+    table(results, ["ms_per_batch", "sentences_per_s", "padding_percent"])
+    print(f"  padding: {median(results, 'NER trainer', 'padding_percent'):.1f}% of the tokens in the batches "
+          "(target < 10%)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default="data/ptb")
-    parser.add_argument("--optimizer", default="adamomentum", choices=sorted(OPTIMIZER_HYPER))
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--batches", type=int, default=40, help="batches per round and loop")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    if device.type == "cpu":
-        torch.set_flush_denormal(True)
-    cfg = OmegaConf.structured(PTBTaskConfig(data_dir=args.data_dir, download=False))
-    tasks, optimizers = {}, {}
-    for name in ("trainer", "bare"):
-        torch.manual_seed(0)
-        tasks[name] = PTBTask(cfg, device)
-        # The trainer's evaluation is timed separately below.
-        tasks[name].evaluate = dict
-        tasks[name].final_evaluation = dict
-        optimizers[name] = build_optimizer(args.optimizer, tasks[name].model.parameters(), **OPTIMIZER_HYPER[args.optimizer])
-    tokens = args.batches * cfg.batch_size * cfg.bptt
-    ms = {"trainer": [], "bare": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in range(args.rounds + 1):
-            t_trainer = trainer_loop(tasks["trainer"], optimizers["trainer"], args.batches, Path(tmp) / str(r))
-            t_bare = bare_loop(tasks["bare"], optimizers["bare"], args.batches, start=r * args.batches)
-            if r:  # round 0 warms up allocator and optimizer state
-                ms["trainer"].append(1e3 * t_trainer / args.batches)
-                ms["bare"].append(1e3 * t_bare / args.batches)
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of: {', '.join(PARTS)}")
+    parser.add_argument("--data-dir", default="data/ptb", help="the Penn Treebank files")
+    parser.add_argument("--msra-dir", default=os.environ.get("MSRA_DIR", "data/msra"))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=200, help="PTB batches per measurement")
+    parser.add_argument("--subnormal-batches", type=int, default=1500)
+    parser.add_argument("--ner-batches", type=int, default=60)
+    parser.add_argument("--worker", choices=("trainer", "plain"), help=argparse.SUPPRESS)
+    parser.add_argument("--evaluate", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("overrides", nargs="*", help=argparse.SUPPRESS)
+    a = parser.parse_args()
+    if a.worker == "plain":
+        print(json.dumps(plain_worker(a.data_dir, a.batches)))
+        return
+    if a.worker == "trainer":
+        print(json.dumps(trainer_worker(a.overrides, a.batches, a.evaluate)))
+        return
+    import torch
 
-    eval_task = PTBTask(cfg, device)
-    eval_task.model.eval()
-    began = time.perf_counter()
-    with torch.inference_mode():
-        eval_task.evaluate()
-    eval_s = time.perf_counter() - began
-    eval_tokens = (eval_task.valid_data.shape[0] - 1) * eval_task.valid_data.shape[1] + (
-        eval_task.test_data.shape[0] - 1
-    ) * eval_task.test_data.shape[1]
-
-    print(f"device: {device} ({torch.get_num_threads()} threads), torch {torch.__version__}, optimizer {args.optimizer}, "
-          f"{args.rounds} rounds x {args.batches} batches (batch 20, bptt 20)")
-    print(f"{'loop':10s} {'min':>8s} {'median':>8s} {'max':>8s} ms/batch  {'tokens/s':>9s}")
-    for name, values in ms.items():
-        med = statistics.median(values)
-        print(f"{name:10s} {min(values):8.1f} {med:8.1f} {max(values):8.1f}           {tokens / args.batches / med * 1e3:9.0f}")
-    ratio = statistics.median(ms["trainer"]) / statistics.median(ms["bare"])
-    print(f"\ntrainer / bare loop (median ms/batch): {ratio:.3f} (target <= 1.05)")
-    train_500 = 500 * statistics.median(ms["trainer"]) / 1e3
-    print(f"evaluation (valid + test, {eval_tokens} tokens): {eval_s:.1f} s = {eval_tokens / eval_s:.0f} tokens/s; "
-          f"{100 * eval_s / train_500:.0f}% of the {train_500:.0f} s that 500 training batches take (target < 30%)")
+    parts: dict[str, Callable[[argparse.Namespace], None]] = {
+        "loop": part_loop, "memory": part_memory, "bf16": part_bf16, "bf16-epoch": part_bf16_epoch,
+        "subnormal": part_subnormal, "ner": part_ner,
+    }
+    chosen = [p.strip() for p in a.parts.split(",") if p.strip()]
+    unknown = sorted(set(chosen) - set(parts))
+    if unknown:
+        sys.exit(f"error: --parts {','.join(unknown)}: no such part; choose from {', '.join(PARTS)}.")
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads by default, "
+          f"CUDA: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}")
+    for name in chosen:
+        began = time.perf_counter()
+        print(f"\n== {name}", flush=True)
+        parts[name](a)
+        print(f"  ({time.perf_counter() - began:.0f} s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -142,6 +142,8 @@ def test_metrics_and_summary_contents(tmp_path: Path, tiny_ptb: Path) -> None:
     assert isinstance(summary["test_ppl_stream"], float) and 1.0 < summary["test_ppl_stream"] < 100
     assert summary["test_ppl_stream_batch_size"] == 1
     assert isinstance(summary["wall_time_s"], (int, float)) and summary["wall_time_s"] >= 0
+    assert summary["peak_rss_mb"] > 50  # torch alone takes more
+    assert summary["minor_faults_per_batch"] >= 0
     assert summary["device"].startswith("cpu")
     assert "git_commit" in summary
     assert summary["config"] == OmegaConf.to_container(cfg, resolve=True)

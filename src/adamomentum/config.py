@@ -144,6 +144,9 @@ class Config:
     # Flush subnormal floats to zero on CPU: decaying momentum velocities reach
     # subnormals and slow CPU arithmetic several-fold (see README, Performance).
     flush_denormal: bool = True
+    # Keep freed memory in the process (glibc mallopt) instead of page-faulting every
+    # batch's buffers back in from the OS (see README, Performance).
+    keep_freed_memory: bool = True
     # torch threads on CPU; null keeps torch's default (one per core).
     threads: Optional[int] = None
     log_interval: int = 100

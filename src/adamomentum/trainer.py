@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import resource
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -89,11 +91,22 @@ class TrainingResult:
     train_time_s: float = 0.0
     eval_time_s: float = 0.0
     diverged_at_step: int | None = None
+    # Of this process, over the last fit(): minor page faults per training batch (evaluations
+    # inside the loop included) and the peak resident memory.
+    minor_faults_per_batch: float | None = None
+    peak_rss_mb: float = 0.0
 
 
 def lr_factor(epoch_index: int, start: int, factor: float) -> float:
     """Zaremba's decay: full lr for epochs 0..start, then x factor per epoch."""
     return factor ** max(epoch_index - start, 0)
+
+
+def resource_usage() -> tuple[int, float]:
+    """This process's minor page faults so far and its peak resident memory in MiB."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss_unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return usage.ru_minflt, usage.ru_maxrss * rss_unit / 2**20
 
 
 class Interrupted(Exception):
@@ -294,6 +307,7 @@ class Trainer:
         total_steps = self._total_steps()
         self.wall_offset = result.wall_time_s
         wall_started = time.perf_counter()
+        faults_started, steps_started = resource_usage()[0], self.step
         # Resuming purges TensorBoard points after the checkpoint, so curves never step back.
         self.writer = SummaryWriter(log_dir=str(self.run_dir), purge_step=self.step + 1 if self.step else None)
         window_nll = torch.zeros((), device=self.device, dtype=torch.float64)
@@ -374,6 +388,8 @@ class Trainer:
                     self.save(wall_started)
         bar.close()
         result.steps = self.step
+        if self.step > steps_started:
+            result.minor_faults_per_batch = (resource_usage()[0] - faults_started) / (self.step - steps_started)
         if result.status == "running":
             result.status = "completed"
             self.task.model.eval()
@@ -383,6 +399,7 @@ class Trainer:
             result.eval_time_s += time.perf_counter() - started
         result.wall_time_s = self._wall(wall_started)
         result.train_time_s = result.wall_time_s - result.eval_time_s
+        result.peak_rss_mb = resource_usage()[1]
         self.writer.close()
         return result
 
@@ -404,7 +421,10 @@ def summarize(result: TrainingResult, task: Task) -> dict[str, Any]:
         "wall_time_s": round(result.wall_time_s, 2),
         "train_time_s": round(result.train_time_s, 2),
         "eval_time_s": round(result.eval_time_s, 2),
+        "peak_rss_mb": round(result.peak_rss_mb, 1),
     }
+    if result.minor_faults_per_batch is not None:
+        summary["minor_faults_per_batch"] = round(result.minor_faults_per_batch, 1)
     if result.diverged_at_step is not None:
         summary["diverged_at_step"] = result.diverged_at_step
     if result.history:

@@ -1,0 +1,55 @@
+"""Process-wide settings of a run: glibc's malloc keeping freed memory, flush-to-zero on CPU."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from adamomentum.train import configure_process, resolve_device
+
+from conftest import SMALL_PTB, compose_cfg
+
+# Four 16 MB buffers alive at once and freed together, as a PTB batch's logits and their
+# gradients are: glibc by default trims the freed top of its heap, and the next round faults it in.
+ROUNDS_OF_BUFFERS = """
+import resource, sys, torch
+from adamomentum.train import keep_freed_memory
+if sys.argv[1] == "keep" and not keep_freed_memory():
+    print("no glibc"); sys.exit()
+def round_of_buffers():
+    buffers = [torch.ones(4_000_000) for _ in range(4)]
+    return sum(float(b[-1]) for b in buffers)
+round_of_buffers()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    round_of_buffers()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
+"""
+
+
+def faults_per_round(mode: str) -> float | None:
+    out = subprocess.run([sys.executable, "-c", ROUNDS_OF_BUFFERS, mode], capture_output=True, text=True, check=True)
+    return None if out.stdout.strip() == "no glibc" else float(out.stdout)
+
+
+def test_keep_freed_memory_stops_buffers_from_page_faulting_back() -> None:
+    kept = faults_per_round("keep")
+    if kept is None:
+        pytest.skip("keep_freed_memory needs glibc's malloc (mallopt); this C library has none")
+    default = faults_per_round("default")
+    assert default > 4_000, f"glibc's default malloc should fault the 64 MB back in every round ({default})"
+    assert kept < default / 10
+
+
+@pytest.mark.parametrize("flush", [True, False])
+def test_flush_denormal_turns_subnormal_results_into_zero_on_cpu(flush: bool) -> None:
+    cfg = compose_cfg([*SMALL_PTB, f"flush_denormal={flush}", "keep_freed_memory=false"])
+    subnormal = torch.tensor([1e-39], dtype=torch.float32)
+    try:
+        configure_process(cfg, resolve_device("cpu"))
+        assert ((subnormal * 2).item() == 0.0) is flush
+    finally:
+        torch.set_flush_denormal(False)
