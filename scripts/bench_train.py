@@ -11,8 +11,11 @@ min / median / max over its repeats and the ratio of the medians.
 Parts:
   loop        the trainer (``make reproduce-ptb``'s code path and defaults, with SGD) against a plain
               loop written the way pytorch/examples' word_language_model is, in the default
-              environment; and the trainer with ``keep_freed_memory=false``. ms per batch, minor page
-              faults per batch, peak resident memory.
+              environment and in the trainer's (threads, flush-to-zero, keep_freed_memory); and the
+              trainer with ``keep_freed_memory=false``. ms per batch, minor page faults per batch,
+              peak resident memory.
+  eval        one evaluation (whole valid and test splits, batch 20) against the 500 training
+              batches between two evaluations.
   memory      peak resident memory of a real PTB run (``python -m adamomentum.train``, evaluations on).
   bf16        the trainer with ``precision=bf16`` against float32: ms per batch.
   bf16-epoch  one full PTB epoch at float32 and at bf16, side by side: valid perplexity after it.
@@ -38,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ("loop", "memory", "bf16", "bf16-epoch", "subnormal", "ner")
+PARTS = ("loop", "eval", "memory", "bf16", "bf16-epoch", "subnormal", "ner")
 # The trainer's settings for the PTB comparisons: make reproduce-ptb's, without evaluation.
 PTB = ["task=ptb", "optimizer=sgd", "device=cpu"]
 
@@ -82,6 +85,10 @@ def trainer_worker(overrides: list[str], batches: int, evaluate: bool) -> dict[s
     }
     if evaluate and result.history:
         out["valid_ppl"] = result.history[-1].get("valid_ppl")
+        out["eval_s"] = result.eval_time_s
+        if cfg.task.name == "ptb":
+            eval_tokens = sum(split.numel() - split.shape[1] for split in (task.valid_data, task.test_data))
+            out["eval_tokens_per_s"] = eval_tokens / result.eval_time_s
     if cfg.task.name == "ner":
         stats = task.padding_stats
         out["sentences_per_s"] = result.steps * cfg.task.batch_size / result.train_time_s
@@ -89,17 +96,26 @@ def trainer_worker(overrides: list[str], batches: int, evaluate: bool) -> dict[s
     return out
 
 
-def plain_worker(data_dir: str, batches: int) -> dict[str, Any]:
+def plain_worker(data_dir: str, batches: int, environment: str) -> dict[str, Any]:
     """A training loop written the way pytorch/examples' word_language_model is, run as it runs.
 
     Same model (2x256 LSTM, embedding 256, 10k vocabulary), batch 20, bptt 20 and
     SGD step as the trainer's SGD: mean NLL with lr 20 and clipping at 0.25 is the
     same step as the trainer's time-summed loss with lr 1 and clipping at 5.
-    Default environment: torch's default threads, no flush-to-zero, glibc's malloc as it is.
+    environment "default": torch's default threads, no flush-to-zero, glibc's malloc as it is;
+    "trainer": the process settings ``python -m adamomentum.train`` applies by default.
     """
     import torch
     import torch.nn.functional as F
     from torch import nn
+
+    if environment == "trainer":
+        from hydra import compose, initialize_config_dir
+
+        from adamomentum.train import CONFIG_DIR, configure_process
+
+        with initialize_config_dir(str(CONFIG_DIR), version_base=None):
+            configure_process(compose("config", overrides=PTB), torch.device("cpu"))
 
     ids: list[int] = []
     vocab: dict[str, int] = {}
@@ -198,20 +214,35 @@ def median(results: dict[str, list[dict[str, Any]]], name: str, key: str) -> flo
 
 def part_loop(a: argparse.Namespace) -> None:
     batches = str(a.batches)
+    plain = ["--worker", "plain", "--batches", batches, "--data-dir", a.data_dir]
     results = alternate({
-        "plain loop (pytorch/examples)": ["--worker", "plain", "--batches", batches, "--data-dir", a.data_dir],
+        "plain loop (pytorch/examples)": plain,
+        "plain loop, trainer's environment": [*plain, "--environment", "trainer"],
         "trainer": ["--worker", "trainer", "--batches", batches, "--", *PTB, f"task.data_dir={a.data_dir}"],
         "trainer, keep_freed_memory=false": ["--worker", "trainer", "--batches", batches, "--", *PTB,
                                              f"task.data_dir={a.data_dir}", "keep_freed_memory=false"],
     }, a.repeats)
     table(results, ["ms_per_batch", "minor_faults_per_batch", "peak_rss_mb"])
     plain = median(results, "plain loop (pytorch/examples)", "ms_per_batch")
+    bare = median(results, "plain loop, trainer's environment", "ms_per_batch")
     trainer = median(results, "trainer", "ms_per_batch")
     no_keep = median(results, "trainer, keep_freed_memory=false", "ms_per_batch")
     faults = median(results, "trainer", "minor_faults_per_batch")
     print(f"  trainer / plain loop, median ms per batch: {trainer / plain:.3f} (target <= 0.80)")
+    print(f"  trainer / plain loop in the trainer's environment: {trainer / bare:.3f} (the trainer's own overhead; "
+          "target <= 1.05)")
     print(f"  trainer with / without keep_freed_memory: {trainer / no_keep:.3f}")
     print(f"  trainer minor page faults per batch: {faults:.0f} (target <= 1000)")
+
+
+def part_eval(a: argparse.Namespace) -> None:
+    args = ["--worker", "trainer", "--batches", str(a.batches), "--evaluate", "--", *PTB, f"task.data_dir={a.data_dir}"]
+    results = alternate({"trainer, evaluation at the end": args}, a.repeats)
+    for r in results["trainer, evaluation at the end"]:
+        r["eval_share_percent"] = 100 * r["eval_s"] / (500 * r["ms_per_batch"] / 1e3)
+    table(results, ["ms_per_batch", "eval_s", "eval_tokens_per_s", "eval_share_percent"])
+    share = median(results, "trainer, evaluation at the end", "eval_share_percent")
+    print(f"  one evaluation / 500 training batches: {share:.0f}% (target < 30%)")
 
 
 def part_memory(a: argparse.Namespace) -> None:
@@ -291,10 +322,11 @@ def main() -> None:
     parser.add_argument("--ner-batches", type=int, default=60)
     parser.add_argument("--worker", choices=("trainer", "plain"), help=argparse.SUPPRESS)
     parser.add_argument("--evaluate", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--environment", choices=("default", "trainer"), default="default", help=argparse.SUPPRESS)
     parser.add_argument("overrides", nargs="*", help=argparse.SUPPRESS)
     a = parser.parse_args()
     if a.worker == "plain":
-        print(json.dumps(plain_worker(a.data_dir, a.batches)))
+        print(json.dumps(plain_worker(a.data_dir, a.batches, a.environment)))
         return
     if a.worker == "trainer":
         print(json.dumps(trainer_worker(a.overrides, a.batches, a.evaluate)))
@@ -302,7 +334,7 @@ def main() -> None:
     import torch
 
     parts: dict[str, Callable[[argparse.Namespace], None]] = {
-        "loop": part_loop, "memory": part_memory, "bf16": part_bf16, "bf16-epoch": part_bf16_epoch,
+        "loop": part_loop, "eval": part_eval, "memory": part_memory, "bf16": part_bf16, "bf16-epoch": part_bf16_epoch,
         "subnormal": part_subnormal, "ner": part_ner,
     }
     chosen = [p.strip() for p in a.parts.split(",") if p.strip()]
