@@ -225,7 +225,8 @@ def test_an_unfinished_run_is_reported_as_such(tmp_path: Path, tiny_ptb: Path) -
     assert "| 106 | - | 10 | Table 1 |" in line, "an unfinished run is not compared with the paper"
 
 
-def seeded_runs(root: Path, optimizer: str, finals: list[float], lr: float = 1.0, lr_factor: float = 1.0) -> None:
+def seeded_runs(root: Path, optimizer: str, finals: list[float], lr: float = 1.0, lr_factor: float = 1.0,
+                scale: str = "full") -> None:
     for seed, value in enumerate(finals):
         run_dir = root / f"{optimizer}-lr{lr}-f{lr_factor}-s{seed}"
         run_dir.mkdir(parents=True)
@@ -233,7 +234,7 @@ def seeded_runs(root: Path, optimizer: str, finals: list[float], lr: float = 1.0
                    "final": {"step": 10, "epoch": 1, "valid_ppl": value, "test_ppl": value},
                    "best_valid": {"step": 10, "epoch": 1, "valid_ppl": value, "test_ppl": value},
                    "config": {"seed": seed, "device": "cpu", "optimizer": {"name": optimizer, "lr": lr},
-                              "study": {"scale": "small", "lr_factor": lr_factor}}}
+                              "study": {"scale": scale, "lr_factor": lr_factor}}}
         (run_dir / "summary.json").write_text(json.dumps(summary))
         (run_dir / "metrics.jsonl").write_text(json.dumps({"step": 10, "epoch": 1, "valid_ppl": value,
                                                            "test_ppl": value}) + "\n")
@@ -248,8 +249,20 @@ def test_seed_statistics_give_mean_interval_and_paired_differences(tmp_path: Pat
     # adamomentum: mean 102, sd 2, t(0.975, 2) = 4.302653 -> half width 4.302653 * 2 / sqrt(3) = 4.9683
     assert "| adamomentum | Table 1 | 3 | 0 | 102.00 | 2.00 | [97.03, 106.97] |" in text
     assert "AdaMomentum minus sgd, final test perplexity, paired by seed: -10.00 (95% CI [-12.48, -7.52], n = 3); " \
-           "AdaMomentum is better: the paper's ordering holds at this n." in text
+           "AdaMomentum is better: the paper's ordering holds at this n. AdaMomentum is better in 3 of the 3 seeds." \
+           in text
     assert "AdaMomentum minus momentum" in text and "the ordering is not decided at this n" in text
+    assert "AdaMomentum is better in 1 of the 3 seeds." in text
+
+
+def test_small_scale_runs_are_not_compared_with_the_paper(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    seeded_runs(root, "sgd", [800.0, 820.0], scale="small")
+    text = write_report(find_runs([root]), tmp_path / "out").read_text()
+    assert "not comparable with the paper" in text
+    assert "| sgd | 0 | completed | 800.0 | - | 800.0 | 800.0 | - | - | 10 | Table 1 |" in text
+    assert "| sgd | Table 1 | 2 | 0 | 810.00 | 14.14 | [" in text and "| - | - |" in text
+    assert "Further than 10% from it: none of these settings." in text
 
 
 def test_seed_statistics_group_a_sweep_by_its_varying_values(tmp_path: Path) -> None:

@@ -113,6 +113,20 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
+def comparable_with_paper(run: Run) -> bool:
+    """Whether a run trained at the paper's scale: not a small study run, a share of the data or a batch limit."""
+    config = _flat_config(run)
+    return (
+        config.get("study.scale", "full") == "full"
+        and config.get("task.train_fraction", 1.0) == 1.0
+        and config.get("task.max_batches") is None
+    )
+
+
+def _paper(run: Run, numbers: dict[str, float]) -> float | None:
+    return numbers.get(run.optimizer) if comparable_with_paper(run) else None
+
+
 def _gap(ours: float | None, paper: float | None) -> str:
     if ours is None or paper is None or not math.isfinite(ours):
         return "-"
@@ -129,7 +143,7 @@ def ptb_table(runs: list[Run]) -> str:
     for run in _order(runs):
         s = run.summary
         final, best = s.get("final", {}), s.get("best_valid", {})
-        paper = PAPER_PTB_TEST_PPL.get(run.optimizer)
+        paper = _paper(run, PAPER_PTB_TEST_PPL)
         lines.append(
             f"| {run.optimizer} | {s.get('seed')} | {s['status']} | {_fmt(final.get('test_ppl'))} "
             f"| {_fmt(s.get('test_ppl_stream') if s.get('test_ppl_stream_batch_size') == 1 else None)} "
@@ -151,7 +165,7 @@ def ner_table(runs: list[Run]) -> str:
         s = run.summary
         final, best = s.get("final", {}), s.get("best_valid", {})
         best_test = max((m["test_token_f1"] for m in run.metrics), default=None)
-        paper = PAPER_NER_TOKEN_F1.get(run.optimizer)
+        paper = _paper(run, PAPER_NER_TOKEN_F1)
         lines.append(
             f"| {run.optimizer} | {s.get('seed')} | {s['status']} | {_fmt(final.get('test_token_f1'), 4)} "
             f"| {_fmt(best_test, 4)} | {_fmt(best.get('test_token_f1'), 4)} | {_fmt(final.get('test_entity_f1'), 4)} "
@@ -224,7 +238,7 @@ def seed_statistics(runs: list[Run], task: str) -> str:
     for (optimizer, setting), members in sorted(groups.items(), key=lambda g: (rank.get(g[0][0], 99), g[0])):
         values = [v for v in (_final(r, key) for r in members) if v is not None]
         n, mean, std, lo, hi = mean_ci(values)
-        target = paper.get(optimizer)
+        target = paper.get(optimizer) if all(comparable_with_paper(r) for r in members) else None
         lines.append(
             f"| {optimizer} | {setting} | {n} | {len(members) - n} | {_fmt(mean, digits)} | {_fmt(std, digits)} "
             f"| [{_fmt(lo, digits)}, {_fmt(hi, digits)}] | {_fmt(target, 0)} | {_gap(mean, target)} |"
@@ -257,6 +271,7 @@ def paired_comparisons(
         diffs = [ours_by_seed[s] - theirs[s] for s in sorted(set(ours_by_seed) & set(theirs), key=str)
                  if ours_by_seed[s] is not None and theirs[s] is not None]
         n, mean, _, lo, hi = mean_ci(diffs)
+        ours_better = sum((d < 0) == lower_is_better and d != 0 for d in diffs)
         if n < 2:
             verdict = "too few paired seeds to decide"
         elif lo <= 0 <= hi:
@@ -267,7 +282,8 @@ def paired_comparisons(
             verdict = f"{baseline} is better: the paper's ordering does not hold at this n"
         sentences.append(
             f"- AdaMomentum minus {baseline}, {label}, paired by seed: {_fmt(mean, digits)} "
-            f"(95% CI [{_fmt(lo, digits)}, {_fmt(hi, digits)}], n = {n}); {verdict}."
+            f"(95% CI [{_fmt(lo, digits)}, {_fmt(hi, digits)}], n = {n}); {verdict}. AdaMomentum is better "
+            f"in {ours_better} of the {n} seeds."
         )
     return sentences
 
@@ -382,6 +398,9 @@ def write_report(runs: list[Run], out: Path, task: str | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     copy_runs(runs, out)
     sections = []
+    if not all(comparable_with_paper(r) for r in runs):
+        sections += ["Runs at `study.scale=small`, on a share of the training data or with a batch limit are not "
+                     "comparable with the paper: its numbers are left out beside them.", ""]
     ptb = [r for r in runs if r.task == "ptb"]
     ner = [r for r in runs if r.task == "ner"]
     if ptb:
