@@ -246,7 +246,7 @@ def seed_statistics(runs: list[Run], task: str) -> str:
         if target is not None and n:
             (within if abs(mean - target) <= 0.1 * target else outside).append(f"{optimizer} ({setting})")
     lines += ["", *paired_comparisons(groups, key, label, lower_is_better, digits)]
-    if paper:
+    if within or outside:
         lines += [
             "",
             f"- Within 10% of the paper's number: {', '.join(within) or 'none of these settings'}.",
