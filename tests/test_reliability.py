@@ -284,3 +284,21 @@ def test_summary_names_the_commit_the_run_started_from(tmp_path, monkeypatch):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["git_commits"] == ["commit-at-launch", "commit-at-resume"]
     assert summary["git_commit"] == "commit-at-launch"
+
+
+def test_the_commit_is_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A multirun process keeps the code it imported: later HEADs must not be credited with its runs."""
+    import adamomentum.train as train
+    heads = iter(["first\n", "second\n"])
+
+    def fake_git(args: list[str], **kwargs: object) -> subprocess.CompletedProcess:
+        out = next(heads) if args[1] == "rev-parse" else ""
+        return subprocess.CompletedProcess(args, 0, stdout=out, stderr="")
+
+    train.git_commit.cache_clear()
+    monkeypatch.setattr(train.subprocess, "run", fake_git)
+    try:
+        assert train.git_commit() == "first"
+        assert train.git_commit() == "first"
+    finally:
+        train.git_commit.cache_clear()

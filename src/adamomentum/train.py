@@ -8,6 +8,7 @@ Composes the config from conf/, trains, and writes into the run directory
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -106,7 +107,13 @@ def threads_per_worker(n_jobs: int | None) -> int:
     return max(1, cores // workers)
 
 
+@functools.cache
 def git_commit() -> str | None:
+    """The commit of the code this process runs: HEAD (and whether the tree was dirty) at the first call.
+
+    Read once per process, at its first run: a multirun process keeps the code it
+    imported while the checkout may move on under it.
+    """
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=PACKAGE_DIR, capture_output=True, text=True, timeout=10, check=True
@@ -224,7 +231,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     device = resolve_device(cfg.device)
     configure_process(cfg, device)
     seed_everything(cfg.seed)
-    commit = git_commit()  # now, before the working tree can change under a long run
+    commit = git_commit()
     log.info("config:\n%s", OmegaConf.to_yaml(cfg))
 
     trainer = build_trainer(cfg, run_dir, device, commit)
