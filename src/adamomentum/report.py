@@ -288,10 +288,12 @@ def paired_comparisons(
     return sentences
 
 
-def plot_against(runs: list[Run], task: str, x_of: Any, xlabel: str, path: Path, log_x: bool) -> None:
+def plot_against(
+    runs: list[Run], task: str, x_of: Any, is_table1: Any, xlabel: str, path: Path, log_x: bool
+) -> None:
     """Mean headline metric (error bars: standard deviation over seeds) against a swept value, per optimizer.
 
-    Points from Table 1's own value (``study.lr_factor`` = 1, a full train set) are ringed.
+    Points at Table 1's own value of the swept quantity (``is_table1`` of the flat config) are ringed.
     """
     key, label, _ = HEADLINE[task]
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -305,7 +307,7 @@ def plot_against(runs: list[Run], task: str, x_of: Any, xlabel: str, path: Path,
             x = x_of(config)
             if value is not None and math.isfinite(value):
                 by_x.setdefault(x, []).append(value)
-            if config.get("study.lr_factor", 1.0) == 1.0 and config.get("task.train_fraction", 1.0) == 1.0:
+            if is_table1(config):
                 table1.add(x)
         xs = sorted(by_x)
         if not xs:
@@ -417,11 +419,13 @@ def write_report(runs: list[Run], out: Path, task: str | None = None) -> Path:
         configs = [_flat_config(r) for r in task_runs]
         if len({c.get("study.lr_factor", 1.0) for c in configs}) > 1:
             plot_against(task_runs, task, lambda c: c["optimizer.lr"] * c.get("study.lr_factor", 1.0),
-                         "learning rate (log)", out / f"lr_sensitivity_{task}.png", log_x=True)
+                         lambda c: c.get("study.lr_factor", 1.0) == 1.0, "learning rate (log)",
+                         out / f"lr_sensitivity_{task}.png", log_x=True)
             sections += [f"![Learning-rate sensitivity](lr_sensitivity_{task}.png)", ""]
         if len({c.get("task.train_fraction", 1.0) for c in configs}) > 1:
             plot_against(task_runs, task, lambda c: c.get("task.train_fraction", 1.0),
-                         "fraction of the training set", out / f"data_scale_{task}.png", log_x=True)
+                         lambda c: c.get("task.train_fraction", 1.0) == 1.0, "fraction of the training set",
+                         out / f"data_scale_{task}.png", log_x=True)
             sections += [f"![Data scale](data_scale_{task}.png)", ""]
     sections += ["## Provenance", provenance(runs), ""]
     report = out / "results.md"
