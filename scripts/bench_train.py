@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -72,17 +71,19 @@ def trainer_worker(overrides: list[str], batches: int, evaluate: bool) -> dict[s
         acc = EventAccumulator(run_dir, size_guidance={"scalars": 0})
         acc.Reload()
         tag = "throughput/tokens_per_s"  # logged every log_interval batches
-        tokens_per_s = [e.value for e in acc.Scalars(tag)] if tag in acc.Tags()["scalars"] else []
+        window_tokens_per_s = [e.value for e in acc.Scalars(tag)] if tag in acc.Tags()["scalars"] else []
     task = trainer.task
     out = {
         "ms_per_batch": 1e3 * result.train_time_s / result.steps,
         "minor_faults_per_batch": result.minor_faults_per_batch,
         "peak_rss_mb": result.peak_rss_mb,
         "threads": torch.get_num_threads(),
-        "window_tokens_per_s": tokens_per_s,
         "log_interval": cfg.log_interval,
         "steps": result.steps,
     }
+    if cfg.task.name == "ptb":
+        tokens_per_batch = cfg.task.batch_size * cfg.task.bptt
+        out["window_ms_per_batch"] = [1e3 * tokens_per_batch / t for t in window_tokens_per_s]
     if evaluate and result.history:
         out["valid_ppl"] = result.history[-1].get("valid_ppl")
         out["eval_s"] = result.eval_time_s
@@ -108,6 +109,8 @@ def plain_worker(data_dir: str, batches: int, environment: str) -> dict[str, Any
     import torch
     import torch.nn.functional as F
     from torch import nn
+
+    from adamomentum.trainer import resource_usage
 
     if environment == "trainer":
         from hydra import compose, initialize_config_dir
@@ -145,7 +148,7 @@ def plain_worker(data_dir: str, batches: int, environment: str) -> dict[str, Any
     hidden = (torch.zeros(2, bsz, 256), torch.zeros(2, bsz, 256))
     model.train()
     total_loss = 0.0
-    faults_before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    faults_before = resource_usage()[0]
     began = time.perf_counter()
     for batch in range(batches):
         i = batch * bptt
@@ -160,11 +163,11 @@ def plain_worker(data_dir: str, batches: int, environment: str) -> dict[str, Any
             p.data.add_(p.grad, alpha=-lr)
         total_loss += loss.item()
     elapsed = time.perf_counter() - began
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+    faults, peak_rss_mb = resource_usage()
     return {
         "ms_per_batch": 1e3 * elapsed / batches,
-        "minor_faults_per_batch": (usage.ru_minflt - faults_before) / batches,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "minor_faults_per_batch": (faults - faults_before) / batches,
+        "peak_rss_mb": peak_rss_mb,
         "threads": torch.get_num_threads(),
     }
 
@@ -271,8 +274,8 @@ def side_by_side(candidates: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
 
 
 def part_bf16_epoch(a: argparse.Namespace) -> None:
-    base = ["--worker", "trainer", "--batches", "0", "--evaluate", "--", *PTB, f"task.data_dir={a.data_dir}", "task.epochs=1",
-            "threads=1"]
+    base = ["--worker", "trainer", "--batches", "0", "--evaluate", "--", *PTB, f"task.data_dir={a.data_dir}",
+            "task.epochs=1", "threads=1"]
     results = side_by_side({"float32": base, "bf16": [*base, "precision=bf16"]})
     for name, r in results.items():
         print(f"  {name:8s} valid perplexity after one epoch: {r['valid_ppl']:.2f} ({r['ms_per_batch']:.1f} ms/batch, "
@@ -288,11 +291,9 @@ def part_subnormal(a: argparse.Namespace) -> None:
     results = side_by_side({"flush_denormal=true": base, "flush_denormal=false": [*base, "flush_denormal=false"]})
     on, off = results["flush_denormal=true"], results["flush_denormal=false"]
     window = on["log_interval"]
-    tokens_per_batch = 20 * 20
     print(f"  ms per batch in each window of {window} batches (AdaMomentum, 1 thread each, side by side):")
     print(f"  {'batches':>13s} {'flush on':>9s} {'flush off':>9s} {'off / on':>9s}")
-    for i, (t_on, t_off) in enumerate(zip(on["window_tokens_per_s"], off["window_tokens_per_s"])):
-        ms_on, ms_off = 1e3 * tokens_per_batch / t_on, 1e3 * tokens_per_batch / t_off
+    for i, (ms_on, ms_off) in enumerate(zip(on["window_ms_per_batch"], off["window_ms_per_batch"])):
         print(f"  {i * window + 1:6d}-{(i + 1) * window:6d} {ms_on:9.1f} {ms_off:9.1f} {ms_off / ms_on:9.2f}")
     print(f"  whole run: {on['ms_per_batch']:.1f} (on) vs {off['ms_per_batch']:.1f} (off) ms per batch, "
           f"ratio {off['ms_per_batch'] / on['ms_per_batch']:.2f}")

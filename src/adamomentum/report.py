@@ -175,8 +175,8 @@ def ner_table(runs: list[Run]) -> str:
 
 
 # Keys that say where or how a run ran, not what it computed: never part of a "setting".
-ENVIRONMENT_KEYS = {"seed", "device", "threads", "keep_freed_memory", "progress", "resume", "log_interval", "checkpoint_interval",
-                    "task.data_dir", "task.download", "deterministic"}
+ENVIRONMENT_KEYS = {"seed", "device", "threads", "keep_freed_memory", "progress", "resume", "log_interval",
+                    "checkpoint_interval", "task.data_dir", "task.download", "deterministic"}
 # Per task: the metric the seed statistics compare, its label, and whether lower is better.
 HEADLINE = {"ptb": ("test_ppl", "final test perplexity", True), "ner": ("test_token_f1", "final test token F1", False)}
 
