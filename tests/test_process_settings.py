@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -13,7 +14,12 @@ from adamomentum.train import configure_process, resolve_device
 from conftest import SMALL_PTB, compose_cfg
 
 # Four 16 MB buffers alive at once and freed together, as a PTB batch's logits and their
-# gradients are: glibc by default trims the freed top of its heap, and the next round faults it in.
+# gradients are. glibc serves them with mmap and returns them on free, so the next round faults
+# them in again; but its mmap threshold rises with what was freed, so whether that happens
+# depends on the allocation history (15,600 faults per round in one process, 1,950 in another).
+# MALLOC_MMAP_THRESHOLD_ pins the threshold at glibc's starting value (128 KiB) so that the
+# baseline is the same every time; keep_freed_memory's mallopt must override it.
+PINNED_GLIBC_DEFAULT = {"MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
 ROUNDS_OF_BUFFERS = """
 import resource, sys, torch
 from adamomentum.train import keep_freed_memory
@@ -31,7 +37,8 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
 
 
 def faults_per_round(mode: str) -> float | None:
-    out = subprocess.run([sys.executable, "-c", ROUNDS_OF_BUFFERS, mode], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", ROUNDS_OF_BUFFERS, mode], capture_output=True, text=True, check=True,
+                         env={**os.environ, **PINNED_GLIBC_DEFAULT})
     return None if out.stdout.strip() == "no glibc" else float(out.stdout)
 
 
