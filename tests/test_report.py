@@ -222,7 +222,8 @@ def test_an_unfinished_run_is_reported_as_such(tmp_path: Path, tiny_ptb: Path) -
     text = write_report(find_runs([tmp_path / "outputs"]), tmp_path / "results").read_text()
     line = next(line for line in text.splitlines() if line.startswith("| adamomentum |"))
     assert "unfinished (step 10, epoch 1)" in line
-    assert "| 106 | - | 10 | Table 1 |" in line, "an unfinished run is not compared with the paper"
+    # Its config, read from Hydra's record, has a batch limit: no paper number, and no gap to it.
+    assert "| - | - | 10 | Table 1 |" in line, "an unfinished run is not compared with the paper"
 
 
 def seeded_runs(root: Path, optimizer: str, finals: list[float], lr: float = 1.0, lr_factor: float = 1.0,
@@ -293,3 +294,30 @@ def test_the_stream_column_holds_only_zarembas_batch_1_score(tmp_path: Path) -> 
               test_ppl_stream_batch_size=20)
     line = row(write_report(find_runs([root]), tmp_path / "out").read_text(), "sgd", "Penn Treebank")
     assert cells(line)[4] == "-"
+
+
+def test_both_lr_schedules_are_told_apart_in_table_figure_and_provenance(tmp_path: Path) -> None:
+    """make reproduce-ptb with and without ``optimizer.lr_decay``: one report shows both SGD runs."""
+    root = tmp_path / "runs"
+    for decay, finals in ((True, [130.0, 120.5]), (False, [135.0, 131.25])):
+        config = {"optimizer": {"name": "sgd", "lr": 1.0, "lr_decay": decay}}
+        write_run(root / f"sgd-{decay}", "ptb", "sgd", ptb_metrics([f + 5 for f in finals], finals), config=config)
+    write_run(root / "adagrad", "ptb", "adagrad", ptb_metrics([150.0], [141.0]),
+              config={"optimizer": {"name": "adagrad", "lr": 0.01, "lr_decay": False}})  # fmt: skip
+    runs = find_runs([root])
+    out = tmp_path / "out"
+    text = write_report(runs, out).read_text()
+    table = text.split("## Penn Treebank", 1)[1].split("## Provenance", 1)[0]
+    assert "| 120.5 |" in table and "| 131.2 |" in table
+    provenance = text.split("## Provenance", 1)[1]
+    assert "| sgd | 0 | optimizer.lr_decay=True | `" in provenance
+    assert "| sgd | 0 | optimizer.lr_decay=False | `" in provenance
+    assert "| adagrad | 0 | Table 1 | `" in provenance
+    styles = report.curve_styles(runs)
+    by_final = {r.summary["final"]["test_ppl"]: styles[id(r)] for r in runs}
+    decayed, constant, adagrad = by_final[120.5], by_final[131.25], by_final[141.0]
+    assert decayed["label"] == "sgd, optimizer.lr_decay=True" and constant["label"] == "sgd, optimizer.lr_decay=False"
+    assert decayed["color"] == constant["color"] != adagrad["color"]
+    assert decayed["linestyle"] != constant["linestyle"]
+    assert adagrad["label"] == "adagrad"
+    assert (out / "figure1_ptb.png").read_bytes().startswith(PNG_MAGIC)

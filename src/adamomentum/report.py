@@ -76,6 +76,7 @@ def _unfinished_summary(run_dir: Path, metrics: list[dict[str, Any]]) -> dict[st
         "final": last,
         "best_valid": best,
         "command": "python -m adamomentum.train " + " ".join(OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")),
+        "config": OmegaConf.to_container(cfg),
     }
 
 
@@ -194,7 +195,9 @@ def settings(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
     for optimizer, members in by_optimizer.items():
         configs = [_flat_config(r) for r in members]
         keys = sorted({k for c in configs for k in c} - ENVIRONMENT_KEYS)
-        varying = [k for k in keys if len({repr(c.get(k)) for c in configs}) > 1]
+        # A key that older runs lack came with a later version, whose default keeps the old behaviour:
+        # only the runs that record it can differ in it.
+        varying = [k for k in keys if len({repr(c[k]) for c in configs if k in c}) > 1]
         for run, config in zip(members, configs):
             label = ", ".join(f"{k}={config.get(k)}" for k in varying) or "Table 1"
             groups.setdefault((optimizer, label), []).append(run)
@@ -331,33 +334,59 @@ def plot_against(
     plt.close(fig)
 
 
+LINESTYLES = ["-", "--", ":", "-."]
+
+
+def curve_styles(runs: list[Run]) -> dict[int, dict[str, Any]]:
+    """Per run: a colour per optimizer, a line style per setting of it, and a legend label naming both.
+
+    The label names the setting only where an optimizer has more than one (the decayed and the
+    constant lr of SGD, say), so that a figure of Table 1 alone keeps the plain optimizer names.
+    """
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    optimizers = [o for o in OPTIMIZER_ORDER if any(r.optimizer == o for r in runs)]
+    optimizers += sorted({r.optimizer for r in runs} - set(optimizers))
+    groups = settings(runs)
+    styles = {}
+    for (optimizer, setting), members in groups.items():
+        own = sorted(s for o, s in groups if o == optimizer)
+        for run in members:
+            status = run.summary["status"]
+            label = optimizer if len(own) == 1 else f"{optimizer}, {setting}"
+            styles[id(run)] = {
+                "color": colours[optimizers.index(optimizer) % len(colours)],
+                "linestyle": LINESTYLES[own.index(setting) % len(LINESTYLES)],
+                "label": label + ("" if status == "completed" else f": {status}"),
+            }
+    return styles
+
+
 def plot_ptb(runs: list[Run], path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True, layout="constrained")
+    styles = curve_styles(runs)
     for split, ax in zip(("valid", "test"), axes):
         for run in _order(runs):
             points = [(m["step"], m[f"{split}_ppl"]) for m in run.metrics if math.isfinite(m[f"{split}_ppl"])]
             if points:
-                status = run.summary["status"]
-                label = run.optimizer + ("" if status == "completed" else f": {status}")
-                ax.plot(*zip(*points), label=label, marker="o" if len(points) == 1 else None)
+                ax.plot(*zip(*points), **styles[id(run)], marker="o" if len(points) == 1 else None)
         ax.set_title(f"{split} perplexity")
         ax.set_xlabel("training batches")
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("perplexity")
-    axes[1].legend()
+    fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncols=2)
     fig.suptitle("Penn Treebank, 2x256 LSTM (Figure 1 of the paper, redrawn)")
-    fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
 def plot_ner(runs: list[Run], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 4))
+    styles = curve_styles(runs)
     for run in _order(runs):
         points = [(m["epoch"], m["test_token_f1"]) for m in run.metrics]
         if points:
-            ax.plot(*zip(*points), marker=".", label=run.optimizer)
+            ax.plot(*zip(*points), marker=".", **styles[id(run)])
     ax.set_xlabel("epoch")
     ax.set_ylabel("test token F1")
     ax.grid(True, alpha=0.3)
@@ -369,12 +398,15 @@ def plot_ner(runs: list[Run], path: Path) -> None:
 
 
 def provenance(runs: list[Run]) -> str:
-    lines = ["| optimizer | seed | command | git commit | device | wall time |", "|---|---|---|---|---|---|"]
+    lines = ["| optimizer | seed | setting | command | git commit | device | wall time |",
+             "|---|---|---|---|---|---|---|"]
+    label = _setting_labels(runs)
     for run in _order(runs):
         s = run.summary
         minutes = s.get("wall_time_s", 0) / 60
         lines.append(
-            f"| {run.optimizer} | {s.get('seed')} | `{s.get('command')}` | `{s.get('git_commit', '-')}` "
+            f"| {run.optimizer} | {s.get('seed')} | {label[id(run)]} | `{s.get('command')}` "
+            f"| `{s.get('git_commit', '-')}` "
             f"| {s.get('device', '-')} | {minutes:.1f} min |"
         )
     return "\n".join(lines)
