@@ -196,3 +196,42 @@ def test_train_fraction_samples_sentences_and_keeps_the_full_vocabulary(tiny_ner
     assert [s.tokens for s in build_task(tiny_ner, "task.train_fraction=0.5").train.sentences] == [
         s.tokens for s in half.train.sentences
     ]
+
+
+def test_the_tagger_computes_a_packed_bidirectional_lstm(tiny_ner: Path) -> None:
+    """Outputs at real tokens and all gradients equal those of ``nn.LSTM(bidirectional=True)`` over packed
+    sentences with the same weights, however the padding is filled."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from adamomentum.models import BiLSTMTagger
+
+    torch.manual_seed(0)
+    tagger = BiLSTMTagger(vocab_size=50, num_tags=5, embedding_dim=8, hidden_size=6, num_layers=2)
+    packed_lstm = torch.nn.LSTM(8, 6, 2, batch_first=True, bidirectional=True)
+    with torch.no_grad():
+        for layer, (forward, backward) in enumerate(zip(tagger.forward_layers, tagger.backward_layers)):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(packed_lstm, f"{name}_l{layer}").copy_(getattr(forward, f"{name}_l0"))
+                getattr(packed_lstm, f"{name}_l{layer}_reverse").copy_(getattr(backward, f"{name}_l0"))
+    lengths = torch.tensor([7, 2, 5, 7])
+    real = torch.arange(7)[None, :] < lengths[:, None]
+    tokens = torch.randint(1, 50, (4, 7)).where(real, torch.randint(0, 50, (4, 7)))  # junk in the padding
+    weights = torch.randn(4, 7, 5) * real[..., None]  # a loss that reads real tokens only
+
+    scores = tagger(tokens, lengths)
+    (scores * weights).sum().backward()
+    embedded = tagger.embedding(tokens).detach().requires_grad_()
+    packed, _ = packed_lstm(pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False))
+    reference = tagger.classifier(pad_packed_sequence(packed, batch_first=True, total_length=7)[0])
+    reference_grads = torch.autograd.grad((reference * weights).sum(), [embedded, *packed_lstm.parameters()])
+
+    torch.testing.assert_close(scores[real], reference[real])
+    embedding_grad = torch.zeros(50, 8).index_add_(0, tokens[real], reference_grads[0][real])
+    embedding_grad[0] = 0  # the padding row is never trained
+    torch.testing.assert_close(tagger.embedding.weight.grad, embedding_grad)
+    ours = [p.grad for layer in zip(tagger.forward_layers, tagger.backward_layers) for d in layer for p in d.parameters()]
+    theirs = {n: g for (n, _), g in zip(packed_lstm.named_parameters(), reference_grads[1:])}
+    expected = [theirs[f"{name}_l{layer}{suffix}"] for layer in range(2) for suffix in ("", "_reverse")
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]  # fmt: skip
+    for got, want in zip(ours, expected, strict=True):
+        torch.testing.assert_close(got, want)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 Hidden = tuple[Tensor, Tensor]
 
@@ -51,11 +50,32 @@ class LSTMLanguageModel(nn.Module):
         return self.decoder(self.dropout(output)), hidden
 
 
+def reverse_padded(x: Tensor, index: Tensor) -> Tensor:
+    """``x`` ``[batch, steps, features]`` reordered along its steps by ``index`` (see ``reversal_index``)."""
+    return x.gather(1, index.unsqueeze(-1).expand_as(x))
+
+
+def reversal_index(lengths: Tensor, steps: int) -> Tensor:
+    """Per row, the positions that reverse its first ``lengths[row]`` steps and leave the padding after them.
+
+    The reordering is its own inverse: applying it twice gives the batch back.
+    """
+    position = torch.arange(steps, device=lengths.device)
+    last = lengths.unsqueeze(1) - 1
+    return torch.where(position <= last, last - position, position)
+
+
 class BiLSTMTagger(nn.Module):
     """Embedding, stacked bidirectional LSTM, linear layer to the tag scores.
 
-    Padding is packed away, so the LSTM never reads pad tokens and the backward
-    direction starts at each sentence's real last token.
+    Each layer runs its two directions as one-layer LSTMs over the padded batch:
+    the forward one reads each sentence as it is, the backward one reads it
+    reversed in place (real tokens reversed, padding left after them). Padding
+    then only ever follows a sentence's real tokens, so it never reaches their
+    states, and the outputs at real tokens are those of a packed bidirectional
+    ``nn.LSTM``. Packing is avoided because on CPU it falls back to a per-step
+    loop whose backward pass zero-fills the whole packed input at every step;
+    the padded batch runs the fused kernel instead, in about half the time.
     """
 
     def __init__(
@@ -71,14 +91,9 @@ class BiLSTMTagger(nn.Module):
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
-        self.lstm = nn.LSTM(
-            embedding_dim,
-            hidden_size,
-            num_layers,
-            batch_first=True,
-            bidirectional=True,
-            dropout=dropout if num_layers > 1 else 0.0,
-        )
+        inputs = [embedding_dim] + [2 * hidden_size] * (num_layers - 1)
+        self.forward_layers = nn.ModuleList(nn.LSTM(n, hidden_size, batch_first=True) for n in inputs)
+        self.backward_layers = nn.ModuleList(nn.LSTM(n, hidden_size, batch_first=True) for n in inputs)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(2 * hidden_size, num_tags)
         init_uniform_(self, init_range)
@@ -86,9 +101,14 @@ class BiLSTMTagger(nn.Module):
             self.embedding.weight[padding_idx].zero_()
 
     def forward(self, tokens: Tensor, lengths: Tensor) -> Tensor:
-        """Tag scores ``[batch, max_len, num_tags]`` for ``tokens`` ``[batch, max_len]``."""
-        embedded = self.dropout(self.embedding(tokens))
-        packed = pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        output, _ = self.lstm(packed)
-        output, _ = pad_packed_sequence(output, batch_first=True, total_length=tokens.shape[1])
-        return self.classifier(self.dropout(output))
+        """Tag scores ``[batch, max_len, num_tags]`` for ``tokens`` ``[batch, max_len]``; scores at padding are
+        meaningless and must be masked."""
+        index = reversal_index(lengths.to(tokens.device), tokens.shape[1])
+        x = self.dropout(self.embedding(tokens))
+        for depth, (forward, backward) in enumerate(zip(self.forward_layers, self.backward_layers)):
+            if depth:
+                x = self.dropout(x)  # between layers, as nn.LSTM's dropout
+            ahead, _ = forward(x)
+            behind, _ = backward(reverse_padded(x, index))
+            x = torch.cat([ahead, reverse_padded(behind, index)], dim=-1)
+        return self.classifier(self.dropout(x))
