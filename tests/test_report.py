@@ -321,3 +321,21 @@ def test_both_lr_schedules_are_told_apart_in_table_figure_and_provenance(tmp_pat
     assert decayed["linestyle"] != constant["linestyle"]
     assert adagrad["label"] == "adagrad"
     assert (out / "figure1_ptb.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_ner_on_another_corpus_is_not_compared_with_the_paper(tmp_path: Path) -> None:
+    """The MSRA stand-in (column files) is not OntoNotes: no 0.75+ beside it; OntoNotes files are compared."""
+    root = tmp_path / "runs"
+    metrics = ner_metrics([0.80], [0.8125], [0.79])
+    write_run(root / "msra", "ner", "adamomentum", metrics, config={"task": {"name": "ner", "source": "columns"}})
+    write_run(root / "onto", "ner", "sgd", metrics, config={"task": {"name": "ner", "source": "conll2012"}})
+    text = write_report(find_runs([root]), tmp_path / "out").read_text()
+    assert "another corpus than OntoNotes are not comparable with the paper" in text
+    assert cells(row(text, "adamomentum", "Chinese NER"))[7] == "-"
+    assert cells(row(text, "sgd", "Chinese NER"))[7] == "-"  # the paper gives a number for AdaMomentum only
+    write_run(root / "onto-adamomentum", "ner", "adamomentum", metrics,
+              config={"task": {"name": "ner", "source": "hub"}})  # fmt: skip
+    text = write_report(find_runs([root]), tmp_path / "out2").read_text()
+    table = text.split("## Chinese NER", 1)[1].split("\n## ", 1)[0]
+    paper_by_source = {cells(r)[-1]: cells(r)[7] for r in table.splitlines() if r.startswith("| adamomentum |")}
+    assert paper_by_source == {"task.source=columns": "-", "task.source=hub": "0.75+"}
