@@ -106,6 +106,12 @@ def _order(runs: list[Run]) -> list[Run]:
     return sorted(runs, key=lambda r: (rank.get(r.optimizer, len(rank)), r.optimizer, r.summary.get("seed", 0)))
 
 
+def _optimizers(runs: list[Run]) -> list[str]:
+    """The optimizers of ``runs``, the paper's four in its order first, any others after them by name."""
+    present = {r.optimizer for r in runs}
+    return [o for o in OPTIMIZER_ORDER if o in present] + sorted(present - set(OPTIMIZER_ORDER))
+
+
 def _fmt(value: Any, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -306,9 +312,7 @@ def plot_against(
     """
     key, label, _ = HEADLINE[task]
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for optimizer in [o for o in OPTIMIZER_ORDER if any(r.optimizer == o for r in runs)] + sorted(
-        {r.optimizer for r in runs} - set(OPTIMIZER_ORDER)
-    ):
+    for optimizer in _optimizers(runs):
         by_x: dict[float, list[float]] = {}
         table1: set[float] = set()
         for run in (r for r in runs if r.optimizer == optimizer):
@@ -350,8 +354,7 @@ def curve_styles(runs: list[Run]) -> dict[int, dict[str, Any]]:
     constant lr of SGD, say), so that a figure of Table 1 alone keeps the plain optimizer names.
     """
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    optimizers = [o for o in OPTIMIZER_ORDER if any(r.optimizer == o for r in runs)]
-    optimizers += sorted({r.optimizer for r in runs} - set(optimizers))
+    optimizers = _optimizers(runs)
     groups = settings(runs)
     styles = {}
     for (optimizer, setting), members in groups.items():
