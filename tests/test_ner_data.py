@@ -368,6 +368,25 @@ def test_columns_unicode_space_is_a_token(tmp_path: Path) -> None:
     assert load_ner("columns", folder).train[0].tokens == ["张", "\u3000", "说"]
 
 
+def test_columns_lines_break_at_newline_only(tmp_path: Path) -> None:
+    """U+2028, U+0085 and a lone CR are characters of a token, not line ends; a byte-order mark
+    is dropped and a last line without its newline still counts."""
+    folder = columns_corpus(tmp_path, [sentence("张 三", "B-PER I-PER")], dev=[sentence("北 京", "B-LOC I-LOC")])
+    text = "\ufeff张\tB-PER\r\n\u2028\tO\r\n\x85\tO\n\r3\tO\n\n说\tO\n了\tO"
+    (folder / "train.txt").write_bytes(text.encode("utf-8"))
+    data = load_ner("columns", folder)
+    assert pairs(data.train) == [(["张", "\u2028", "\x85", "\r3"], ["B-PERSON", "O", "O", "O"]), (["说", "了"], ["O", "O"])]
+
+
+def test_repeated_tokens_and_tags_share_one_string(tmp_path: Path) -> None:
+    """A corpus repeats a few thousand tokens millions of times: one object each keeps MSRA's
+    loading memory to a third."""
+    folder = columns_corpus(tmp_path, [sentence("张 三 说", "B-PER I-PER O"), sentence("张 三 来", "B-PER I-PER O")],
+                            dev=[sentence("张 三", "B-PER I-PER")])
+    first, second = load_ner("columns", folder).train
+    assert all(a is b for a, b in zip(first.tokens[:2] + first.tags, second.tokens[:2] + second.tags, strict=True))
+
+
 def test_columns_bmes_and_bioes_become_bio(tmp_path: Path) -> None:
     train = [
         sentence("中 华 人 民 共 和 国", "B-LOC M-LOC M-LOC M-LOC M-LOC M-LOC E-LOC"),  # BMES
