@@ -339,3 +339,34 @@ def test_ner_on_another_corpus_is_not_compared_with_the_paper(tmp_path: Path) ->
     table = text.split("## Chinese NER", 1)[1].split("\n## ", 1)[0]
     paper_by_source = {cells(r)[-1]: cells(r)[7] for r in table.splitlines() if r.startswith("| adamomentum |")}
     assert paper_by_source == {"task.source=columns": "-", "task.source=hub": "0.75+"}
+
+
+def test_figure_titles_say_whether_they_redraw_the_papers_figure(tmp_path: Path) -> None:
+    """A PNG travels without results.md: its title names the corpus and says when it is not the paper's figure."""
+    root = tmp_path / "runs"
+    metrics = ner_metrics([0.80], [0.8125], [0.79])
+    write_run(root / "onto", "ner", "sgd", metrics, config={"task": {"name": "ner", "source": "hub"}})
+    write_run(root / "msra", "ner", "adamomentum", metrics,
+              config={"task": {"name": "ner", "source": "columns", "data_dir": "../shared/data/msra"}})
+    onto, both = find_runs([root / "onto"]), find_runs([root])
+    ner_what = lambda runs: f"Chinese NER on {', '.join(report._ner_corpora(runs))}"  # noqa: E731
+    assert report.figure_title(onto, ner_what(onto), "Figure 2") == \
+        "Chinese NER on OntoNotes\n(Figure 2 of the paper, redrawn)"
+    assert report.figure_title(both, ner_what(both), "Figure 2") == \
+        "Chinese NER on OntoNotes, msra\n(not the paper's setting: not comparable with its Figure 2)"
+
+
+def test_the_seeds_of_a_setting_share_one_legend_entry(tmp_path: Path) -> None:
+    root = tmp_path / "runs"
+    for seed in range(3):
+        for lr in (0.5, 1.0):
+            write_run(root / f"lr{lr}-s{seed}", "ptb", "sgd", ptb_metrics([300.0], [290.0]),
+                      config={"optimizer": {"lr": lr}, "seed": seed})  # fmt: skip
+    runs = find_runs([root])
+    fig, ax = report.plt.subplots()
+    styles = report.curve_styles(runs)
+    for run in runs:
+        ax.plot([0, 1], [0, 1], **styles[id(run)])
+    handles, labels = report.legend_entries(ax)
+    report.plt.close(fig)
+    assert labels == ["sgd, optimizer.lr=0.5", "sgd, optimizer.lr=1.0"] and len(handles) == 2

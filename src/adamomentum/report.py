@@ -344,7 +344,7 @@ def plot_against(
     plt.close(fig)
 
 
-LINESTYLES = ["-", "--", ":", "-."]
+LINESTYLES = ["-", "--", ":", "-.", (0, (3, 1, 1, 1, 1, 1))]
 
 
 def curve_styles(runs: list[Run]) -> dict[int, dict[str, Any]]:
@@ -383,8 +383,9 @@ def plot_ptb(runs: list[Run], path: Path) -> None:
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("perplexity")
-    fig.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncols=2)
-    fig.suptitle("Penn Treebank, 2x256 LSTM (Figure 1 of the paper, redrawn)")
+    handles, labels = legend_entries(axes[1])
+    fig.legend(handles, labels, loc="outside lower center", ncols=2 if len(labels) <= 8 else 3)
+    fig.suptitle(figure_title(runs, "Penn Treebank, 2x256 LSTM", "Figure 1"))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -399,11 +400,37 @@ def plot_ner(runs: list[Run], path: Path) -> None:
     ax.set_xlabel("epoch")
     ax.set_ylabel("test token F1")
     ax.grid(True, alpha=0.3)
-    ax.legend()
-    ax.set_title("Chinese NER, 2-layer BiLSTM (Figure 2 of the paper, redrawn)")
+    ax.legend(*legend_entries(ax))
+    ax.set_title(figure_title(runs, f"Chinese NER on {', '.join(_ner_corpora(runs))}, 2-layer BiLSTM", "Figure 2"),
+                 fontsize="medium")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def legend_entries(ax: plt.Axes) -> tuple[list[Any], list[str]]:
+    """One legend entry per label: the seeds of a setting share their label and style."""
+    first: dict[str, Any] = {}
+    for handle, label in zip(*ax.get_legend_handles_labels()):
+        first.setdefault(label, handle)
+    return list(first.values()), list(first)
+
+
+def figure_title(runs: list[Run], what: str, figure: str) -> str:
+    """The title says whether the curves redraw the paper's figure: a PNG is often seen without results.md."""
+    if all(comparable_with_paper(r) for r in runs):
+        return f"{what}\n({figure} of the paper, redrawn)"
+    return f"{what}\n(not the paper's setting: not comparable with its {figure})"
+
+
+def _ner_corpora(runs: list[Run]) -> list[str]:
+    def corpus(run: Run) -> str:
+        config = _flat_config(run)
+        if config.get("task.source", "hub") in ONTONOTES_SOURCES:
+            return "OntoNotes"
+        return Path(str(config.get("task.data_dir"))).name or str(config.get("task.data_dir"))
+
+    return sorted({corpus(r) for r in runs})
 
 
 def provenance(runs: list[Run]) -> str:
