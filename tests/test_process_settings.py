@@ -60,3 +60,23 @@ def test_flush_denormal_turns_subnormal_results_into_zero_on_cpu(flush: bool) ->
         assert ((subnormal * 2).item() == 0.0) is flush
     finally:
         torch.set_flush_denormal(False)
+
+
+PEAK_AFTER_RESET = """
+import torch
+from adamomentum.trainer import reset_peak_rss, resource_usage
+block = torch.ones(100_000_000)  # 400 MB, served by mmap and returned on free whatever the thresholds
+del block
+before = resource_usage()[1]
+reset_peak_rss()
+print(before, resource_usage()[1])
+"""
+
+
+def test_a_run_reports_its_own_peak_memory_not_the_processs_earlier_ones() -> None:
+    """A multirun trains run after run in one process: each run's peak_rss_mb must leave out the ones before it."""
+    if not os.access("/proc/self/clear_refs", os.W_OK):
+        pytest.skip("resetting the peak needs Linux's /proc/self/clear_refs; elsewhere the peak is the process's")
+    out = subprocess.run([sys.executable, "-c", PEAK_AFTER_RESET], capture_output=True, text=True, check=True)
+    before, after = map(float, out.stdout.split())
+    assert before > 400 and after < before - 300, (before, after)

@@ -30,7 +30,7 @@ from adamomentum.config import flatten, register_configs
 from adamomentum.errors import ConfigError, UserError
 from adamomentum.optim import build_optimizer
 from adamomentum.tasks import build_task
-from adamomentum.trainer import Interrupted, Trainer, TrainingSchedule, summarize
+from adamomentum.trainer import Interrupted, Trainer, TrainingSchedule, reset_peak_rss, summarize
 
 log = logging.getLogger("adamomentum.train")
 
@@ -234,6 +234,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     commit = git_commit()
     log.info("config:\n%s", OmegaConf.to_yaml(cfg))
 
+    reset_peak_rss()
     trainer = build_trainer(cfg, run_dir, device, commit)
     task, opt_cfg = trainer.task, cfg.optimizer
     if (run_dir / CHECKPOINT).exists():
