@@ -349,11 +349,12 @@ def test_figure_titles_say_whether_they_redraw_the_papers_figure(tmp_path: Path)
     write_run(root / "msra", "ner", "adamomentum", metrics,
               config={"task": {"name": "ner", "source": "columns", "data_dir": "../shared/data/msra"}})
     onto, both = find_runs([root / "onto"]), find_runs([root])
-    ner_what = lambda runs: f"Chinese NER on {', '.join(report._ner_corpora(runs))}"  # noqa: E731
-    assert report.figure_title(onto, ner_what(onto), "Figure 2") == \
-        "Chinese NER on OntoNotes\n(Figure 2 of the paper, redrawn)"
-    assert report.figure_title(both, ner_what(both), "Figure 2") == \
-        "Chinese NER on OntoNotes, msra\n(not the paper's setting: not comparable with its Figure 2)"
+    assert report.figure_title(onto, "ner") == "Chinese NER on OntoNotes, 2-layer BiLSTM\n(Figure 2 of the paper, redrawn)"
+    assert report.figure_title(both, "ner") == (
+        "Chinese NER on OntoNotes, msra, 2-layer BiLSTM\n(not the paper's setting: not comparable with its Figure 2)"
+    )
+    write_run(root / "ptb", "ptb", "sgd", ptb_metrics([300.0], [290.0]))
+    assert report.figure_title(find_runs([root / "ptb"]), "ptb") == "Penn Treebank, 2x256 LSTM\n(Figure 1 of the paper, redrawn)"
 
 
 def test_the_seeds_of_a_setting_share_one_legend_entry(tmp_path: Path) -> None:

@@ -385,7 +385,7 @@ def plot_ptb(runs: list[Run], path: Path) -> None:
     axes[0].set_ylabel("perplexity")
     handles, labels = legend_entries(axes[1])
     fig.legend(handles, labels, loc="outside lower center", ncols=2 if len(labels) <= 8 else 3)
-    fig.suptitle(figure_title(runs, "Penn Treebank, 2x256 LSTM", "Figure 1"))
+    fig.suptitle(figure_title(runs, "ptb"))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -401,8 +401,7 @@ def plot_ner(runs: list[Run], path: Path) -> None:
     ax.set_ylabel("test token F1")
     ax.grid(True, alpha=0.3)
     ax.legend(*legend_entries(ax))
-    ax.set_title(figure_title(runs, f"Chinese NER on {', '.join(_ner_corpora(runs))}, 2-layer BiLSTM", "Figure 2"),
-                 fontsize="medium")
+    ax.set_title(figure_title(runs, "ner"), fontsize="medium")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -416,8 +415,13 @@ def legend_entries(ax: plt.Axes) -> tuple[list[Any], list[str]]:
     return list(first.values()), list(first)
 
 
-def figure_title(runs: list[Run], what: str, figure: str) -> str:
-    """The title says whether the curves redraw the paper's figure: a PNG is often seen without results.md."""
+def figure_title(runs: list[Run], task: str) -> str:
+    """The title names the corpus and says whether the curves redraw the paper's figure: a PNG is often
+    seen without results.md."""
+    if task == "ptb":
+        what, figure = "Penn Treebank, 2x256 LSTM", "Figure 1"
+    else:
+        what, figure = f"Chinese NER on {', '.join(_ner_corpora(runs))}, 2-layer BiLSTM", "Figure 2"
     if all(comparable_with_paper(r) for r in runs):
         return f"{what}\n({figure} of the paper, redrawn)"
     return f"{what}\n(not the paper's setting: not comparable with its {figure})"
