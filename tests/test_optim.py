@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import io
 
 import numpy as np
 import pytest
@@ -105,23 +105,41 @@ def test_fused_path_agrees_with_per_tensor_path():
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_state_dict_resume_continues_bit_for_bit():
-    params, loss_fn = make_problem()
-    opt = AdaMomentum(params, lr=0.05, momentum=0.9)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("optimizer", [AdaMomentum, HeavyBall])
+def test_save_and_load_continue_bit_for_bit(optimizer, dtype):
+    """A run resumed from a saved state_dict ends where the uninterrupted run does, 16-bit parameters included."""
+    params, loss_fn = make_problem(dtype)
+    opt = optimizer(params, lr=0.05, momentum=0.9)
     run_steps(opt, params, loss_fn, 7)
     saved_params = [p.detach().clone() for p in params]
-    saved_state = copy.deepcopy(opt.state_dict())
+    saved = io.BytesIO()
+    torch.save(opt.state_dict(), saved)
+    state_dtypes = [{k: v.dtype for k, v in opt.state[p].items()} for p in params]
     straight = run_steps(opt, params, loss_fn, 8)
 
-    params2, loss_fn2 = make_problem()
+    params2, loss_fn2 = make_problem(dtype)
     with torch.no_grad():
         for p, s in zip(params2, saved_params):
             p.copy_(s)
-    opt2 = AdaMomentum(params2, lr=0.05, momentum=0.9)
-    opt2.load_state_dict(saved_state)
+    opt2 = optimizer(params2, lr=0.05, momentum=0.9)
+    saved.seek(0)
+    opt2.load_state_dict(torch.load(saved))
+    assert [{k: v.dtype for k, v in opt2.state[p].items()} for p in params2] == state_dtypes
     resumed = run_steps(opt2, params2, loss_fn2, 8)
     for a, b in zip(straight, resumed):
         assert torch.equal(a, b)
+
+
+def test_16_bit_state_saved_by_older_versions_is_widened_to_float32():
+    x = torch.ones(4, dtype=torch.bfloat16, requires_grad=True)
+    opt = AdaMomentum([x])
+    old_state = {"state": {0: {"sum": torch.full((4,), 0.5, dtype=torch.bfloat16),
+                               "velocity": torch.full((4,), 0.25, dtype=torch.bfloat16)}},
+                 "param_groups": opt.state_dict()["param_groups"]}
+    opt.load_state_dict(old_state)
+    assert opt.state[x]["sum"].dtype == opt.state[x]["velocity"].dtype == torch.float32
+    assert torch.equal(opt.state[x]["sum"], old_state["state"][0]["sum"].float())
 
 
 @pytest.mark.parametrize("foreach", [False, True])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from itertools import chain
 from typing import Any
 
 import torch
@@ -113,6 +114,28 @@ class AdaMomentum(Optimizer):
             )
             state["velocity"] = torch.zeros_like(p, dtype=dtype, memory_format=torch.preserve_format)
         return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load the state as ``torch.optim.Optimizer`` does, keeping 16-bit parameters' state in float32.
+
+        Torch casts every floating-point state tensor to its parameter's dtype
+        (``Optimizer._process_value_according_to_param_policy``, called as a static
+        method, so a subclass cannot override it): that would round the float32
+        ``sum`` and ``velocity`` of a bfloat16 or float16 parameter to 16 bits, and
+        the resumed run would train differently. They are copied again from
+        ``state_dict`` here, in float32 (a checkpoint holding 16-bit state, as
+        older versions saved it, is widened to float32).
+        """
+        super().load_state_dict(state_dict)
+        saved_ids = chain.from_iterable(g["params"] for g in state_dict["param_groups"])
+        params = chain.from_iterable(g["params"] for g in self.param_groups)
+        for saved_id, p in zip(saved_ids, params):
+            dtype = state_dtype_for(p)
+            saved = state_dict["state"].get(saved_id)
+            if saved is None or dtype == p.dtype:
+                continue
+            for key in ("sum", "velocity"):
+                self.state[p][key] = saved[key].to(device=p.device, dtype=dtype, copy=True)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
