@@ -118,6 +118,68 @@ def test_evaluation_schedule(
     assert summary["epochs_completed"] == epochs_completed
 
 
+def training_trajectory(run_dir: Path) -> dict[str, object]:
+    """What training computed, read from the last checkpoint (written after the last epoch's
+    evaluation) and the per-batch TensorBoard scalars: no evaluation numbers, no timings."""
+    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    scalars = read_scalars(run_dir)
+    return {
+        "model": state["model"],
+        "optimizer state": state["optimizer"]["state"],
+        "optimizer param_groups": state["optimizer"]["param_groups"],
+        "carried hidden state": state["task"]["hidden"],
+        "torch rng": state["rng"]["torch"],
+        "training loss": scalars["loss/train"],
+        "gradient norm": scalars["grad_norm"],
+    }
+
+
+def bits(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().cpu().reshape(-1).contiguous().view(torch.uint8)
+
+
+def bitwise_differences(a: object, b: object, path: str = "") -> list[str]:
+    """Where two nested containers of tensors and plain values differ in any bit (dtypes included)."""
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        same = a.dtype == b.dtype and a.shape == b.shape and torch.equal(bits(a), bits(b))
+        return [] if same else [path]
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return [path]
+        return [d for k in a for d in bitwise_differences(a[k], b[k], f"{path}/{k}")]
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return [path]
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in bitwise_differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [path]
+
+
+def test_evaluation_schedule_leaves_the_training_trajectory_bit_identical(
+    tmp_path: Path, tiny_ptb: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evaluating every 5 batches (9 times inside each 49-batch epoch) instead of only at epoch
+    ends changes no bit of what training computes over two epochs."""
+    common = ("task.epochs=2", "log_interval=1")
+    every_epoch = training_trajectory(train(tmp_path, tiny_ptb, *common, "task.eval_interval=null", name="epoch")[0])
+    every_5 = training_trajectory(train(tmp_path, tiny_ptb, *common, "task.eval_interval=5", name="every5")[0])
+    assert len(every_5["training loss"]) == 98
+    assert bitwise_differences(every_epoch, every_5) == []
+
+    # The comparison sees a disturbance: an evaluation that restarts the carried hidden state
+    # changes the losses of the batches after it and the weights they train.
+    evaluate = PTBTask.evaluate
+
+    def evaluate_and_reset_the_carried_state(self: PTBTask) -> dict:
+        with torch.inference_mode(False):  # a state training can backpropagate through
+            self.hidden = self.model.init_hidden(self.cfg.batch_size)
+        return evaluate(self)
+
+    monkeypatch.setattr(PTBTask, "evaluate", evaluate_and_reset_the_carried_state)
+    disturbed = training_trajectory(train(tmp_path, tiny_ptb, *common, "task.eval_interval=5", name="disturbed")[0])
+    differing = {d.split("/")[1].split("[")[0] for d in bitwise_differences(every_epoch, disturbed)}
+    assert {"model", "optimizer state", "training loss", "gradient norm"} <= differing
+
+
 def test_metrics_and_summary_contents(tmp_path: Path, tiny_ptb: Path) -> None:
     cfg = ptb_cfg(tiny_ptb, "task.max_batches=12", "task.eval_interval=4", "seed=5")
     run_dir = tmp_path / "run"
