@@ -12,7 +12,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from adamomentum import report
-from adamomentum.report import find_runs, write_report
+from adamomentum.report import figures, find_runs, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -313,7 +313,7 @@ def test_both_lr_schedules_are_told_apart_in_table_figure_and_provenance(tmp_pat
     assert "| sgd | 0 | optimizer.lr_decay=True | `" in provenance
     assert "| sgd | 0 | optimizer.lr_decay=False | `" in provenance
     assert "| adagrad | 0 | Table 1 | `" in provenance
-    styles = report.curve_styles(runs)
+    styles = figures.curve_styles(runs)
     by_final = {r.summary["final"]["test_ppl"]: styles[id(r)] for r in runs}
     decayed, constant, adagrad = by_final[120.5], by_final[131.25], by_final[141.0]
     assert decayed["label"] == "sgd, optimizer.lr_decay=True" and constant["label"] == "sgd, optimizer.lr_decay=False"
@@ -349,12 +349,12 @@ def test_figure_titles_say_whether_they_redraw_the_papers_figure(tmp_path: Path)
     write_run(root / "msra", "ner", "adamomentum", metrics,
               config={"task": {"name": "ner", "source": "columns", "data_dir": "../shared/data/msra"}})
     onto, both = find_runs([root / "onto"]), find_runs([root])
-    assert report.figure_title(onto, "ner") == "Chinese NER on OntoNotes, 2-layer BiLSTM\n(Figure 2 of the paper, redrawn)"
-    assert report.figure_title(both, "ner") == (
+    assert figures.figure_title(onto, "ner") == "Chinese NER on OntoNotes, 2-layer BiLSTM\n(Figure 2 of the paper, redrawn)"
+    assert figures.figure_title(both, "ner") == (
         "Chinese NER on OntoNotes, msra, 2-layer BiLSTM\n(not the paper's setting: not comparable with its Figure 2)"
     )
     write_run(root / "ptb", "ptb", "sgd", ptb_metrics([300.0], [290.0]))
-    assert report.figure_title(find_runs([root / "ptb"]), "ptb") == "Penn Treebank, 2x256 LSTM\n(Figure 1 of the paper, redrawn)"
+    assert figures.figure_title(find_runs([root / "ptb"]), "ptb") == "Penn Treebank, 2x256 LSTM\n(Figure 1 of the paper, redrawn)"
 
 
 def test_the_seeds_of_a_setting_share_one_legend_entry(tmp_path: Path) -> None:
@@ -364,10 +364,10 @@ def test_the_seeds_of_a_setting_share_one_legend_entry(tmp_path: Path) -> None:
             write_run(root / f"lr{lr}-s{seed}", "ptb", "sgd", ptb_metrics([300.0], [290.0]),
                       config={"optimizer": {"lr": lr}, "seed": seed})  # fmt: skip
     runs = find_runs([root])
-    fig, ax = report.plt.subplots()
-    styles = report.curve_styles(runs)
+    fig, ax = figures.plt.subplots()
+    styles = figures.curve_styles(runs)
     for run in runs:
         ax.plot([0, 1], [0, 1], **styles[id(run)])
-    handles, labels = report.legend_entries(ax)
-    report.plt.close(fig)
+    handles, labels = figures.legend_entries(ax)
+    figures.plt.close(fig)
     assert labels == ["sgd, optimizer.lr=0.5", "sgd, optimizer.lr=1.0"] and len(handles) == 2

@@ -1,0 +1,3 @@
+from adamomentum.report.cli import main
+
+main()

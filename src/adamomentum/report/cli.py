@@ -1,0 +1,21 @@
+"""``python -m adamomentum.report --out DIR RUNS...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from adamomentum.report import __doc__ as package_doc
+from adamomentum.report.runs import find_runs
+from adamomentum.report.write import write_report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=package_doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path, help="run directories, or folders holding them")
+    parser.add_argument("--out", type=Path, required=True, help="where results.md and the figures go")
+    parser.add_argument("--task", choices=["ptb", "ner"], help="only runs of this task")
+    args = parser.parse_args(argv)
+    report = write_report(find_runs(args.runs), args.out, args.task)
+    print(f"wrote {report}", file=sys.stderr)

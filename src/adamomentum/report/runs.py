@@ -1,0 +1,89 @@
+"""Run discovery: the run directories under some folders, finished (``summary.json``) or still training."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from adamomentum.report.measures import SELECTION
+
+OPTIMIZER_ORDER = ["sgd", "momentum", "adagrad", "adamomentum"]
+
+
+@dataclass
+class Run:
+    path: Path
+    summary: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    # Where the run was found: its copy in runs/ keeps the path below this root.
+    root: Path
+
+    @property
+    def optimizer(self) -> str:
+        return self.summary["optimizer"]
+
+    @property
+    def task(self) -> str:
+        return self.summary["task"]
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def unfinished_summary(run_dir: Path, metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a run still training (or stopped without a summary) has shown so far."""
+    cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    task = cfg.task.name
+    key, lower = SELECTION[task]
+    best = (min if lower else max)(metrics, key=lambda m: m[key])
+    last = metrics[-1]
+    return {
+        "task": task,
+        "optimizer": cfg.optimizer.name,
+        "seed": cfg.seed,
+        "status": f"unfinished (step {last['step']}, epoch {last['epoch']})",
+        "final": last,
+        "best_valid": best,
+        "command": "python -m adamomentum.train " + " ".join(OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")),
+        "config": OmegaConf.to_container(cfg),
+    }
+
+
+def find_runs(roots: list[Path]) -> list[Run]:
+    """Runs under ``roots``: finished ones by their summary.json, unfinished ones by their metrics so far."""
+    runs = []
+    for root in roots:
+        if not root.exists():
+            raise SystemExit(f"error: {root} does not exist; pass run directories or folders that hold them.")
+        for metrics_path in sorted({*root.rglob("summary.json"), *root.rglob("metrics.jsonl")}):
+            run_dir = metrics_path.parent
+            if metrics_path.name == "metrics.jsonl" and (run_dir / "summary.json").exists():
+                continue
+            metrics = read_metrics(run_dir / "metrics.jsonl")
+            if (run_dir / "summary.json").exists():
+                summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+            elif metrics and (run_dir / ".hydra" / "config.yaml").exists():
+                summary = unfinished_summary(run_dir, metrics)
+            else:
+                continue
+            runs.append(Run(run_dir, summary, metrics, root))
+    return runs
+
+
+def order_runs(runs: list[Run]) -> list[Run]:
+    """``runs`` in the paper's order of optimizers, then by seed."""
+    rank = {name: i for i, name in enumerate(OPTIMIZER_ORDER)}
+    return sorted(runs, key=lambda r: (rank.get(r.optimizer, len(rank)), r.optimizer, r.summary.get("seed", 0)))
+
+
+def optimizers_of(runs: list[Run]) -> list[str]:
+    """The optimizers of ``runs``, the paper's four in its order first, any others after them by name."""
+    present = {r.optimizer for r in runs}
+    return [o for o in OPTIMIZER_ORDER if o in present] + sorted(present - set(OPTIMIZER_ORDER))
