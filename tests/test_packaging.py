@@ -80,4 +80,5 @@ def test_every_imported_package_is_declared():
 def test_the_wheel_carries_every_package_under_src():
     packaged = {Path(p).name for p in PYPROJECT["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]}
     on_disk = {p.name for p in (ROOT / "src").iterdir() if p.is_dir() and any(p.rglob("*.py"))}
-    assert packaged == on_disk, "[tool.hatch.build.targets.wheel] packages in pyproject.toml must list each of src/*"
+    missing = sorted(on_disk - packaged)
+    assert missing == [], f"add {', '.join('src/' + m for m in missing)} to [tool.hatch.build.targets.wheel] packages in pyproject.toml"
