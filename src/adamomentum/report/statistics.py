@@ -1,17 +1,28 @@
-"""Statistics over seeds."""
+"""Statistics over seeds: a setting's spread, and two settings compared seed by seed.
+
+Perplexity spans orders of magnitude (a blown-up run ends at thousands, a good one near 100), so
+its means and intervals are taken on log perplexity and reported back on the perplexity scale:
+the geometric mean, its interval, and paired comparisons as ratios. F1 is bounded and stays
+linear: arithmetic means and paired differences. Every interval is a Student-t interval of the
+mean; wins out of n come with the exact two-sided sign-test p-value, which needs no assumption
+about the distribution (with n = 5 it cannot go below 0.0625).
+"""
 
 from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass
 
 import scipy.stats
 
 from adamomentum.report.runs import Run
 
 
-def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[int, float, float, float, float]:
-    """n, mean, sample standard deviation and the Student-t confidence interval of the mean."""
+def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[int, float, float, float, float]:
+    """n, mean, sample standard deviation and the Student-t confidence interval of the mean (NaN where
+    undefined: every number for n = 0, the spread and interval for n = 1)."""
     n = len(values)
     if n == 0:
         return 0, math.nan, math.nan, math.nan, math.nan
@@ -23,6 +34,110 @@ def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[int, float, 
     return n, mean, std, mean - half, mean + half
 
 
+def _centre_and_interval(values: Sequence[float], log: bool, confidence: float) -> tuple[int, float, float, float]:
+    """n, mean and interval, on log values mapped back when ``log`` (the geometric mean and its interval)."""
+    if log:
+        n, mean, _, low, high = mean_ci([math.log(v) for v in values], confidence)
+        return n, math.exp(mean), math.exp(low), math.exp(high)
+    n, mean, _, low, high = mean_ci(values, confidence)
+    return n, mean, low, high
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One setting over its seeds."""
+
+    n: int
+    # The geometric mean on a log scale, the arithmetic mean otherwise.
+    centre: float
+    # The confidence interval of ``centre`` (NaN for n < 2).
+    low: float
+    high: float
+    minimum: float
+    maximum: float
+
+
+def spread(values: Sequence[float], log: bool, confidence: float = 0.95) -> Spread:
+    """n, centre with its t-interval (on log values when ``log``), minimum and maximum of ``values``.
+
+    Values must be finite (and positive when ``log``): a diverged run has no final value and is
+    counted apart by the caller.
+    """
+    bad = [v for v in values if not math.isfinite(v) or (log and v <= 0)]
+    if bad:
+        raise ValueError(f"spread needs finite{' positive' if log else ''} values; got {bad}")
+    n, centre, low, high = _centre_and_interval(values, log, confidence)
+    return Spread(n, centre, low, high, min(values, default=math.nan), max(values, default=math.nan))
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Ours against theirs, seed by seed: ratios ours / theirs on a log scale, differences ours - theirs
+    otherwise."""
+
+    seeds: tuple[Hashable, ...]
+    # The geometric mean of the ratios, or the mean of the differences, with its confidence interval.
+    centre: float
+    low: float
+    high: float
+    # Seeds where ours is better, worse, equal.
+    wins: int
+    losses: int
+    ties: int
+    # Exact two-sided sign test of wins against losses (ties dropped); 1.0 when there is nothing to test.
+    p_value: float
+    # The value of ``centre`` that means "no difference": 1 for a ratio, 0 for a difference.
+    null: float
+    lower_is_better: bool
+
+    @property
+    def n(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def decided(self) -> str | None:
+        """"ours" or "theirs" when the interval excludes ``null``, None when it includes it or n < 2."""
+        if self.n < 2 or self.low <= self.null <= self.high:
+            return None
+        ours_lower = self.high < self.null
+        return "ours" if ours_lower == self.lower_is_better else "theirs"
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """The exact two-sided sign-test p-value of ``wins`` against ``losses`` (1.0 when both are 0)."""
+    if wins + losses == 0:
+        return 1.0
+    return float(scipy.stats.binomtest(wins, wins + losses, 0.5).pvalue)
+
+
+def paired(
+    ours: Mapping[Hashable, float],
+    theirs: Mapping[Hashable, float],
+    log: bool,
+    lower_is_better: bool,
+    confidence: float = 0.95,
+) -> Paired:
+    """Ours against theirs over the seeds both have a finite value for (keys: seeds)."""
+    seeds = tuple(sorted((s for s in set(ours) & set(theirs)
+                          if math.isfinite(ours[s]) and math.isfinite(theirs[s])), key=str))  # fmt: skip
+    if log:
+        effects = [ours[s] / theirs[s] for s in seeds]
+    else:
+        effects = [ours[s] - theirs[s] for s in seeds]
+    null = 1.0 if log else 0.0
+    _, centre, low, high = _centre_and_interval(effects, log, confidence)
+    wins = sum((e < null) == lower_is_better and e != null for e in effects)
+    ties = sum(e == null for e in effects)
+    losses = len(effects) - wins - ties
+    return Paired(seeds, centre, low, high, wins, losses, ties, sign_test(wins, losses), null, lower_is_better)
+
+
 def final_value(run: Run, key: str) -> float | None:
     """The final evaluation's ``key`` of a completed run; None for a diverged or unfinished one."""
     return run.summary.get("final", {}).get(key) if run.summary["status"] == "completed" else None
+
+
+def at_best_valid(run: Run, key: str) -> float | None:
+    """``key`` at the evaluation of best validation score of a completed run (selected on valid, never
+    on test); None for a diverged or unfinished one."""
+    return run.summary.get("best_valid", {}).get(key) if run.summary["status"] == "completed" else None
