@@ -116,6 +116,10 @@ class NERTaskConfig(TaskConfig):
     eval_batch_size: int = 256
     # Sort sentences into length buckets so that batches carry little padding.
     bucket_by_length: bool = True
+    # mean: NLL averaged over the real tokens of a batch; sum_over_time: summed over each
+    # sentence's tokens, averaged over the batch's sentences (the language model's scale, and the
+    # authors' C++ code's), so gradients are larger by the batch's mean sentence length.
+    loss_reduction: str = "mean"
 
 
 @dataclass

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from adamomentum.config import NERTaskConfig
 from adamomentum.data.ner import Sentence, build_vocab, load_ner, sample_in_order
+from adamomentum.errors import ConfigError
 from adamomentum.metrics import entity_f1, token_f1
 from adamomentum.models import BiLSTMTagger
 
@@ -19,6 +20,9 @@ log = logging.getLogger(__name__)
 
 PAD_ID, UNK_ID = 0, 1
 IGNORE = -100
+# How train_loss scales the batch's summed NLL (NERTaskConfig.loss_reduction): by its real tokens
+# (mean) or by its sentences (sum_over_time, the language model's sum over its time steps).
+LOSS_REDUCTIONS = ("mean", "sum_over_time")
 # Sentences are sorted by length inside pools of this many batches, so that a
 # batch holds sentences of similar length while the pools keep the order random.
 BUCKET_POOL_BATCHES = 50
@@ -48,7 +52,9 @@ class EncodedSplit:
 
 
 class NERTask:
-    """Token classification over BIO tags, cross-entropy averaged over real tokens.
+    """Token classification over BIO tags, cross-entropy over the real tokens (padding never
+    counts), averaged over them or, with ``loss_reduction=sum_over_time``, summed per sentence and
+    averaged over the sentences.
 
     Evaluation reports the paper's token-level F1 on valid and test and
     CoNLL entity-level F1 on test; per-type scores go to ``metrics.jsonl``.
@@ -63,6 +69,11 @@ class NERTask:
     }
 
     def __init__(self, cfg: NERTaskConfig, device: torch.device, seed: int) -> None:
+        if cfg.loss_reduction not in LOSS_REDUCTIONS:
+            raise ConfigError(
+                f"task.loss_reduction={cfg.loss_reduction!r} is not an NER loss reduction; use "
+                + " or ".join(f"task.loss_reduction={name}" for name in LOSS_REDUCTIONS)
+            )
         self.cfg = cfg
         self.device = device
         self.seed = seed
@@ -133,7 +144,8 @@ class NERTask:
         self.padding_stats["real_tokens"] += real
         self.padding_stats["padded_tokens"] += tokens.numel()
         nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tags.reshape(-1), ignore_index=IGNORE, reduction="sum")
-        return nll / real, nll.detach(), real
+        divisor = len(lengths) if self.cfg.loss_reduction == "sum_over_time" else real
+        return nll / divisor, nll.detach(), real
 
     def state_dict(self) -> dict[str, Any]:
         return {"padding_stats": dict(self.padding_stats)}
