@@ -73,11 +73,12 @@ def run_steps(opt, params, loss_fn, steps):
     return [p.detach().clone() for p in params]
 
 
-def test_momentum_zero_reproduces_torch_adagrad():
+@pytest.mark.parametrize("initial_accumulator_value", [0.0, 0.1])
+def test_momentum_zero_reproduces_torch_adagrad(initial_accumulator_value):
     params_a, loss_a = make_problem(torch.float64)
     params_b, loss_b = make_problem(torch.float64)
-    ours = AdaMomentum(params_a, lr=0.1, momentum=0.0, eps=1e-10)
-    theirs = torch.optim.Adagrad(params_b, lr=0.1, eps=1e-10)
+    ours = AdaMomentum(params_a, lr=0.1, momentum=0.0, eps=1e-10, initial_accumulator_value=initial_accumulator_value)
+    theirs = torch.optim.Adagrad(params_b, lr=0.1, eps=1e-10, initial_accumulator_value=initial_accumulator_value)
     for _ in range(25):
         for opt, ps, lf in ((ours, params_a, loss_a), (theirs, params_b, loss_b)):
             opt.zero_grad()
