@@ -1,140 +1,286 @@
-"""Figures: the paper's Figure 1 and Figure 2 redrawn, and a headline metric against a swept value."""
+"""Figures: the paper's Figure 1 and Figure 2 redrawn over seeds, single-evaluation runs as points, and the
+headline against a swept value.
+
+Each function returns the matplotlib Figure, so that tests read what it shows (labels, legend, lines,
+the paper's markers); ``save_figure`` writes and closes it. The seeds of a setting are one line (the
+geometric mean for perplexity, the mean for F1, at the evaluations all its seeds have) inside a band
+from their minimum to their maximum.
+"""
 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 
-from adamomentum.report.measures import HEADLINE
-from adamomentum.report.runs import Run, optimizers_of, order_runs
-from adamomentum.report.settings import comparable_with_paper, flat_config, ner_corpora, settings
-from adamomentum.report.statistics import final_value, mean_ci
+from adamomentum.report.measures import Measure, Task
+from adamomentum.report.runs import Run, optimizers_of
+from adamomentum.report.settings import (
+    Setting,
+    comparable_with_paper,
+    flat_config,
+    ner_corpora,
+    optimizer_name,
+    settings,
+)
+from adamomentum.report.statistics import final_value, spread
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 LINESTYLES = ["-", "--", ":", "-.", (0, (3, 1, 1, 1, 1, 1))]
+PAPER_MARKER = {"marker": "*", "s": 240, "edgecolors": "black", "linewidths": 0.8, "zorder": 6}
+# A perplexity curve ending further than this factor from the best one (a blown-up run) would squeeze the
+# others: the panel's range leaves it out and an inset shows the full range.
+OUTLIER_FACTOR = 2.0
+# The panel's range covers the curves from this share of training on; the early descent is in the inset.
+RANGE_FROM = 0.2
 
 
-def plot_against(
-    runs: list[Run], task: str, x_of: Any, is_table1: Any, xlabel: str, path: Path, log_x: bool
-) -> None:
-    """Mean headline metric (error bars: standard deviation over seeds) against a swept value, per optimizer.
+@dataclass
+class Curve:
+    """A setting's seeds at the evaluations all of them have (finite values only)."""
 
-    Points at Table 1's own value of the swept quantity (``is_table1`` of the flat config) are ringed.
-    """
-    key, label, _ = HEADLINE[task]
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for optimizer in optimizers_of(runs):
+    setting: Setting
+    xs: list[float]
+    centre: list[float]
+    low: list[float]
+    high: list[float]
+
+
+def setting_curve(setting: Setting, measure: Measure, x_key: str) -> Curve | None:
+    per_run = [{m[x_key]: m[measure.key] for m in run.metrics if math.isfinite(m.get(measure.key, math.nan))}
+               for run in setting.runs]  # fmt: skip
+    xs = sorted(set.intersection(*(set(values) for values in per_run)))
+    if not xs:
+        return None
+    spreads = [spread([values[x] for values in per_run], measure.log_scale) for x in xs]
+    return Curve(setting, xs, [s.centre for s in spreads], [s.minimum for s in spreads], [s.maximum for s in spreads])
+
+
+def legend_label(setting: Setting) -> str:
+    """``AdaMomentum, G_0 = 0.1 (3 seeds)``, with the runs that did not complete."""
+    n = len(setting.runs)
+    label = setting.name + (f" ({n} seeds)" if n > 1 else "")
+    statuses = [r.summary["status"] for r in setting.runs if r.summary["status"] != "completed"]
+    if n == 1 and statuses:
+        return f"{label}: {statuses[0]}"
+    if statuses:
+        counts = Counter(status.split(" ")[0] for status in statuses)
+        return f"{label}: " + ", ".join(f"{count} {status}" for status, count in counts.items())
+    return label
+
+
+def styles(groups: list[Setting], runs: list[Run]) -> dict[int, dict[str, Any]]:
+    """Per setting (by id): a colour per optimizer, a line style per setting of that optimizer, the legend label.
+    Where all runs are of one optimizer, each setting gets its own colour instead."""
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    optimizers = optimizers_of(runs)
+    out = {}
+    for setting in groups:
+        own = [s for s in groups if s.optimizer == setting.optimizer]
+        colour = own.index(setting) if len(optimizers) == 1 else optimizers.index(setting.optimizer)
+        out[id(setting)] = {
+            "color": colours[colour % len(colours)],
+            "linestyle": "-" if len(optimizers) == 1 else LINESTYLES[own.index(setting) % len(LINESTYLES)],
+            "label": legend_label(setting),
+        }
+    return out
+
+
+def figure_title(runs: list[Run], task: Task) -> str:
+    """The title names the corpus and says whether the curves redraw the paper's figure: a PNG is often
+    seen without results.md."""
+    corpus = f" on {', '.join(ner_corpora(runs))}" if task.name == "ner" else ""
+    what = f"{task.title}{corpus}, {task.model}"
+    if all(comparable_with_paper(r) for r in runs):
+        return f"{what}\n({task.figure} of the paper, redrawn)"
+    return f"{what}\n(not the paper's setting: not comparable with its {task.figure})"
+
+
+def _paper_handle(task: Task) -> Line2D:
+    return Line2D([], [], marker="*", markersize=14, color="lightgrey", markeredgecolor="black",
+                  linestyle="none", label=task.paper_label)  # fmt: skip
+
+
+def fitted_range(curves: list[Curve], measure: Measure, extra: list[float]) -> tuple[float, float] | None:
+    """The y range where the curves settle (from ``RANGE_FROM`` of training on, blown-up curves left out), or
+    None where that range would clip nothing."""
+    finals = [c.centre[-1] for c in curves]
+    best = (min if measure.lower_is_better else max)(finals)
+    kept = [c for c in curves if not measure.log_scale or max(c.centre[-1], best) / min(c.centre[-1], best)
+            <= OUTLIER_FACTOR]  # fmt: skip
+    start = RANGE_FROM * max(c.xs[-1] for c in kept)
+    inside = [v for c in kept for x, lo, hi in zip(c.xs, c.low, c.high) if x >= start for v in (lo, hi)] + extra
+    low, high = min(inside), max(inside)
+    pad = 0.06 * (high - low) or 0.05 * abs(high) or 1.0
+    low, high = low - pad, high + pad
+    everything = [v for c in curves for v in (*c.low, *c.high)] + extra
+    return None if low <= min(everything) and max(everything) <= high else (low, high)
+
+
+def _draw_curves(ax: Axes, curves: list[Curve], style: dict[int, dict[str, Any]], bands: bool) -> None:
+    for c in curves:
+        st = style[id(c.setting)]
+        ax.plot(c.xs, c.centre, color=st["color"], linestyle=st["linestyle"], label=st["label"],
+                marker="o" if len(c.xs) == 1 else None)  # fmt: skip
+        if bands and len(c.setting.runs) > 1:
+            ax.fill_between(c.xs, c.low, c.high, color=st["color"], alpha=0.18, linewidth=0)
+
+
+def curves_figure(runs: list[Run], task: Task) -> Figure:
+    """The task's figure: one panel per curve measure, each setting's seeds as a line with a min-max band,
+    the paper's numbers marked where the runs are its setting. A panel's y range is fitted to where the
+    curves settle; where that clips the early descent or a blown-up curve, a strip below shows the full
+    range. Runs with a single evaluation each are drawn as points instead (``finals_figure``)."""
+    if all(len(r.metrics) <= 1 for r in runs):
+        return finals_figure(runs, task)
+    groups = settings(runs)
+    style = styles(groups, runs)
+    colour = {s.optimizer: style[id(s)]["color"] for s in groups}
+    comparable = all(comparable_with_paper(r) for r in runs)
+    panels = []
+    for measure in task.curves:
+        curves = [c for s in groups if (c := setting_curve(s, measure, task.x_key)) is not None]
+        paper: dict[str, tuple[float, float]] = {}
+        if comparable and measure == task.headline and curves:
+            x_end = max(c.xs[-1] for c in curves)
+            marked = [o for o in dict.fromkeys(c.setting.optimizer for c in curves) if o in task.paper]
+            # Side by side just after the curves' end, so that close numbers (106, 108) stay apart.
+            paper = {o: (x_end * (1.015 + 0.02 * k), task.paper[o]) for k, o in enumerate(marked)}
+        limits = fitted_range(curves, measure, [y for _, y in paper.values()]) if curves else None
+        panels.append((measure, curves, paper, limits))
+    clipped = any(limits for *_, limits in panels)
+    fig, axes = plt.subplots(2 if clipped else 1, len(panels), figsize=(5.6 * len(panels) + 0.6, 7.4 if clipped else 5.4),
+                             layout="constrained", squeeze=False, sharex="col",
+                             height_ratios=[3, 1.2] if clipped else None)  # fmt: skip
+    for column, (measure, curves, paper, limits) in enumerate(panels):
+        ax = axes[0][column]
+        _draw_curves(ax, curves, style, bands=True)
+        for optimizer, (x, y) in paper.items():
+            ax.scatter([x], [y], color=colour[optimizer], **PAPER_MARKER)
+        ax.set_title(measure.label)
+        ax.set_ylabel(measure.label)
+        ax.grid(True, alpha=0.3)
+        if limits:
+            ax.set_ylim(*limits)
+            ax.set_title(f"{measure.label}: where the curves settle (full range below)")
+            overview = axes[1][column]
+            _draw_curves(overview, curves, style, bands=False)
+            overview.axhspan(*limits, color="grey", alpha=0.15, linewidth=0)
+            if measure.log_scale:
+                overview.set_yscale("log")
+            overview.set_ylabel(f"full range{' (log)' if measure.log_scale else ''}", fontsize="small")
+            # Where the curves end up is the top for perplexity's descent, the bottom for F1's rise: write beside it.
+            overview.text(0.99, 0.93 if measure.lower_is_better else 0.07, "grey: the range above",
+                          transform=overview.transAxes, ha="right", va="top" if measure.lower_is_better else "bottom",
+                          fontsize="x-small")  # fmt: skip
+            overview.grid(True, which="major", alpha=0.3)
+        elif clipped:
+            axes[1][column].set_axis_off()
+        axes[-1][column].set_xlabel(task.x_label)
+        if clipped and not limits:
+            ax.set_xlabel(task.x_label)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if comparable and any(paper for _, _, paper, _ in panels):
+        handles, labels = [*handles, _paper_handle(task)], [*labels, task.paper_label]
+    several = any(len(s.runs) > 1 for s in groups)
+    fig.legend(handles, labels, loc="outside lower center", ncols=2 if len(labels) <= 8 else 3,
+               title=("lines: " + ("geometric mean" if task.headline.log_scale else "mean")
+                      + " over seeds; bands: min to max") if several else None,
+               fontsize="small", title_fontsize="small")  # fmt: skip
+    fig.suptitle(figure_title(runs, task))
+    return fig
+
+
+def finals_figure(runs: list[Run], task: Task) -> Figure:
+    """Runs with one evaluation each (the small studies): each seed's final value a point, each setting's
+    centre a bar across its points and its min-max a vertical line."""
+    measure = task.headline
+    groups = settings(runs)
+    style = styles(groups, runs)
+    comparable = all(comparable_with_paper(r) for r in runs)
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.5 * len(groups) + 3.5), 5.4), layout="constrained")
+    for i, setting in enumerate(groups):
+        colour = style[id(setting)]["color"]
+        values = [v for r in setting.runs if math.isfinite(v := r.summary.get("final", {}).get(measure.key, math.nan))]
+        offsets = [0.0] if len(values) == 1 else [0.3 * (k / (len(values) - 1) - 0.5) for k in range(len(values))]
+        ax.scatter([i + o for o in offsets], values, color=colour, s=16, alpha=0.85, zorder=3)
+        if len(values) > 1:
+            s = spread(values, measure.log_scale)
+            ax.vlines(i, s.minimum, s.maximum, color=colour, linewidth=1.2)
+            ax.hlines(s.centre, i - 0.3, i + 0.3, color=colour, linewidth=2.5)
+        if comparable and setting.optimizer in task.paper:
+            ax.scatter([i], [task.paper[setting.optimizer]], color=colour, **PAPER_MARKER)
+    names = [s.name for s in groups]
+    long_names = len(groups) > 4 or max(len(n) for n in names) > 14
+    ax.set_xticks(range(len(groups)), names, rotation=40 if long_names else 0, ha="right" if long_names else "center")
+    ax.set_xlim(-0.6, len(groups) - 0.4)
+    if measure.log_scale:
+        ax.set_yscale("log")
+    ax.set_ylabel(f"final {measure.label}")
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    centre = "geometric mean" if measure.log_scale else "mean"
+    handles = [Line2D([], [], marker="o", color="grey", linestyle="none", markersize=5, label="one seed"),
+               Line2D([], [], color="grey", linewidth=2.5, label=f"{centre} over seeds"),
+               Line2D([], [], color="grey", linewidth=1.2, label="min to max")]  # fmt: skip
+    if comparable and any(s.optimizer in task.paper for s in groups):
+        handles.append(_paper_handle(task))
+    ax.legend(handles=handles, fontsize="small")
+    ax.set_title(f"one evaluation per run: final {measure.label} of each seed", fontsize="medium")
+    fig.suptitle(figure_title(runs, task))
+    return fig
+
+
+def sweep_figure(runs: list[Run], task: Task, x_of: Callable[[dict[str, Any]], float],
+                 is_table1: Callable[[dict[str, Any]], bool], xlabel: str, what: str) -> Figure:  # fmt: skip
+    """The final headline against a swept value (x of the flat config), per optimizer: the geometric mean
+    (mean for F1) over seeds with bars from min to max; Table 1's own value of the swept quantity ringed."""
+    measure = task.headline
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
+    seeds = set()
+    for k, optimizer in enumerate(optimizers_of(runs)):
         by_x: dict[float, list[float]] = {}
         table1: set[float] = set()
         for run in (r for r in runs if r.optimizer == optimizer):
-            config, value = flat_config(run), final_value(run, key)
-            x = x_of(config)
+            config, value = flat_config(run), final_value(run, measure.key)
             if value is not None and math.isfinite(value):
-                by_x.setdefault(x, []).append(value)
+                by_x.setdefault(x_of(config), []).append(value)
+                seeds.add(run.summary.get("seed"))
             if is_table1(config):
-                table1.add(x)
+                table1.add(x_of(config))
         xs = sorted(by_x)
         if not xs:
             continue
-        stats = [mean_ci(by_x[x]) for x in xs]
-        line = ax.errorbar(xs, [st[1] for st in stats], yerr=[0 if math.isnan(st[2]) else st[2] for st in stats],
-                           marker="o", capsize=3, label=optimizer)
+        stats = [spread(by_x[x], measure.log_scale) for x in xs]
+        colour = colours[k % len(colours)]
+        ax.errorbar(xs, [s.centre for s in stats], color=colour, marker="o", capsize=3, label=optimizer_name(optimizer),
+                    yerr=[[s.centre - s.minimum for s in stats], [s.maximum - s.centre for s in stats]])  # fmt: skip
         marked = [x for x in xs if x in table1]
-        ax.scatter(marked, [stats[xs.index(x)][1] for x in marked], s=160, facecolors="none",
-                   edgecolors=line[0].get_color())
-    if log_x:
-        ax.set_xscale("log")
-    if task == "ptb":
+        ax.scatter(marked, [stats[xs.index(x)].centre for x in marked], s=170, facecolors="none", edgecolors=colour)
+    ax.set_xscale("log")
+    if measure.log_scale:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(label)
+    ax.set_ylabel(f"final {measure.label}")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
+    ax.legend(fontsize="small")
+    setting = "" if all(comparable_with_paper(r) for r in runs) else " (not the paper's setting)"
+    centre = "geometric mean" if measure.log_scale else "mean"
+    ax.set_title(f"{what}, {task.title}{setting}\npoints: {centre} over {len(seeds)} seeds; bars: min to max; "
+                 "rings: Table 1's value", fontsize="medium")  # fmt: skip
+    return fig
+
+
+def save_figure(fig: Figure, path: Path) -> None:
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def curve_styles(runs: list[Run]) -> dict[int, dict[str, Any]]:
-    """Per run: a colour per optimizer, a line style per setting of it, and a legend label naming both.
-
-    The label names the setting only where an optimizer has more than one (the decayed and the
-    constant lr of SGD, say), so that a figure of Table 1 alone keeps the plain optimizer names.
-    """
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    optimizers = optimizers_of(runs)
-    groups = settings(runs)
-    styles = {}
-    for (optimizer, setting), members in groups.items():
-        own = sorted(s for o, s in groups if o == optimizer)
-        for run in members:
-            status = run.summary["status"]
-            label = optimizer if len(own) == 1 else f"{optimizer}, {setting}"
-            styles[id(run)] = {
-                "color": colours[optimizers.index(optimizer) % len(colours)],
-                "linestyle": LINESTYLES[own.index(setting) % len(LINESTYLES)],
-                "label": label + ("" if status == "completed" else f": {status}"),
-            }
-    return styles
-
-
-def plot_ptb(runs: list[Run], path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True, layout="constrained")
-    styles = curve_styles(runs)
-    for split, ax in zip(("valid", "test"), axes):
-        for run in order_runs(runs):
-            points = [(m["step"], m[f"{split}_ppl"]) for m in run.metrics if math.isfinite(m[f"{split}_ppl"])]
-            if points:
-                ax.plot(*zip(*points), **styles[id(run)], marker="o" if len(points) == 1 else None)
-        ax.set_title(f"{split} perplexity")
-        ax.set_xlabel("training batches")
-        ax.set_yscale("log")
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("perplexity")
-    handles, labels = legend_entries(axes[1])
-    fig.legend(handles, labels, loc="outside lower center", ncols=2 if len(labels) <= 8 else 3)
-    fig.suptitle(figure_title(runs, "ptb"))
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def plot_ner(runs: list[Run], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    styles = curve_styles(runs)
-    for run in order_runs(runs):
-        points = [(m["epoch"], m["test_token_f1"]) for m in run.metrics]
-        if points:
-            ax.plot(*zip(*points), marker=".", **styles[id(run)])
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test token F1")
-    ax.grid(True, alpha=0.3)
-    ax.legend(*legend_entries(ax))
-    ax.set_title(figure_title(runs, "ner"), fontsize="medium")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def legend_entries(ax: plt.Axes) -> tuple[list[Any], list[str]]:
-    """One legend entry per label: the seeds of a setting share their label and style."""
-    first: dict[str, Any] = {}
-    for handle, label in zip(*ax.get_legend_handles_labels()):
-        first.setdefault(label, handle)
-    return list(first.values()), list(first)
-
-
-def figure_title(runs: list[Run], task: str) -> str:
-    """The title names the corpus and says whether the curves redraw the paper's figure: a PNG is often
-    seen without results.md."""
-    if task == "ptb":
-        what, figure = "Penn Treebank, 2x256 LSTM", "Figure 1"
-    else:
-        what, figure = f"Chinese NER on {', '.join(ner_corpora(runs))}, 2-layer BiLSTM", "Figure 2"
-    if all(comparable_with_paper(r) for r in runs):
-        return f"{what}\n({figure} of the paper, redrawn)"
-    return f"{what}\n(not the paper's setting: not comparable with its {figure})"

@@ -1,12 +1,82 @@
-"""What each task measures: the metric that picks the best evaluation, the headline metric, the paper's numbers."""
+"""What each task measures and how the report shows it: the metric that selects an evaluation (validation,
+never test), the headline metric, the curves of its figure, and the paper's numbers."""
 
 from __future__ import annotations
 
-# Table 1 and Section 4 of the paper.
-PAPER_PTB_TEST_PPL = {"sgd": 115.0, "momentum": 108.0, "adagrad": 140.0, "adamomentum": 106.0}
-PAPER_NER_TOKEN_F1 = {"adamomentum": 0.75}
+from dataclasses import dataclass
 
-# metrics.jsonl key that picks the best evaluation, and whether lower is better (as the tasks do).
-SELECTION = {"ptb": ("valid_ppl", True), "ner": ("valid_token_f1", False)}
-# Per task: the metric the seed statistics compare, its label, and whether lower is better.
-HEADLINE = {"ptb": ("test_ppl", "final test perplexity", True), "ner": ("test_token_f1", "final test token F1", False)}
+
+@dataclass(frozen=True)
+class Measure:
+    """A metrics.jsonl key and how to read it."""
+
+    key: str
+    label: str
+    lower_is_better: bool
+    # Perplexity spans orders of magnitude: statistics on its logarithm. F1 stays linear.
+    log_scale: bool
+    digits: int
+
+    def fmt(self, value: float | None) -> str:
+        return fmt(value, self.digits)
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    title: str
+    # The results.md section heading: what of the paper the runs redo.
+    heading: str
+    model: str
+    figure: str
+    figure_file: str
+    # metrics.jsonl key of a figure's x axis, and its label.
+    x_key: str
+    x_label: str
+    # Picks the best evaluation.
+    selection: Measure
+    # What the tables and statistics compare; its final value and its value at the best selection.
+    headline: Measure
+    # The panels of the task's figure.
+    curves: tuple[Measure, ...]
+    # The paper's headline numbers, and how they are written (a bound for NER: "0.75+").
+    paper: dict[str, float]
+    paper_format: str
+    paper_label: str
+
+
+PERPLEXITY_DIGITS = 1
+VALID_PPL = Measure("valid_ppl", "valid perplexity", True, True, PERPLEXITY_DIGITS)
+TEST_PPL = Measure("test_ppl", "test perplexity", True, True, PERPLEXITY_DIGITS)
+VALID_F1 = Measure("valid_token_f1", "valid token F1", False, False, 4)
+TEST_F1 = Measure("test_token_f1", "test token F1", False, False, 4)
+TEST_ENTITY_F1 = Measure("test_entity_f1", "test entity F1", False, False, 4)
+
+TASKS = {
+    "ptb": Task(
+        name="ptb", title="Penn Treebank", heading="Penn Treebank (Table 1)", model="2x256 LSTM", figure="Figure 1", figure_file="figure1_ptb.png",
+        x_key="step", x_label="training batches", selection=VALID_PPL, headline=TEST_PPL,
+        curves=(VALID_PPL, TEST_PPL),
+        # Table 1 of the paper.
+        paper={"sgd": 115.0, "momentum": 108.0, "adagrad": 140.0, "adamomentum": 106.0},
+        paper_format="{:.0f}", paper_label="the paper's final test perplexity (Table 1)",
+    ),
+    "ner": Task(
+        name="ner", title="Chinese NER", heading="Chinese NER (Figure 2)", model="2-layer BiLSTM", figure="Figure 2", figure_file="figure2_ner.png",
+        x_key="epoch", x_label="epoch", selection=VALID_F1, headline=TEST_F1, curves=(TEST_F1,),
+        # Section 4 of the paper: AdaMomentum above 0.75.
+        paper={"adamomentum": 0.75}, paper_format="{:.2f}+", paper_label="the paper's test token F1 (above it)",
+    ),
+}
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    """A number for a table: ``-`` for none or NaN, ``inf`` for a blown-up value, three significant digits for
+    one too large (a million and up) or too small for ``digits`` decimals."""
+    if value is None or value != value:
+        return "-"
+    if value in (float("inf"), float("-inf")):
+        return "inf"
+    if value != 0 and not 10**-digits <= abs(value) < 1e6:
+        return f"{value:.3g}"
+    return f"{value:.{digits}f}"

@@ -9,7 +9,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from adamomentum.report.measures import SELECTION
+from adamomentum.report.measures import TASKS
 
 OPTIMIZER_ORDER = ["sgd", "momentum", "adagrad", "adamomentum"]
 
@@ -41,8 +41,8 @@ def unfinished_summary(run_dir: Path, metrics: list[dict[str, Any]]) -> dict[str
     """What a run still training (or stopped without a summary) has shown so far."""
     cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     task = cfg.task.name
-    key, lower = SELECTION[task]
-    best = (min if lower else max)(metrics, key=lambda m: m[key])
+    selection = TASKS[task].selection
+    best = (min if selection.lower_is_better else max)(metrics, key=lambda m: m[selection.key])
     last = metrics[-1]
     return {
         "task": task,
@@ -75,12 +75,6 @@ def find_runs(roots: list[Path]) -> list[Run]:
                 continue
             runs.append(Run(run_dir, summary, metrics, root))
     return runs
-
-
-def order_runs(runs: list[Run]) -> list[Run]:
-    """``runs`` in the paper's order of optimizers, then by seed."""
-    rank = {name: i for i, name in enumerate(OPTIMIZER_ORDER)}
-    return sorted(runs, key=lambda r: (rank.get(r.optimizer, len(rank)), r.optimizer, r.summary.get("seed", 0)))
 
 
 def optimizers_of(runs: list[Run]) -> list[str]:

@@ -1,18 +1,95 @@
-"""Setting inference: which config values tell a run's setting apart, and whether it is the paper's."""
+"""Setting inference: which config values tell an optimizer's runs apart, said in words, and whether a run
+is the paper's setting."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from adamomentum.config import flatten
-from adamomentum.report.runs import Run
+from adamomentum.report.runs import OPTIMIZER_ORDER, Run
 
-# Keys that say where or how a run ran, not what it computed: never part of a "setting".
+# Keys that say where or how a run ran, or how often it was looked at, not what it computed: never part
+# of a "setting" (evaluating more often leaves training bit-identical: tests/test_ptb_training.py).
 ENVIRONMENT_KEYS = {"seed", "device", "threads", "keep_freed_memory", "progress", "resume", "log_interval",
-                    "checkpoint_interval", "task.data_dir", "task.download", "deterministic"}
+                    "checkpoint_interval", "task.data_dir", "task.download", "deterministic", "task.eval_interval"}
 # NER sources that hold OntoNotes, the paper's corpus; column files may hold any corpus (MSRA, say).
 ONTONOTES_SOURCES = ("hub", "conll2012")
+# Table 1 setting when nothing varies between an optimizer's runs.
+TABLE1 = "Table 1"
+
+OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "adagrad": "AdaGrad", "adamomentum": "AdaMomentum",
+                   "adam": "Adam", "rmsprop": "RMSprop"}
+
+
+def optimizer_name(optimizer: str) -> str:
+    """The optimizer as the paper writes it (``adamomentum`` -> ``AdaMomentum``)."""
+    return OPTIMIZER_NAMES.get(optimizer, optimizer)
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+# A config value in words, by key; None is the constructor's or the task's default.
+WORDS: dict[str, Callable[[Any, str], str]] = {
+    "optimizer.lr_decay": lambda v, task: ("Zaremba's decay" if task == "ptb" else "lr decay") if v else "constant lr",
+    "optimizer.initial_accumulator_value": lambda v, _: f"G_0 = {_number(v or 0)}",
+    "optimizer.momentum": lambda v, _: "default mu" if v is None else f"mu = {_number(v)}",
+    "optimizer.momentum_schedule": lambda v, _: {"constant": "constant mu", "linear": "linear warm-up of mu",
+                                                 "sutskever": "Sutskever's ramp of mu"}.get(v, f"mu schedule {v}"),
+    "optimizer.momentum_warmup_steps": lambda v, _: f"mu warm-up over {_number(v)} batches",
+    "optimizer.lr": lambda v, _: f"lr = {_number(v)}",
+    "optimizer.eps": lambda v, _: "default eps" if v is None else f"eps = {_number(v)}",
+    "study.lr_factor": lambda v, _: f"lr x {_number(v)}",
+    "task.train_fraction": lambda v, _: f"{_number(100 * v)}% of the training set",
+    "task.clip_grad_norm": lambda v, _: "no clipping" if v is None else f"clipping at {_number(v)}",
+    "task.loss_reduction": lambda v, _: {"sum_over_time": "loss summed over time",
+                                         "mean": "loss averaged over time"}.get(v, f"loss {v}"),
+    "task.max_train_sentences": lambda v, _: "all training sentences" if v is None else f"{v:,} training sentences",
+    "task.source": lambda v, _: {"hub": "OntoNotes (hub)", "conll2012": "OntoNotes (CoNLL-2012 files)",
+                                 "columns": "column files"}.get(v, f"source {v}"),
+    "task.max_batches": lambda v, _: "no batch limit" if v is None else f"{v:,} batches",
+    "task.epochs": lambda v, _: f"{v} epochs",
+}
+
+
+def in_words(key: str, value: Any, task: str) -> str:
+    """``optimizer.initial_accumulator_value``, 0.1 -> ``G_0 = 0.1``; a key without words: its last part."""
+    if key in WORDS:
+        return WORDS[key](value, task)
+    return f"{key.rsplit('.', 1)[-1].replace('_', ' ')} = {_number(value)}"
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    """Defaults (None) first, then a switch on (Table 1's lr decay) before off, numbers by size, then anything
+    else by its text."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, bool):
+        return (1, not value)
+    if isinstance(value, (int, float)):
+        return (1, value)
+    return (2, str(value))
+
+
+@dataclass
+class Setting:
+    """An optimizer's runs that share every config value that varies between that optimizer's runs."""
+
+    optimizer: str
+    # The varying values in words ("G_0 = 0.1, Sutskever's ramp of mu"), or "Table 1" when none vary.
+    label: str
+    # The varying keys and this setting's values of them.
+    values: dict[str, Any]
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The optimizer, and the setting where it has more than one: a legend entry's words."""
+        return optimizer_name(self.optimizer) if self.label == TABLE1 else f"{optimizer_name(self.optimizer)}, {self.label}"
 
 
 def flat_config(run: Run) -> dict[str, Any]:
@@ -31,27 +108,35 @@ def comparable_with_paper(run: Run) -> bool:
     )
 
 
-def settings(runs: list[Run]) -> dict[tuple[str, str], list[Run]]:
-    """Runs grouped by optimizer and by the config values that vary between that optimizer's runs."""
+def settings(runs: list[Run]) -> list[Setting]:
+    """Runs grouped by optimizer and by the config values that vary between that optimizer's runs; in the
+    paper's order of optimizers, each optimizer's settings by their values (defaults and small numbers first)."""
     by_optimizer: dict[str, list[Run]] = {}
     for run in runs:
         by_optimizer.setdefault(run.optimizer, []).append(run)
-    groups: dict[tuple[str, str], list[Run]] = {}
-    for optimizer, members in by_optimizer.items():
+    rank = {name: i for i, name in enumerate(OPTIMIZER_ORDER)}
+    groups: list[Setting] = []
+    for optimizer in sorted(by_optimizer, key=lambda o: (rank.get(o, len(rank)), o)):
+        members = by_optimizer[optimizer]
         configs = [flat_config(r) for r in members]
         keys = sorted({k for c in configs for k in c} - ENVIRONMENT_KEYS)
         # A key that older runs lack came with a later version, whose default keeps the old behaviour:
         # only the runs that record it can differ in it.
         varying = [k for k in keys if len({repr(c[k]) for c in configs if k in c}) > 1]
+        own: dict[str, Setting] = {}
         for run, config in zip(members, configs):
-            label = ", ".join(f"{k}={config.get(k)}" for k in varying) or "Table 1"
-            groups.setdefault((optimizer, label), []).append(run)
+            values = {k: config.get(k) for k in varying}
+            label = ", ".join(in_words(k, v, run.task) for k, v in values.items()) or TABLE1
+            own.setdefault(label, Setting(optimizer, label, values)).runs.append(run)
+        groups += sorted(own.values(), key=lambda s: [_sort_key(v) for v in s.values.values()])
+    for setting in groups:
+        setting.runs.sort(key=lambda r: (_sort_key(r.summary.get("seed")), str(r.path)))
     return groups
 
 
-def setting_labels(runs: list[Run]) -> dict[int, str]:
-    """Each run's setting label, by ``id(run)``."""
-    return {id(run): setting for (_, setting), members in settings(runs).items() for run in members}
+def setting_of(runs: list[Run]) -> dict[int, Setting]:
+    """Each run's setting, by ``id(run)``."""
+    return {id(run): setting for setting in settings(runs) for run in setting.runs}
 
 
 def ner_corpora(runs: list[Run]) -> list[str]:

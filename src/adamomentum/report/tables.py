@@ -1,28 +1,35 @@
-"""Markdown tables: one row per run, statistics over seeds, provenance."""
+"""Markdown tables: one row per run, statistics over seeds, AdaMomentum against each baseline, provenance.
+
+Headline numbers are the final evaluation's and the one at the best validation score: an evaluation
+is never chosen by its test score.
+"""
 
 from __future__ import annotations
 
 import math
-from collections import Counter
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from adamomentum.report.measures import HEADLINE, PAPER_NER_TOKEN_F1, PAPER_PTB_TEST_PPL
-from adamomentum.report.runs import OPTIMIZER_ORDER, Run, order_runs
-from adamomentum.report.settings import comparable_with_paper, setting_labels, settings
-from adamomentum.report.statistics import final_value, mean_ci
-
-
-def fmt(value: Any, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, float) and math.isinf(value):
-        return "inf"
-    return f"{value:.{digits}f}"
+from adamomentum.report.measures import TEST_ENTITY_F1, TEST_F1, TEST_PPL, Measure, Task, fmt
+from adamomentum.report.runs import Run
+from adamomentum.report.settings import Setting, comparable_with_paper, optimizer_name, settings
+from adamomentum.report.statistics import Paired, at_best_valid, final_value, paired, sign_test, spread
 
 
-def paper_number(run: Run, numbers: dict[str, float]) -> float | None:
-    """The paper's number for ``run``'s optimizer, where the run is comparable with the paper."""
-    return numbers.get(run.optimizer) if comparable_with_paper(run) else None
+@dataclass(frozen=True)
+class Column:
+    header: str
+    cell: Callable[[Run, Setting, Task], str]
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
+
+
+def paper_number(run: Run, task: Task) -> float | None:
+    """The paper's headline number for ``run``'s optimizer, where the run is comparable with the paper."""
+    return task.paper.get(run.optimizer) if comparable_with_paper(run) else None
 
 
 def gap(ours: float | None, paper: float | None) -> str:
@@ -31,123 +38,206 @@ def gap(ours: float | None, paper: float | None) -> str:
     return f"{100 * (ours - paper) / paper:+.1f}%"
 
 
-def ptb_table(runs: list[Run]) -> str:
-    lines = [
-        "| optimizer | seed | status | test ppl (final, batch 20) | test ppl (final, one stream) "
-        "| best valid ppl | test ppl at best valid | paper test ppl | final vs paper | steps | setting |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    label = setting_labels(runs)
-    for run in order_runs(runs):
-        s = run.summary
-        final, best = s.get("final", {}), s.get("best_valid", {})
-        paper = paper_number(run, PAPER_PTB_TEST_PPL)
-        lines.append(
-            f"| {run.optimizer} | {s.get('seed')} | {s['status']} | {fmt(final.get('test_ppl'))} "
-            f"| {fmt(s.get('test_ppl_stream') if s.get('test_ppl_stream_batch_size') == 1 else None)} "
-            f"| {fmt(best.get('valid_ppl'))} | {fmt(best.get('test_ppl'))} "
-            f"| {fmt(paper, 0)} | {gap(final.get('test_ppl'), paper) if s['status'] == 'completed' else '-'} "
-            f"| {final.get('step', '-')} | {label[id(run)]} |"
-        )
-    return "\n".join(lines)
+def _final(measure: Measure, header: str) -> Column:
+    return Column(header, lambda run, _, task: measure.fmt(run.summary.get("final", {}).get(measure.key)))
 
 
-def ner_table(runs: list[Run]) -> str:
-    lines = [
-        "| optimizer | seed | status | test token F1 (final) | best test token F1 | test token F1 at best valid "
-        "| test entity F1 (final) | paper | steps | setting |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    label = setting_labels(runs)
-    for run in order_runs(runs):
-        s = run.summary
-        final, best = s.get("final", {}), s.get("best_valid", {})
-        best_test = max((m["test_token_f1"] for m in run.metrics), default=None)
-        paper = paper_number(run, PAPER_NER_TOKEN_F1)
-        lines.append(
-            f"| {run.optimizer} | {s.get('seed')} | {s['status']} | {fmt(final.get('test_token_f1'), 4)} "
-            f"| {fmt(best_test, 4)} | {fmt(best.get('test_token_f1'), 4)} | {fmt(final.get('test_entity_f1'), 4)} "
-            f"| {'%.2f+' % paper if paper else '-'} | {final.get('step', '-')} | {label[id(run)]} |"
-        )
-    return "\n".join(lines)
+def _at_best_valid(measure: Measure, header: str) -> Column:
+    return Column(header, lambda run, _, task: measure.fmt(run.summary.get("best_valid", {}).get(measure.key)))
 
 
-def seed_statistics(runs: list[Run], task: str) -> str:
-    """Mean, spread and 95% interval over seeds per setting, and AdaMomentum against each baseline."""
-    key, label, lower_is_better = HEADLINE[task]
-    digits = 2 if task == "ptb" else 4
-    paper = PAPER_PTB_TEST_PPL if task == "ptb" else {}
-    lines = [
-        f"| optimizer | setting | completed | diverged or unfinished | mean {label} | std | 95% CI | paper "
-        "| mean vs paper |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    groups = settings(runs)
-    rank = {name: i for i, name in enumerate(OPTIMIZER_ORDER)}
+def _best_valid(run: Run, _: Setting, task: Task) -> str:
+    best = run.summary.get("best_valid", {})
+    value = task.selection.fmt(best.get(task.selection.key))
+    return value if task.x_key not in best else f"{value} ({task.x_key} {best[task.x_key]})"
+
+
+def _paper(run: Run, _: Setting, task: Task) -> str:
+    number = paper_number(run, task)
+    return "-" if number is None else task.paper_format.format(number)
+
+
+def _final_vs_paper(run: Run, _: Setting, task: Task) -> str:
+    if run.summary["status"] != "completed":
+        return "-"
+    return gap(run.summary.get("final", {}).get(task.headline.key), paper_number(run, task))
+
+
+def _stream(run: Run, _: Setting, task: Task) -> str:
+    """Zaremba's test score: the test split as one stream (batch 1); other batch sizes are not his."""
+    s = run.summary
+    return task.headline.fmt(s.get("test_ppl_stream") if s.get("test_ppl_stream_batch_size") == 1 else None)
+
+
+LEADING = [
+    Column("optimizer", lambda run, _, task: optimizer_name(run.optimizer)),
+    Column("setting", lambda run, setting, task: setting.label),
+    Column("seed", lambda run, _, task: str(run.summary.get("seed"))),
+    Column("status", lambda run, _, task: run.summary["status"]),
+]
+PAPER = [Column("paper", _paper)]
+STEPS = Column("steps", lambda run, _, task: str(run.summary.get("final", {}).get("step", "-")))
+
+RUN_COLUMNS: dict[str, list[Column]] = {
+    "ptb": [
+        *LEADING,
+        _final(TEST_PPL, "test ppl, final (batch 20)"),
+        Column("test ppl, final (one stream)", _stream),
+        Column("best valid ppl (at)", _best_valid),
+        _at_best_valid(TEST_PPL, "test ppl at best valid"),
+        *PAPER,
+        Column("final vs paper", _final_vs_paper),
+        STEPS,
+    ],
+    "ner": [
+        *LEADING,
+        _final(TEST_F1, "test token F1, final"),
+        Column("best valid token F1 (at)", _best_valid),
+        _at_best_valid(TEST_F1, "test token F1 at best valid"),
+        _final(TEST_ENTITY_F1, "test entity F1, final"),
+        _at_best_valid(TEST_ENTITY_F1, "test entity F1 at best valid"),
+        *PAPER,
+        STEPS,
+    ],
+}
+
+
+def runs_table(runs: list[Run], task: Task) -> str:
+    """One row per run, by optimizer, setting and seed."""
+    columns = RUN_COLUMNS[task.name]
+    rows = [[c.cell(run, setting, task) for c in columns] for setting in settings(runs) for run in setting.runs]
+    return markdown_table([c.header for c in columns], rows)
+
+
+def _centre_name(measure: Measure) -> str:
+    return "geometric mean" if measure.log_scale else "mean"
+
+
+def _with_interval(measure: Measure, centre: float, low: float, high: float) -> str:
+    if math.isnan(low):
+        return measure.fmt(centre)
+    return f"{measure.fmt(centre)} [{measure.fmt(low)}, {measure.fmt(high)}]"
+
+
+def _finite(values: list[float | None]) -> list[float]:
+    return [v for v in values if v is not None and math.isfinite(v)]
+
+
+def seed_table(groups: list[Setting], task: Task) -> str:
+    """Per setting: how many runs completed, the final and the at-best-valid headline over seeds (geometric
+    mean and 95% interval on log perplexity; mean for F1), min and max, and the paper's number."""
+    measure = task.headline
+    centre = _centre_name(measure)
+    headers = ["optimizer", "setting", "completed", "diverged or unfinished",
+               f"final {measure.label}: {centre} [95% CI]", "min - max",
+               f"{measure.label} at best valid: {centre} [95% CI]", "paper", "final vs paper"]  # fmt: skip
+    rows = []
+    for setting in groups:
+        finals = _finite([final_value(r, measure.key) for r in setting.runs])
+        final, best = spread(finals, measure.log_scale), spread(
+            _finite([at_best_valid(r, measure.key) for r in setting.runs]), measure.log_scale)
+        paper = task.paper.get(setting.optimizer) if all(comparable_with_paper(r) for r in setting.runs) else None
+        rows.append([
+            optimizer_name(setting.optimizer), setting.label, str(final.n), str(len(setting.runs) - final.n),
+            _with_interval(measure, final.centre, final.low, final.high),
+            f"{measure.fmt(final.minimum)} - {measure.fmt(final.maximum)}" if final.n > 1 else "-",
+            _with_interval(measure, best.centre, best.low, best.high),
+            "-" if paper is None else task.paper_format.format(paper), gap(final.centre if final.n else None, paper),
+        ])  # fmt: skip
+    return markdown_table(headers, rows)
+
+
+def within_paper(groups: list[Setting], task: Task) -> list[str]:
+    """Which settings come within 10% of the paper's number (by their final centre), in words."""
     within, outside = [], []
-    for (optimizer, setting), members in sorted(groups.items(), key=lambda g: (rank.get(g[0][0], 99), g[0])):
-        values = [v for v in (final_value(r, key) for r in members) if v is not None]
-        n, mean, std, lo, hi = mean_ci(values)
-        target = paper.get(optimizer) if all(comparable_with_paper(r) for r in members) else None
-        lines.append(
-            f"| {optimizer} | {setting} | {n} | {len(members) - n} | {fmt(mean, digits)} | {fmt(std, digits)} "
-            f"| [{fmt(lo, digits)}, {fmt(hi, digits)}] | {fmt(target, 0)} | {gap(mean, target)} |"
-        )
-        if target is not None and n:
-            (within if abs(mean - target) <= 0.1 * target else outside).append(f"{optimizer} ({setting})")
-    lines += ["", *paired_comparisons(groups, key, label, lower_is_better, digits)]
-    if within or outside:
-        lines += [
-            "",
-            f"- Within 10% of the paper's number: {', '.join(within) or 'none of these settings'}.",
-            f"- Further than 10% from it: {', '.join(outside) or 'none of these settings'}.",
-        ]
-    return "\n".join(lines)
-
-
-def paired_comparisons(
-    groups: dict[tuple[str, str], list[Run]], key: str, label: str, lower_is_better: bool, digits: int
-) -> list[str]:
-    """AdaMomentum minus each baseline, paired by seed, where each optimizer has one setting."""
-    settings_per_optimizer = Counter(optimizer for optimizer, _ in groups)
-    single = {o: members for (o, _), members in groups.items() if settings_per_optimizer[o] == 1}
-    ours = single.get("adamomentum")
-    if not ours:
+    for setting in groups:
+        paper = task.paper.get(setting.optimizer)
+        finals = _finite([final_value(r, task.headline.key) for r in setting.runs])
+        if paper is None or not finals or not all(comparable_with_paper(r) for r in setting.runs):
+            continue
+        centre = spread(finals, task.headline.log_scale).centre
+        (within if abs(centre - paper) <= 0.1 * paper else outside).append(setting.name)
+    if not within and not outside:
         return []
-    ours_by_seed = {r.summary.get("seed"): final_value(r, key) for r in ours}
-    sentences = []
-    for baseline in [o for o in OPTIMIZER_ORDER if o != "adamomentum" and single.get(o)]:
-        theirs = {r.summary.get("seed"): final_value(r, key) for r in single[baseline]}
-        diffs = [ours_by_seed[s] - theirs[s] for s in sorted(set(ours_by_seed) & set(theirs), key=str)
-                 if ours_by_seed[s] is not None and theirs[s] is not None]
-        n, mean, _, lo, hi = mean_ci(diffs)
-        ours_better = sum((d < 0) == lower_is_better and d != 0 for d in diffs)
-        if n < 2:
-            verdict = "too few paired seeds to decide"
-        elif lo <= 0 <= hi:
-            verdict = "the interval includes 0: the ordering is not decided at this n"
-        elif (hi < 0) == lower_is_better:
-            verdict = "AdaMomentum is better: the paper's ordering holds at this n"
-        else:
-            verdict = f"{baseline} is better: the paper's ordering does not hold at this n"
-        sentences.append(
-            f"- AdaMomentum minus {baseline}, {label}, paired by seed: {fmt(mean, digits)} "
-            f"(95% CI [{fmt(lo, digits)}, {fmt(hi, digits)}], n = {n}); {verdict}. AdaMomentum is better "
-            f"in {ours_better} of the {n} seeds."
-        )
-    return sentences
+    return [
+        f"- Within 10% of the paper's number: {', '.join(within) or 'none of these settings'}.",
+        f"- Further than 10% from it: {', '.join(outside) or 'none of these settings'}.",
+    ]
+
+
+def comparison_pairs(groups: list[Setting], ours: str = "adamomentum") -> list[tuple[Setting, Setting]]:
+    """AdaMomentum's settings against each baseline's: a setting against the baseline's of the same label
+    (G_0 = 0.1 against G_0 = 0.1), or against every setting where either side has only one."""
+    own = [s for s in groups if s.optimizer == ours]
+    pairs = []
+    for baseline in dict.fromkeys(s.optimizer for s in groups if s.optimizer != ours):
+        theirs = [s for s in groups if s.optimizer == baseline]
+        for a in own:
+            pairs += [(a, b) for b in theirs if a.label == b.label or len(own) == 1 or len(theirs) == 1]
+    return pairs
+
+
+def _by_seed(setting: Setting, value: Callable[[Run, str], float | None], key: str) -> dict[object, float]:
+    return {r.summary.get("seed"): v for r in setting.runs if (v := value(r, key)) is not None}
+
+
+def _outcome(result: Paired, ours: Setting, theirs: Setting) -> str:
+    decided = result.decided
+    if decided is None:
+        return "not decided"
+    return f"{(ours if decided == 'ours' else theirs).name} better"
+
+
+def comparison_table(groups: list[Setting], task: Task) -> str:
+    """AdaMomentum against each baseline, paired by seed: ratios of perplexity, differences of F1, with the
+    95% interval, wins out of the paired seeds and the exact two-sided sign-test p-value."""
+    measure = task.headline
+    pairs = comparison_pairs(groups)
+    if not pairs:
+        return ""
+    effect = ("AdaMomentum / baseline, geometric mean" if measure.log_scale
+              else "AdaMomentum - baseline, mean")  # fmt: skip
+    views = [("final", final_value)]
+    # Runs with a single evaluation have the same value at the end and at the best valid one.
+    if any(len(r.metrics) > 1 for s in groups for r in s.runs):
+        views.append(("at best valid", at_best_valid))
+    rows = []
+    for ours, theirs in pairs:
+        for view, value in views:
+            result = paired(_by_seed(ours, value, measure.key), _by_seed(theirs, value, measure.key),
+                            measure.log_scale, measure.lower_is_better)  # fmt: skip
+            if result.n < 2:
+                continue
+            digits = 3 if measure.log_scale else measure.digits
+            interval = fmt(result.centre, digits) if math.isnan(result.low) else (
+                f"{fmt(result.centre, digits)} [{fmt(result.low, digits)}, {fmt(result.high, digits)}]")
+            rows.append([ours.name, theirs.name, f"{measure.label}, {view}", str(result.n), interval,
+                         f"{result.wins} of {result.n}", f"{result.p_value:.3g}", _outcome(result, ours, theirs)])
+    if not rows:
+        return ""
+    better = "below 1" if measure.log_scale else ("below 0" if measure.lower_is_better else "above 0")
+    most = max(int(row[3]) for row in rows)
+    note = (f"Paired by seed ({better}: AdaMomentum better); the interval is a 95% t-interval"
+            f"{' on the log ratio' if measure.log_scale else ''}, the p-value the exact two-sided sign test of wins "
+            f"against losses, which cannot go below {sign_test(most, 0):.3g} with {most} seeds.")
+    headers = ["AdaMomentum", "against", "measure", "paired seeds", f"{effect} [95% CI]", "AdaMomentum better in",
+               "sign test p", "at this n"]  # fmt: skip
+    return note + "\n\n" + markdown_table(headers, rows)
+
+
+def _minutes(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f} min"
 
 
 def provenance(runs: list[Run]) -> str:
-    lines = ["| optimizer | seed | setting | command | git commit | device | wall time |",
-             "|---|---|---|---|---|---|---|"]
-    label = setting_labels(runs)
-    for run in order_runs(runs):
-        s = run.summary
-        minutes = s.get("wall_time_s", 0) / 60
-        lines.append(
-            f"| {run.optimizer} | {s.get('seed')} | {label[id(run)]} | `{s.get('command')}` "
-            f"| `{s.get('git_commit', '-')}` "
-            f"| {s.get('device', '-')} | {minutes:.1f} min |"
-        )
-    return "\n".join(lines)
+    """Per run: the command, the commit its process loaded, the device, and its wall time with the part spent
+    evaluating (the numbers a results README quotes)."""
+    rows = [
+        [optimizer_name(run.optimizer), str(run.summary.get("seed")), setting.label, f"`{run.summary.get('command')}`",
+         f"`{run.summary.get('git_commit', '-')}`", run.summary.get("device", "-"),
+         _minutes(run.summary.get("wall_time_s", 0)), _minutes(run.summary.get("eval_time_s"))]
+        for setting in settings(runs) for run in setting.runs
+    ]  # fmt: skip
+    headers = ["optimizer", "seed", "setting", "command", "git commit", "device", "wall time", "of which evaluation"]
+    return markdown_table(headers, rows)
+

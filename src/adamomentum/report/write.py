@@ -1,20 +1,51 @@
-"""A results folder: results.md, the figures, and a copy of each run's summary and metrics under runs/."""
+"""A results folder: results.md, the figures, and a copy of each run's summary and metrics under runs/, from
+which the folder rebuilds itself (``python -m adamomentum.report --out DIR DIR``)."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-from adamomentum.report.figures import plot_against, plot_ner, plot_ptb
+from matplotlib.figure import Figure
+
+from adamomentum.report.figures import curves_figure, save_figure, sweep_figure
+from adamomentum.report.measures import TASKS
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import comparable_with_paper, flat_config, settings
-from adamomentum.report.tables import ner_table, provenance, ptb_table, seed_statistics
+from adamomentum.report.tables import comparison_table, provenance, runs_table, seed_table, within_paper
+
+NOT_COMPARABLE = (
+    "Runs at `study.scale=small`, on a share of the training data, with a batch limit, or (NER) on another corpus "
+    "than OntoNotes are not comparable with the paper: its numbers are left out beside them."
+)
+# Swept quantities that get a figure of the headline against them: the config key whose values vary,
+# the x value of a flat config, the axis label, the figure's title and file stem.
+SWEEPS: list[tuple[str, Callable[[dict[str, Any]], float], str, str, str]] = [
+    ("study.lr_factor", lambda c: c["optimizer.lr"] * c.get("study.lr_factor", 1.0), "learning rate (log scale)",
+     "Learning-rate sensitivity", "lr_sensitivity"),
+    ("task.train_fraction", lambda c: c.get("task.train_fraction", 1.0), "fraction of the training set (log scale)",
+     "Data scale", "data_scale"),
+]  # fmt: skip
+SWEEP_DEFAULTS = {"study.lr_factor": 1.0, "task.train_fraction": 1.0}
+
+
+def copy_destination(run: Run, out: Path) -> Path:
+    """Where ``run``'s copy goes: its path below the folder it was found in, less the ``runs/`` of a results
+    folder it was found in (rebuilding results/X from results/X must not nest runs/runs/)."""
+    if run.path == run.root:
+        return out / "runs" / run.path.name
+    parts = run.path.relative_to(run.root).parts
+    kept = [part for i, part in enumerate(parts)
+            if not (part == "runs" and (run.root.joinpath(*parts[:i]) / "results.md").exists())]  # fmt: skip
+    return out / "runs" / Path(*kept)
 
 
 def copy_runs(runs: list[Run], out: Path) -> None:
     for run in runs:
-        relative = run.path.relative_to(run.root) if run.path != run.root else Path(run.path.name)
-        dest = out / "runs" / relative
+        dest = copy_destination(run, out)
         if dest.resolve() == run.path.resolve():
             continue
         dest.mkdir(parents=True, exist_ok=True)
@@ -23,43 +54,54 @@ def copy_runs(runs: list[Run], out: Path) -> None:
                 shutil.copyfile(run.path / name, dest / name)
 
 
+def plan(runs: list[Run]) -> tuple[list[str], dict[str, Callable[[], Figure]]]:
+    """The lines of results.md and, by file name, the figures it shows."""
+    lines = ["# Results", ""]
+    figures: dict[str, Callable[[], Figure]] = {}
+    if not all(comparable_with_paper(r) for r in runs):
+        lines += [NOT_COMPARABLE, ""]
+    by_task = {name: [r for r in runs if r.task == name] for name in TASKS}
+    for task in TASKS.values():
+        if by_task[task.name]:
+            lines += [f"## {task.heading}", runs_table(by_task[task.name], task), "",
+                      f"![{task.figure}]({task.figure_file})", ""]  # fmt: skip
+            figures[task.figure_file] = partial(curves_figure, by_task[task.name], task)
+    for task in TASKS.values():
+        task_runs = by_task[task.name]
+        groups = settings(task_runs)
+        if not any(len(s.runs) > 1 for s in groups):
+            continue
+        lines += [f"## Over seeds: {task.title}", seed_table(groups, task), ""]
+        for part in (comparison_table(groups, task), "\n".join(within_paper(groups, task))):
+            lines += [part, ""] if part else []
+        configs = [flat_config(r) for r in task_runs]
+        for key, x_of, xlabel, what, stem in SWEEPS:
+            if len({c.get(key, SWEEP_DEFAULTS[key]) for c in configs}) > 1:
+                name = f"{stem}_{task.name}.png"
+                figures[name] = partial(sweep_figure, task_runs, task, x_of,
+                                        lambda c, key=key: c.get(key, SWEEP_DEFAULTS[key]) == SWEEP_DEFAULTS[key],
+                                        xlabel, what)  # fmt: skip
+                lines += [f"![{what}]({name})", ""]
+    lines += ["## Provenance", provenance(runs), ""]
+    return lines, figures
+
+
+def report_markdown(runs: list[Run]) -> str:
+    """results.md for ``runs``, without drawing the figures."""
+    return "\n".join(plan(runs)[0])
+
+
 def write_report(runs: list[Run], out: Path, task: str | None = None) -> Path:
+    """Write results.md, the figures and the copies of ``runs`` (of ``task`` only, if given) into ``out``."""
     if task is not None:
         runs = [r for r in runs if r.task == task]
     if not runs:
         raise SystemExit(f"error: no run directories with a summary.json{' for task ' + task if task else ''} found.")
     out.mkdir(parents=True, exist_ok=True)
     copy_runs(runs, out)
-    sections = []
-    if not all(comparable_with_paper(r) for r in runs):
-        sections += ["Runs at `study.scale=small`, on a share of the training data, with a batch limit, or (NER) on "
-                     "another corpus than OntoNotes are not comparable with the paper: its numbers are left out "
-                     "beside them.", ""]
-    ptb = [r for r in runs if r.task == "ptb"]
-    ner = [r for r in runs if r.task == "ner"]
-    if ptb:
-        plot_ptb(ptb, out / "figure1_ptb.png")
-        sections += ["## Penn Treebank (Table 1)", ptb_table(ptb), "", "![Figure 1](figure1_ptb.png)", ""]
-    if ner:
-        plot_ner(ner, out / "figure2_ner.png")
-        sections += ["## Chinese NER (Figure 2)", ner_table(ner), "", "![Figure 2](figure2_ner.png)", ""]
-    for name, task_runs in (("Penn Treebank", ptb), ("Chinese NER", ner)):
-        if not any(len(members) > 1 for members in settings(task_runs).values()):
-            continue
-        task = task_runs[0].task
-        sections += [f"## Over seeds: {name}", seed_statistics(task_runs, task), ""]
-        configs = [flat_config(r) for r in task_runs]
-        if len({c.get("study.lr_factor", 1.0) for c in configs}) > 1:
-            plot_against(task_runs, task, lambda c: c["optimizer.lr"] * c.get("study.lr_factor", 1.0),
-                         lambda c: c.get("study.lr_factor", 1.0) == 1.0, "learning rate (log)",
-                         out / f"lr_sensitivity_{task}.png", log_x=True)
-            sections += [f"![Learning-rate sensitivity](lr_sensitivity_{task}.png)", ""]
-        if len({c.get("task.train_fraction", 1.0) for c in configs}) > 1:
-            plot_against(task_runs, task, lambda c: c.get("task.train_fraction", 1.0),
-                         lambda c: c.get("task.train_fraction", 1.0) == 1.0, "fraction of the training set",
-                         out / f"data_scale_{task}.png", log_x=True)
-            sections += [f"![Data scale](data_scale_{task}.png)", ""]
-    sections += ["## Provenance", provenance(runs), ""]
+    lines, figures = plan(runs)
+    for name, draw in figures.items():
+        save_figure(draw(), out / name)
     report = out / "results.md"
-    report.write_text("\n".join(["# Results", "", *sections]), encoding="utf-8")
+    report.write_text("\n".join(lines), encoding="utf-8")
     return report

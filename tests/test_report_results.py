@@ -1,0 +1,159 @@
+"""Results folders: run discovery, the copies under runs/ from which a folder rebuilds itself, the command line,
+and every committed results/ folder rebuilding byte for byte from its own runs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+from report_runs import ptb_metrics, runs_root, write_run
+
+from adamomentum.report import find_runs, main, write_report
+from adamomentum.report.write import report_markdown
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+COMMITTED = sorted(p.parent for p in RESULTS.rglob("results.md") if "runs" not in p.relative_to(RESULTS).parts)
+
+
+def files_below(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_runs_are_copied_with_their_path_below_the_folder_they_were_found_in(tmp_path: Path) -> None:
+    root = runs_root(tmp_path)
+    out = tmp_path / "results"
+    write_report(find_runs([root]), out)
+    assert files_below(out / "runs") == sorted(
+        f"{task}/{opt}/a/{name}"
+        for task, opt in [("ptb", "sgd"), ("ptb", "momentum"), ("ptb", "adagrad"), ("ptb", "adamomentum"),
+                          ("ner", "adamomentum"), ("ner", "sgd")]  # fmt: skip
+        for name in ("summary.json", "metrics.jsonl")
+    )
+    for name in ("summary.json", "metrics.jsonl"):
+        assert (out / "runs/ptb/adagrad/a" / name).read_bytes() == (root / "ptb/adagrad/a" / name).read_bytes()
+
+
+@pytest.mark.parametrize("source", ["folder", "runs"])
+def test_a_results_folder_rebuilds_itself_in_place_without_nesting_runs(tmp_path: Path, source: str) -> None:
+    """``--out results/X results/X`` (and ``results/X/runs``) rebuilds the same report from the same copies."""
+    out = tmp_path / "results"
+    first = write_report(find_runs([runs_root(tmp_path)]), out).read_text()
+    copies = files_below(out / "runs")
+    second = write_report(find_runs([out if source == "folder" else out / "runs"]), out).read_text()
+    assert files_below(out / "runs") == copies, "no runs/runs/ and no run counted twice"
+    assert second == first
+
+
+def test_a_results_folder_rebuilds_into_another_folder(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    first = write_report(find_runs([runs_root(tmp_path)]), out).read_text()
+    again = tmp_path / "again"
+    assert write_report(find_runs([out]), again).read_text() == first
+    assert files_below(again / "runs") == files_below(out / "runs")
+
+
+def test_runs_that_share_task_optimizer_and_seed_each_keep_their_copy(tmp_path: Path) -> None:
+    """A sweep (``-m optimizer=sgd optimizer.lr=0.5,1.0``) gives runs that differ in their config but share
+    task, optimizer and seed; results/ keeps both so that the report can be rebuilt from it alone."""
+    root = tmp_path / "multirun"
+    write_run(root / "sgd/seed=0/optimizer.lr=0.5", "ptb", "sgd", ptb_metrics([150.0], [145.5]))
+    write_run(root / "sgd/seed=0/optimizer.lr=1.0", "ptb", "sgd", ptb_metrics([131.0], [127.5]))
+    out = tmp_path / "results"
+    text = write_report(find_runs([root]), out).read_text()
+    assert "145.5" in text and "127.5" in text
+    assert sorted(r.summary["final"]["test_ppl"] for r in find_runs([out / "runs"])) == [127.5, 145.5]
+
+
+def test_task_filter(tmp_path: Path) -> None:
+    out = tmp_path / "ner_only"
+    text = write_report(find_runs([runs_root(tmp_path)]), out, task="ner").read_text()
+    assert "Chinese NER" in text and "Penn Treebank" not in text
+    assert (out / "figure2_ner.png").exists() and not (out / "figure1_ptb.png").exists()
+    assert not (out / "runs" / "ptb").exists()
+
+
+def test_no_runs_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as info:
+        main([str(tmp_path / "empty"), "--out", str(tmp_path / "out")])
+    assert "no run directories" in str(info.value.code)
+    with pytest.raises(SystemExit) as info:
+        main([str(tmp_path / "missing"), "--out", str(tmp_path / "out")])
+    assert "does not exist" in str(info.value.code)
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "adamomentum.report", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_writes_the_report(tmp_path: Path) -> None:
+    root = runs_root(tmp_path)
+    out = tmp_path / "cli_out"
+    proc = run_cli("--out", str(out), str(root / "ptb"), str(root / "ner"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = (out / "results.md").read_text()
+    assert "126.5" in text and "0.7311" in text
+    assert (out / "figure1_ptb.png").stat().st_size > 0
+    assert "results.md" in proc.stderr
+
+
+def test_cli_on_a_folder_without_runs_fails_with_a_message(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    proc = run_cli("--out", str(tmp_path / "out"), str(tmp_path / "empty"), cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "error: no run directories" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "results.md").exists()
+
+
+def test_an_unfinished_run_is_reported_as_such(tmp_path: Path, tiny_ptb: Path) -> None:
+    """A run still training (metrics.jsonl and Hydra's record, no summary.json) shows its progress so far."""
+    from conftest import SMALL_PTB, compose_cfg
+
+    from adamomentum.train import run
+
+    run_dir = tmp_path / "outputs" / "run"
+    (run_dir / ".hydra").mkdir(parents=True)
+    overrides = [*SMALL_PTB, f"task.data_dir={tiny_ptb}", "task.max_batches=10", "task.eval_interval=5"]
+    cfg = compose_cfg(overrides)
+    run(cfg, run_dir)
+    (run_dir / "summary.json").unlink()
+    (run_dir / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    (run_dir / ".hydra" / "overrides.yaml").write_text(OmegaConf.to_yaml(overrides))
+    text = report_markdown(find_runs([tmp_path / "outputs"]))
+    line = next(line for line in text.splitlines() if line.startswith("| AdaMomentum |"))
+    assert "| unfinished (step 10, epoch 1) |" in line
+    # Its config, read from Hydra's record, has a batch limit: no paper number, and no gap to it.
+    assert line.endswith("| - | - | 10 |"), "an unfinished run is not compared with the paper"
+
+
+def test_results_folders_are_committed() -> None:
+    assert len(COMMITTED) >= 6, COMMITTED
+
+
+@pytest.mark.parametrize("folder", COMMITTED, ids=lambda p: p.relative_to(RESULTS).as_posix())
+def test_each_committed_results_folder_rebuilds_byte_for_byte_from_its_runs(folder: Path) -> None:
+    """results.md is what the report code makes of the copies under runs/ (figures are drawn by the same
+    code and not compared: PNG bytes depend on the matplotlib version)."""
+    assert report_markdown(find_runs([folder])) == (folder / "results.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("folder", COMMITTED, ids=lambda p: p.relative_to(RESULTS).as_posix())
+def test_each_results_folder_says_the_one_command_that_rebuilds_it(folder: Path) -> None:
+    relative = folder.relative_to(RESULTS.parent).as_posix()
+    readmes = [folder / "README.md", folder.parent / "README.md"]
+    command = f"python -m adamomentum.report --out {relative} {relative}"
+    assert any(command in p.read_text(encoding="utf-8") for p in readmes if p.exists()), (command, readmes)
+
+
+def test_results_readme_lists_every_folder() -> None:
+    text = (RESULTS / "README.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\(([^)#]+?)/?\)", text))
+    folders = {p.name for p in RESULTS.iterdir() if p.is_dir()}
+    assert folders <= linked, folders - linked

@@ -1,0 +1,47 @@
+"""Setting inference: runs grouped by the config values that vary between an optimizer's runs, named in words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from report_runs import ptb_metrics, seeded_runs, write_run
+
+from adamomentum.report import find_runs
+from adamomentum.report.settings import settings
+
+
+def names(root: Path) -> list[str]:
+    return [s.name for s in settings(find_runs([root]))]
+
+
+def test_settings_are_named_in_words_never_by_hydra_keys(tmp_path: Path) -> None:
+    for decay in (False, True):
+        seeded_runs(tmp_path / "ptb", "sgd", [120.0], **{"optimizer.lr_decay": decay})
+    for value in (0.1, None, 1e-4):
+        seeded_runs(tmp_path / "ptb", "adamomentum", [120.0], **{"optimizer.initial_accumulator_value": value})
+    seeded_runs(tmp_path / "ptb", "adagrad", [140.0])
+    # Table 1's schedule first; the defaults (G_0 = None, the constructor's 0) first, numbers by size.
+    assert names(tmp_path / "ptb") == [
+        "SGD, Zaremba's decay", "SGD, constant lr", "AdaGrad",
+        "AdaMomentum, G_0 = 0", "AdaMomentum, G_0 = 0.0001", "AdaMomentum, G_0 = 0.1",
+    ]  # fmt: skip
+    seeded_runs(tmp_path / "other", "adamomentum", [120.0, 121.0], **{"task.bptt": 35})
+    seeded_runs(tmp_path / "other", "adamomentum", [120.0], **{"task.bptt": 20})
+    labels = names(tmp_path / "other")
+    assert labels == ["AdaMomentum, bptt = 20", "AdaMomentum, bptt = 35"]
+
+
+def test_seeds_and_how_often_a_run_was_evaluated_do_not_split_a_setting(tmp_path: Path) -> None:
+    """The verdict study evaluates seed 0 every 500 batches and the other seeds once per epoch."""
+    for seed, interval in enumerate((500, None, None)):
+        write_run(tmp_path / f"s{seed}", "ptb", "sgd", ptb_metrics([130.0], [125.0]), seed=seed,
+                  config={"seed": seed, "task": {"eval_interval": interval}, "optimizer": {"lr": 1.0}})  # fmt: skip
+    [setting] = settings(find_runs([tmp_path]))
+    assert setting.label == "Table 1" and [r.summary["seed"] for r in setting.runs] == [0, 1, 2]
+
+
+def test_a_key_older_runs_lack_does_not_count_as_varying(tmp_path: Path) -> None:
+    write_run(tmp_path / "old", "ptb", "sgd", ptb_metrics([130.0], [125.0]), config={"optimizer": {"lr": 1.0}})
+    write_run(tmp_path / "new", "ptb", "sgd", ptb_metrics([131.0], [126.0]), seed=1,
+              config={"optimizer": {"lr": 1.0, "momentum_schedule": "constant"}})  # fmt: skip
+    assert names(tmp_path) == ["SGD"]
