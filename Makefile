@@ -15,7 +15,7 @@ MSRA_DIR ?= data/msra
 ARGS ?=
 
 .PHONY: help venv test bench bench-optim reproduce-ptb reproduce-ner reproduce-ner-msra report tensorboard clean \
-	study study-ptb-seeds study-ptb-lr-sweep study-ptb-data-scale study-ner-seeds
+	study reproduce-ptb-verdict study-ptb-seeds study-ptb-lr-sweep study-ptb-data-scale study-ner-seeds
 
 help:
 	@echo "make test            install into $(VENV) and run the test suite"
@@ -75,6 +75,14 @@ reproduce-ner: venv
 reproduce-ner-msra:
 	$(MAKE) reproduce-ner NER_SWEEP=outputs/reproduce-ner-msra NER_OUT=results/ner-msra \
 		ARGS="task.source=columns task.data_dir=$(MSRA_DIR) task.max_train_sentences=14700 $(ARGS)"
+
+# The Penn Treebank verdict (conf/experiment/ptb_verdict.yaml, issue #13): 15 full runs, JOBS at a
+# time, one thread each on a CPU. Relaunching skips finished runs and resumes the others.
+JOBS ?= 2
+PTB_DATA ?= data/ptb
+reproduce-ptb-verdict: venv
+	$(BIN)/python -m adamomentum.train experiment=ptb_verdict hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
+		task.data_dir=$(PTB_DATA) progress=false $(ARGS)
 
 # Studies beyond the paper (conf/experiment/): SCALE=small tries the machinery on a CPU.
 SCALE ?= full

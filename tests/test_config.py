@@ -212,6 +212,13 @@ def test_the_named_studies_and_ablations_exist():
             "ptb_ablation_loss_reduction"} <= set(EXPERIMENTS)
 
 
+def swept_overrides(cfg: DictConfig) -> list[list[str]]:
+    """What the study's sweeper launches: a grid's values one at a time, or a run list's entries."""
+    if "runs" in cfg.hydra.sweeper:
+        return [entry.split() for entry in cfg.hydra.sweeper.runs]
+    return [[f"{key}={value}"] for key, values in cfg.hydra.sweeper.params.items() for value in str(values).split(",")]
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 @pytest.mark.parametrize("scale", ["full", "small"])
 def test_every_study_composes_as_a_sweep(experiment, scale):
@@ -219,12 +226,13 @@ def test_every_study_composes_as_a_sweep(experiment, scale):
     task = experiment.split("_")[0]
     assert cfg.task.name == task
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
-    assert set(cfg.hydra.sweeper.params.optimizer.split(",")) <= {"sgd", "momentum", "adagrad", "adamomentum"}
     assert cfg.hydra.sweep.dir == f"outputs/study/{experiment}-{scale}"
     assert cfg.task.epochs == ({"ptb": 13, "ner": 30}[task] if scale == "full" else {"ptb": 1, "ner": 2}[task])
-    for key, values in cfg.hydra.sweeper.params.items():
-        for value in str(values).split(","):  # every swept value is accepted by the schema
-            compose_study(f"experiment={experiment}", f"study.scale={scale}", f"{key}={value}")
+    optimizers = set()
+    for overrides in swept_overrides(cfg):  # every swept value is accepted by the schema
+        run = compose_study(f"experiment={experiment}", f"study.scale={scale}", *overrides)
+        optimizers.add(run.optimizer.name)
+    assert optimizers <= {"sgd", "momentum", "adagrad", "adamomentum"} and len(optimizers) >= 2
 
 
 def test_small_scale_values_and_the_sweep_grids():
