@@ -8,13 +8,15 @@ TORCH ?= torch==2.13.0
 OPTIMIZERS ?= sgd,momentum,adagrad,adamomentum
 RUNS ?= outputs/multirun
 PTB_SWEEP ?= outputs/reproduce-ptb
-PTB_OUT ?= results/ptb
+PTB_OUT ?= outputs/report-ptb
 NER_SWEEP ?= outputs/reproduce-ner
-NER_OUT ?= results/ner
+NER_OUT ?= outputs/report-ner
+# A report into a folder holding committed results (results/ptb, say) rewrites them: only on request.
+RESULTS_OVERWRITE ?= 0
 MSRA_DIR ?= data/msra
 ARGS ?=
 
-.PHONY: help venv test bench bench-optim reproduce-ptb reproduce-ner reproduce-ner-msra report tensorboard clean \
+.PHONY: help venv test bench bench-optim reproduce-ptb reproduce-ner reproduce-ner-msra report refuse-committed tensorboard clean \
 	study reproduce-ptb-verdict study-ptb-seeds study-ptb-lr-sweep study-ptb-data-scale study-ner-seeds
 
 help:
@@ -22,7 +24,7 @@ help:
 	@echo "make reproduce-ptb   Penn Treebank, Table 1 and Figure 1 (OPTIMIZERS=$(OPTIMIZERS))"
 	@echo "make reproduce-ner   Chinese NER, Figure 2 (needs OntoNotes; see README)"
 	@echo "make reproduce-ner-msra   the NER stand-in on MSRA (MSRA_DIR=...)"
-	@echo "make report          rebuild results/ tables and figures from run directories (RUNS=...)"
+	@echo "make report          tables and figures from run directories (RUNS=..., into REPORT_OUT=$(REPORT_OUT))"
 	@echo "make bench-optim     time one optimizer step on the PTB model's parameters"
 	@echo "make bench           the speed targets: trainer vs a plain loop, memory, bf16, subnormals, NER"
 	@echo "make tensorboard     serve the run directories under outputs/"
@@ -52,6 +54,7 @@ bench: venv
 # small part of it. PARALLEL=1 forces that, PARALLEL=0 runs them one after another.
 PARALLEL ?= auto
 reproduce-ptb: venv
+	@$(MAKE) --no-print-directory refuse-committed OUT=$(PTB_OUT) VARIABLE=PTB_OUT
 	@if [ "$(PARALLEL)" = 1 ] || { [ "$(PARALLEL)" = auto ] && \
 		$(BIN)/python -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; }; then \
 		pids=""; \
@@ -67,6 +70,7 @@ reproduce-ptb: venv
 	$(BIN)/python -m adamomentum.report --task ptb --out $(PTB_OUT) $(PTB_SWEEP)
 
 reproduce-ner: venv
+	@$(MAKE) --no-print-directory refuse-committed OUT=$(NER_OUT) VARIABLE=NER_OUT
 	$(BIN)/python -m adamomentum.train --multirun task=ner optimizer=$(OPTIMIZERS) \
 		hydra.sweep.dir=$(NER_SWEEP) progress=false $(ARGS)
 	$(BIN)/python -m adamomentum.report --task ner --out $(NER_OUT) $(NER_SWEEP)
@@ -97,13 +101,25 @@ study-ner-seeds:
 
 # Any experiment config: make study EXPERIMENT=ptb_ablation_eps SCALE=small
 EXPERIMENT ?= ptb_seeds
+STUDY_OUT ?= results/study-$(SCALE)/$(EXPERIMENT)
 study: venv
+	@$(MAKE) --no-print-directory refuse-committed OUT=$(STUDY_OUT) VARIABLE=STUDY_OUT
 	$(BIN)/python -m adamomentum.train experiment=$(EXPERIMENT) study.scale=$(SCALE) progress=false $(ARGS)
-	$(BIN)/python -m adamomentum.report --out results/study-$(SCALE)/$(EXPERIMENT) \
-		outputs/study/$(EXPERIMENT)-$(SCALE)
+	$(BIN)/python -m adamomentum.report --out $(STUDY_OUT) outputs/study/$(EXPERIMENT)-$(SCALE)
 
+REPORT_OUT ?= results/report
 report: venv
-	$(BIN)/python -m adamomentum.report --out results/report $(RUNS)
+	@$(MAKE) --no-print-directory refuse-committed OUT=$(REPORT_OUT) VARIABLE=REPORT_OUT
+	$(BIN)/python -m adamomentum.report --out $(REPORT_OUT) $(RUNS)
+
+# Stops a target before it trains when OUT holds a results.md that git tracks (outside a git checkout: any
+# results.md), unless RESULTS_OVERWRITE=1. VARIABLE names the target's own variable for another folder.
+refuse-committed:
+	@if [ "$(RESULTS_OVERWRITE)" != 1 ] && [ -e "$(OUT)/results.md" ] && \
+		{ ! git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git ls-files --error-unmatch "$(OUT)/results.md" >/dev/null 2>&1; }; then \
+		echo "error: $(OUT) holds committed results; pass $(VARIABLE)=<another folder>, or RESULTS_OVERWRITE=1 to rewrite them" >&2; \
+		exit 2; \
+	fi
 
 tensorboard: venv
 	$(BIN)/tensorboard --logdir outputs --bind_all

@@ -4,6 +4,7 @@ and every committed results/ folder rebuilding byte for byte from its own runs."
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,8 @@ from report_runs import ptb_metrics, runs_root, write_run
 from adamomentum.report import find_runs, main, write_report
 from adamomentum.report.write import report_markdown
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
 COMMITTED = sorted(p.parent for p in RESULTS.rglob("results.md") if "runs" not in p.relative_to(RESULTS).parts)
 
 
@@ -157,3 +159,25 @@ def test_results_readme_lists_every_folder() -> None:
     linked = set(re.findall(r"\]\(([^)#]+?)/?\)", text))
     folders = {p.name for p in RESULTS.iterdir() if p.is_dir()}
     assert folders <= linked, folders - linked
+
+
+def make(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_targets_refuse_to_overwrite_committed_results_without_the_flag() -> None:
+    refused = make("refuse-committed", "OUT=results/ptb", "VARIABLE=PTB_OUT")
+    assert refused.returncode != 0
+    assert "results/ptb holds committed results" in refused.stderr
+    assert "PTB_OUT=" in refused.stderr and "RESULTS_OVERWRITE=1" in refused.stderr
+    assert make("refuse-committed", "OUT=results/ptb", "VARIABLE=PTB_OUT", "RESULTS_OVERWRITE=1").returncode == 0
+    assert make("refuse-committed", "OUT=outputs/report-ptb", "VARIABLE=PTB_OUT").returncode == 0
+    # Each target that writes a report checks its folder before it trains (a dry run executes nothing).
+    for target, out in [("reproduce-ptb", "outputs/report-ptb"), ("reproduce-ner", "outputs/report-ner"),
+                        ("study", "results/study-full/ptb_seeds"), ("report", "results/report")]:  # fmt: skip
+        lines = make("-n", target).stdout.splitlines()
+        guard = next(i for i, line in enumerate(lines) if f"refuse-committed OUT={out} " in line)
+        work = next(i for i, line in enumerate(lines) if "adamomentum.train" in line or "adamomentum.report" in line)
+        assert guard < work, (target, lines)
