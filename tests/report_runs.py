@@ -79,5 +79,6 @@ def runs_root(tmp_path: Path) -> Path:
     # peaks at the epoch where valid does not (a test-selected number would differ).
     write_run(root / "ner/adamomentum/a", "ner", "adamomentum",
               ner_metrics([0.60, 0.72, 0.71], [0.61, 0.7432, 0.7311], [0.50, 0.6555, 0.6401]))  # fmt: skip
-    write_run(root / "ner/sgd/a", "ner", "sgd", ner_metrics([0.30, 0.45, 0.41], [0.3125, 0.40, 0.4268], [0.2, 0.3, 0.3333]))
+    write_run(root / "ner/sgd/a", "ner", "sgd",
+              ner_metrics([0.30, 0.45, 0.41], [0.3125, 0.40, 0.4268], [0.2, 0.3, 0.3333]))  # fmt: skip
     return root

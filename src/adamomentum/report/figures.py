@@ -39,9 +39,9 @@ from matplotlib.lines import Line2D  # noqa: E402
 LINESTYLES = ["-", "--", ":", "-.", (0, (3, 1, 1, 1, 1, 1))]
 PAPER_MARKER = {"marker": "*", "s": 240, "edgecolors": "black", "linewidths": 0.8, "zorder": 6}
 # A perplexity curve ending further than this factor from the best one (a blown-up run) would squeeze the
-# others: the panel's range leaves it out and an inset shows the full range.
+# others: the panel's range leaves it out and the strip below shows the full range.
 OUTLIER_FACTOR = 2.0
-# The panel's range covers the curves from this share of training on; the early descent is in the inset.
+# The panel's range covers the curves from this share of training on; the early descent is in the strip below.
 RANGE_FROM = 0.2
 
 
@@ -57,6 +57,7 @@ class Curve:
 
 
 def setting_curve(setting: Setting, measure: Measure, x_key: str) -> Curve | None:
+    """``measure`` of a setting's seeds against ``x_key``; None where the seeds share no finite evaluation."""
     per_run = [{m[x_key]: m[measure.key] for m in run.metrics if math.isfinite(m.get(measure.key, math.nan))}
                for run in setting.runs]  # fmt: skip
     xs = sorted(set.intersection(*(set(values) for values in per_run)))
@@ -159,20 +160,19 @@ def curves_figure(runs: list[Run], task: Task) -> Figure:
         limits = fitted_range(curves, measure, [y for _, y in paper.values()]) if curves else None
         panels.append((measure, curves, paper, limits))
     clipped = any(limits for *_, limits in panels)
-    fig, axes = plt.subplots(2 if clipped else 1, len(panels), figsize=(5.6 * len(panels) + 0.6, 7.4 if clipped else 5.4),
-                             layout="constrained", squeeze=False, sharex="col",
-                             height_ratios=[3, 1.2] if clipped else None)  # fmt: skip
+    width = 5.6 * len(panels) + 0.6
+    fig, axes = plt.subplots(2 if clipped else 1, len(panels), figsize=(width, 7.4 if clipped else 5.4), squeeze=False,
+                             layout="constrained", sharex="col", height_ratios=[3, 1.2] if clipped else None)
     for column, (measure, curves, paper, limits) in enumerate(panels):
         ax = axes[0][column]
         _draw_curves(ax, curves, style, bands=True)
         for optimizer, (x, y) in paper.items():
             ax.scatter([x], [y], color=colour[optimizer], **PAPER_MARKER)
-        ax.set_title(measure.label)
+        ax.set_title(f"{measure.label}: where the curves settle (full range below)" if limits else measure.label)
         ax.set_ylabel(measure.label)
         ax.grid(True, alpha=0.3)
         if limits:
             ax.set_ylim(*limits)
-            ax.set_title(f"{measure.label}: where the curves settle (full range below)")
             overview = axes[1][column]
             _draw_curves(overview, curves, style, bands=False)
             overview.axhspan(*limits, color="grey", alpha=0.15, linewidth=0)

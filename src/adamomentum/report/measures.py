@@ -54,7 +54,8 @@ TEST_ENTITY_F1 = Measure("test_entity_f1", "test entity F1", False, False, 4)
 
 TASKS = {
     "ptb": Task(
-        name="ptb", title="Penn Treebank", heading="Penn Treebank (Table 1)", model="2x256 LSTM", figure="Figure 1", figure_file="figure1_ptb.png",
+        name="ptb", title="Penn Treebank", heading="Penn Treebank (Table 1)", model="2x256 LSTM",
+        figure="Figure 1", figure_file="figure1_ptb.png",
         x_key="step", x_label="training batches", selection=VALID_PPL, headline=TEST_PPL,
         curves=(VALID_PPL, TEST_PPL),
         # Table 1 of the paper.
@@ -62,7 +63,8 @@ TASKS = {
         paper_format="{:.0f}", paper_label="the paper's final test perplexity (Table 1)",
     ),
     "ner": Task(
-        name="ner", title="Chinese NER", heading="Chinese NER (Figure 2)", model="2-layer BiLSTM", figure="Figure 2", figure_file="figure2_ner.png",
+        name="ner", title="Chinese NER", heading="Chinese NER (Figure 2)", model="2-layer BiLSTM",
+        figure="Figure 2", figure_file="figure2_ner.png",
         x_key="epoch", x_label="epoch", selection=VALID_F1, headline=TEST_F1, curves=(TEST_F1,),
         # Section 4 of the paper: AdaMomentum above 0.75.
         paper={"adamomentum": 0.75}, paper_format="{:.2f}+", paper_label="the paper's test token F1 (above it)",

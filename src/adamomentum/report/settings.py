@@ -89,7 +89,8 @@ class Setting:
     @property
     def name(self) -> str:
         """The optimizer, and the setting where it has more than one: a legend entry's words."""
-        return optimizer_name(self.optimizer) if self.label == TABLE1 else f"{optimizer_name(self.optimizer)}, {self.label}"
+        optimizer = optimizer_name(self.optimizer)
+        return optimizer if self.label == TABLE1 else f"{optimizer}, {self.label}"
 
 
 def flat_config(run: Run) -> dict[str, Any]:
