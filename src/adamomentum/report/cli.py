@@ -12,7 +12,8 @@ from adamomentum.report.write import write_report
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=package_doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m adamomentum.report", description=package_doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path, help="run directories, or folders holding them")
     parser.add_argument("--out", type=Path, required=True, help="where results.md and the figures go")
     parser.add_argument("--task", choices=["ptb", "ner"], help="only runs of this task")
