@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -86,6 +87,64 @@ def test_interrupted_and_resumed_run_matches_uninterrupted_run(reference_run, tm
     for tag, points in read_scalars(run_dir).items():
         steps = [s for s, _ in points]
         assert steps == sorted(set(steps)), f"{tag} steps repeat or step back after resuming at {stopped_at}"
+
+
+def descendants(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of every process below ``pid``, read from Linux's /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # ended while we looked
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, queue = [], list(children.get(pid, []))
+    while queue:
+        child = queue.pop()
+        try:
+            found.append((child, (Path("/proc") / str(child) / "cmdline").read_text().replace("\0", " ")))
+        except OSError:
+            continue
+        queue.extend(children.get(child, []))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the job's process through Linux's /proc")
+def test_submitit_preemption_signal_checkpoints_the_current_step_and_the_requeued_job_resumes(reference_run, tmp_path):
+    """hydra/launcher=submitit_local, and the signal its controller forwards to the job before a time-out
+    (the one submitit has SLURM send before the time limit and at preemption): the job writes a
+    checkpoint at the step it is on, submitit's own handler requeues it, and the requeued job
+    resumes from that step and ends with the uninterrupted run's metrics."""
+    local = pytest.importorskip("submitit.local.local")
+    reference_dir, data = reference_run
+    sweep = tmp_path / "sweep"
+    run_dir = sweep / "run"
+    # log_interval=1 puts every trained step in train.log.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "adamomentum.train", "--multirun", "hydra/launcher=submitit_local",
+         *LONG_PTB, "log_interval=1", f"task.data_dir={data}", f"hydra.sweep.dir={sweep}", "hydra.sweep.subdir=run"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    wait_for_checkpoint(run_dir, proc, min_step=250)
+    jobs = [pid for pid, cmdline in descendants(proc.pid) if "submitit.core._submit" in cmdline]
+    assert len(jobs) == 1, descendants(proc.pid)
+    preemption_signal = local.LocalJobEnvironment._usr_sig()  # what the controller forwards
+    os.kill(jobs[0], preemption_signal)
+    _, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 0, stderr
+    assert numbers(run_dir) == numbers(reference_dir)
+
+    log = (run_dir / "train.log").read_text()
+    name = signal.Signals(preemption_signal).name
+    stop = re.search(rf"{name} at step (\d+): checkpoint written", log)
+    assert stop, f"no checkpoint on {name} in {run_dir / 'train.log'}"
+    stopped_at = int(stop.group(1))
+    last_trained = int(re.findall(r"step (\d+)/\d+: loss", log[: stop.start()])[-1])
+    handed_over = log[stop.end():]
+    assert f"Caught signal {name}" in handed_over and "Requeued job" in handed_over  # submitit's handler ran
+    resumed_at = int(re.search(r"resuming .* at epoch \d+, step (\d+)", handed_over).group(1))
+    # No batch trained twice: the requeued job starts right after the last step the first one trained.
+    assert last_trained == stopped_at == resumed_at
 
 
 def test_relaunching_a_finished_run_does_nothing(reference_run, tmp_path):

@@ -276,7 +276,7 @@ def _hydra_main(cfg: DictConfig) -> None:
         run(cfg, run_dir)
     except Interrupted as e:
         print(str(e), file=sys.stderr)
-        sys.exit(143 if e.signal_name == "SIGTERM" else 130)
+        sys.exit(e.exit_code)
     except UserError as e:
         if os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise

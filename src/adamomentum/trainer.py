@@ -128,25 +128,53 @@ def resource_usage() -> tuple[int, float]:
 
 
 class Interrupted(Exception):
-    """SIGTERM or SIGINT arrived; a checkpoint was written at the batch boundary."""
+    """A stop signal arrived (see ``stop_signals``); a checkpoint was written at the batch boundary."""
 
-    def __init__(self, signal_name: str, step: int, run_dir: Path) -> None:
+    def __init__(self, signum: int, step: int, run_dir: Path) -> None:
+        self.signal_name = signal.Signals(signum).name
         super().__init__(
-            f"{signal_name} received: stopped at step {step} after writing {run_dir / 'checkpoint.pt'}; "
+            f"{self.signal_name} received: stopped at step {step} after writing {run_dir / 'checkpoint.pt'}; "
             f"continue with: python -m adamomentum.train resume={run_dir}"
         )
-        self.signal_name = signal_name
+        # A shell reports a process ended by signal N as 128 + N: 143 for SIGTERM, 130 for SIGINT.
+        self.exit_code = 128 + signum
+
+
+def submitit_signal() -> signal.Signals | None:
+    """The signal submitit has SLURM send before the time limit and at preemption, when submitit
+    runs this process (it imports itself before it calls the job); None otherwise.
+
+    submitit 1.5 picks USR2 unless ``SUBMITIT_PREEMPT_SIGNAL`` names another, and asks sbatch for
+    ``--signal=USR2@<signal_delay_s>``; its handler then requeues the job and exits.
+    """
+    if "submitit" not in sys.modules:
+        return None
+    from submitit.core.job_environment import JobEnvironment
+
+    return signal.Signals(JobEnvironment._usr_sig())
+
+
+def stop_signals() -> list[signal.Signals]:
+    """The signals that stop training at the next batch boundary, after a checkpoint."""
+    extra = submitit_signal()
+    return [signal.SIGTERM, signal.SIGINT, *([extra] if extra not in (None, signal.SIGTERM, signal.SIGINT) else [])]
 
 
 class _StopRequest:
-    """Turns SIGTERM/SIGINT into a flag the loop reads at batch boundaries."""
+    """Turns the stop signals into a flag the loop reads at batch boundaries.
+
+    The handler each signal had before is kept, and ``hand_over`` runs it once the checkpoint is
+    written: under submitit that handler requeues the job (and exits), so a preempted or timed-out
+    job comes back and resumes from the step where it stopped.
+    """
 
     def __init__(self) -> None:
-        self.signal_name: str | None = None
+        self.signum: int | None = None
+        self._frame: Any = None
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> "_StopRequest":
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in stop_signals():
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)
             except ValueError:  # not the main thread: leave signals to the caller
@@ -154,7 +182,16 @@ class _StopRequest:
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        self.signal_name = signal.Signals(signum).name
+        self.signum, self._frame = signum, frame
+
+    def hand_over(self) -> None:
+        """Run the handler the signal had before training started, if it was a Python function.
+
+        Python's own SIGINT handler is skipped: ``Interrupted`` takes the place of its KeyboardInterrupt.
+        """
+        previous = self._previous.get(self.signum)
+        if callable(previous) and previous is not signal.default_int_handler:
+            previous(self.signum, self._frame)
 
     def __exit__(self, *exc: Any) -> None:
         for sig, handler in self._previous.items():
@@ -320,7 +357,7 @@ class Trainer:
         return step >= 0
 
     def fit(self) -> TrainingResult:
-        """Train from the current position to the end; raises Interrupted on SIGTERM/SIGINT."""
+        """Train from the current position to the end; raises Interrupted on a stop signal (``stop_signals``)."""
         s, result = self.schedule, self.result
         total_steps = self._total_steps()
         self.wall_offset = result.wall_time_s
@@ -365,7 +402,7 @@ class Trainer:
                     due_checkpoint = bool(self.checkpoint_interval) and self.step % self.checkpoint_interval == 0
                     reached_max = s.max_batches is not None and self.step >= s.max_batches
                     epoch_done = self.batch_in_epoch >= self.task.batches_per_epoch()
-                    syncs = due_log or due_eval or due_checkpoint or reached_max or epoch_done or stop.signal_name
+                    syncs = due_log or due_eval or due_checkpoint or reached_max or epoch_done or stop.signum
                     if syncs and self._deferred_divergence(first_bad_step):
                         break
                     if due_log:
@@ -389,10 +426,16 @@ class Trainer:
                         break
                     if due_checkpoint:
                         self.save(wall_started)
-                    if stop.signal_name:
+                    if stop.signum is not None:
                         self.save(wall_started)
                         bar.close()
-                        raise Interrupted(stop.signal_name, self.step, self.run_dir)
+                        self.writer.close()
+                        log.warning(
+                            "%s at step %d: checkpoint written to %s; stopping",
+                            signal.Signals(stop.signum).name, self.step, self.run_dir / "checkpoint.pt",
+                        )
+                        stop.hand_over()
+                        raise Interrupted(stop.signum, self.step, self.run_dir)
                 if result.status != "running":
                     break
                 if self.last_eval_step != self.step:
