@@ -80,7 +80,7 @@ reproduce-ner-msra:
 	$(MAKE) reproduce-ner NER_SWEEP=outputs/reproduce-ner-msra NER_OUT=results/ner-msra \
 		ARGS="task.source=columns task.data_dir=$(MSRA_DIR) task.max_train_sentences=14700 $(ARGS)"
 
-# The Penn Treebank verdict (conf/experiment/ptb_verdict.yaml, issue #13): 15 full runs, JOBS at a
+# The Penn Treebank verdict (conf/experiment/ptb_verdict.yaml, issue #13): 19 full runs, JOBS at a
 # time, one thread each on a CPU. Relaunching skips finished runs and resumes the others.
 JOBS ?= 2
 PTB_DATA ?= data/ptb

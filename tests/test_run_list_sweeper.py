@@ -41,6 +41,7 @@ def test_the_verdict_lists_the_issues_runs_with_seed_0_evaluated_every_500_batch
         run = compose_verdict(*entry.split())  # every entry composes against the schema
         runs.append((run.optimizer.name, run.optimizer.initial_accumulator_value, run.seed, run.task.eval_interval))
     table1 = {(opt, None, seed, None) for opt in ("sgd", "momentum", "adagrad", "adamomentum") for seed in (1, 2)}
+    table1 |= {(opt, None, 0, 500) for opt in ("sgd", "momentum", "adagrad", "adamomentum")}
     authors = {(opt, 0.1, 0, 500) for opt in ("adagrad", "adamomentum")}
     authors |= {(opt, 0.1, seed, None) for opt in ("adagrad", "adamomentum") for seed in (1, 2)}
     assert sorted(runs, key=str) == sorted(table1 | authors | {("adamomentum", 1e-4, 0, 500)}, key=str)

@@ -19,7 +19,7 @@ from typing import Any
 import matplotlib
 
 from adamomentum.report.measures import Measure, Task
-from adamomentum.report.runs import Run, optimizers_of
+from adamomentum.report.runs import OPTIMIZER_ORDER, Run, optimizers_of
 from adamomentum.report.settings import (
     Setting,
     comparable_with_paper,
@@ -29,6 +29,7 @@ from adamomentum.report.settings import (
     settings,
 )
 from adamomentum.report.statistics import final_value, spread
+from adamomentum.report.verdict import READINGS, reading_settings
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -284,3 +285,50 @@ def sweep_figure(runs: list[Run], task: Task, x_of: Callable[[dict[str, Any]], f
 def save_figure(fig: Figure, path: Path) -> None:
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def readings_figure(runs: list[Run], task: Task) -> Figure:
+    """The headline curves under each reading of the paper's setting (the verdict's: as written, and with the
+    authors' accumulator start), side by side on one y range fitted to where the curves settle; a curve that
+    ends above it is named with its final value, and the paper's numbers are marked at the right."""
+    groups = settings(runs)
+    style = styles(groups, runs)
+    measure = task.headline
+    panels = []
+    for reading in READINGS:
+        found = reading_settings(groups, reading)
+        curves = [c for o in OPTIMIZER_ORDER if o in found and (c := setting_curve(found[o], measure, task.x_key))]
+        panels.append((reading.title, curves))
+    every = [c for _, curves in panels for c in curves]
+    x_end = max(c.xs[-1] for c in every)
+    marked = [o for o in OPTIMIZER_ORDER if o in task.paper]
+    paper = {o: (x_end * (1.015 + 0.02 * k), task.paper[o]) for k, o in enumerate(marked)}
+    limits = fitted_range(every, measure, [y for _, y in paper.values()])
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 6.6), sharey=True, squeeze=False,
+                             layout="constrained")  # fmt: skip
+    colour = {s.optimizer: style[id(s)]["color"] for s in groups}
+    for ax, (title, curves) in zip(axes[0], panels):
+        _draw_curves(ax, curves, style, bands=True)
+        for optimizer, (x, y) in paper.items():
+            if optimizer in colour:
+                ax.scatter([x], [y], color=colour[optimizer], **PAPER_MARKER)
+        if limits:
+            ax.set_ylim(*limits)
+            above = [c for c in curves if c.centre[-1] > limits[1]]
+            for k, c in enumerate(above):
+                ax.annotate(f"{style[id(c.setting)]['label']}: above this range, ends at {measure.fmt(c.centre[-1])}",
+                            xy=(0.98, 0.97 - 0.06 * k), xycoords="axes fraction", ha="right", va="top",
+                            fontsize="small", color=style[id(c.setting)]["color"])  # fmt: skip
+        ax.set_title(title)
+        ax.set_xlabel(task.x_label)
+        ax.grid(True, alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend([*handles, _paper_handle(task)], [*labels, task.paper_label], loc="upper center",
+                  bbox_to_anchor=(0.5, -0.12), ncols=2, fontsize="small")  # fmt: skip
+    axes[0][0].set_ylabel(measure.label)
+    several = any(len(c.setting.runs) > 1 for c in every)
+    centre = "geometric mean" if measure.log_scale else "mean"
+    note = f"lines: {centre} over seeds, bands: min to max; " if several else ""
+    fig.suptitle(f"{figure_title(runs, task)}\n{note}y range: where the curves settle, from a fifth of "
+                 "training on", fontsize="medium")  # fmt: skip
+    return fig

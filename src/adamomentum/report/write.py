@@ -11,11 +11,12 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from adamomentum.report.figures import curves_figure, save_figure, sweep_figure
+from adamomentum.report.figures import curves_figure, readings_figure, save_figure, sweep_figure
 from adamomentum.report.measures import TASKS
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import comparable_with_paper, flat_config, settings
 from adamomentum.report.tables import comparison_table, provenance, runs_table, seed_table, within_paper
+from adamomentum.report.verdict import verdict_section
 
 NOT_COMPARABLE = (
     "Runs at `study.scale=small`, on a share of the training data, with a batch limit, or (NER) on another corpus "
@@ -74,6 +75,11 @@ def plan(runs: list[Run]) -> tuple[list[str], dict[str, Callable[[], Figure]]]:
         lines += [f"## Over seeds: {task.title}", seed_table(groups, task), ""]
         for part in (comparison_table(groups, task), "\n".join(within_paper(groups, task))):
             lines += [part, ""] if part else []
+        verdict = verdict_section(groups, task)
+        if verdict:
+            name = f"verdict_{task.name}.png"
+            lines += [*verdict, f"![{task.figure} under both readings]({name})", ""]
+            figures[name] = partial(readings_figure, task_runs, task)
         configs = [flat_config(r) for r in task_runs]
         for key, x_of, xlabel, what, stem in SWEEPS:
             if len({c.get(key, SWEEP_DEFAULTS[key]) for c in configs}) > 1:

@@ -1,0 +1,125 @@
+"""The verdict in results.md: each claim of the paper read under Table 1 as written and with the authors'
+accumulator start, with the word its intervals allow, and the figure of both readings side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from report_runs import ptb_metrics, write_run
+from test_report_figures import stars
+
+from adamomentum.report import find_runs
+from adamomentum.report.figures import readings_figure
+from adamomentum.report.measures import TASKS
+from adamomentum.report.verdict import (
+    NOT_REPRODUCED,
+    ONLY_WITH_AUTHORS_START,
+    REPRODUCED,
+    TABLE1,
+    UNDECIDED,
+)
+from adamomentum.report.write import report_markdown
+
+# Final test perplexities per (optimizer, G_0) and seed: SGD and Momentum near the paper's 115 and 108,
+# AdaGrad near 140 either way, AdaMomentum blown up as written and at 0.91 of SGD with the authors' start.
+FINALS: dict[tuple[str, float | None], list[float]] = {
+    ("sgd", None): [115.0, 116.0, 114.5],
+    ("momentum", None): [108.0, 108.5, 107.6],
+    ("adagrad", None): [140.0, 141.0, 139.0],
+    ("adagrad", 0.1): [139.0, 140.5, 139.5],
+    ("adamomentum", None): [420.0, 431.0, 415.0],
+    ("adamomentum", 0.1): [105.0, 106.0, 104.6],
+}
+
+
+def nested(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def write_verdict_runs(root: Path, finals: dict[tuple[str, float | None], list[float]], **extra: Any) -> Path:
+    for (optimizer, start), values in finals.items():
+        for seed, value in enumerate(values):
+            config = nested({**TABLE1[optimizer], "optimizer.name": optimizer, "seed": seed, "study.scale": "full",
+                             "optimizer.initial_accumulator_value": start, **extra})  # fmt: skip
+            metrics = ptb_metrics([1.4 * value, 1.06 * value, 1.04 * value], [1.35 * value, 1.03 * value, value])
+            write_run(root / optimizer / f"seed={seed}" / f"g0={start}", "ptb", optimizer, metrics, seed=seed,
+                      config=config)  # fmt: skip
+    return root
+
+
+def verdict_rows(text: str) -> dict[str, list[str]]:
+    """The verdict table's rows by claim: [paper, as written, with the authors' start, verdict]."""
+    section = text.split("## Verdict: Penn Treebank", 1)[1].split("\n## ", 1)[0]
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| claim")]  # fmt: skip
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_each_claim_gets_the_word_its_intervals_allow(tmp_path: Path) -> None:
+    text = report_markdown(find_runs([write_verdict_runs(tmp_path / "runs", FINALS)]))
+    rows = verdict_rows(text)
+    sgd = rows["SGD ends within 10% of the paper's final test perplexity"]
+    assert sgd[0] == "115"
+    assert sgd[1].startswith("115.2 [") and sgd[1].endswith(f"n = 3: {REPRODUCED}")
+    assert sgd[2] == "the same runs (no accumulator)" and sgd[3] == f"**{REPRODUCED}**"
+    ours = rows["AdaMomentum ends within 10% of the paper's final test perplexity"]
+    assert ours[1].endswith(NOT_REPRODUCED) and ours[2].endswith(REPRODUCED)
+    assert ours[3] == f"**{ONLY_WITH_AUTHORS_START}**"
+    order = rows["final test perplexity: AdaMomentum < Momentum < SGD < AdaGrad"]
+    assert order[0] == "106 < 108 < 115 < 140"
+    assert order[1].endswith(NOT_REPRODUCED)  # AdaMomentum as written is worse than Momentum on every seed
+    assert "AdaMomentum / Momentum 0.974 [" in order[2]  # (105 * 106 * 104.6 / (108 * 108.5 * 107.6))^(1/3)
+    assert "3 of 3 seeds" in order[2] and order[2].endswith(REPRODUCED)
+    gain = rows["AdaMomentum improves on SGD by 7%"]
+    assert gain[0] == "106 / 115 = 0.922"
+    assert gain[1].endswith(NOT_REPRODUCED) and gain[2].startswith("AdaMomentum / SGD 0.913 [")
+    assert gain[2].endswith(REPRODUCED)
+    assert gain[3] == f"**{ONLY_WITH_AUTHORS_START}**"
+
+
+def test_an_interval_across_the_edge_or_a_diverged_seed_decides_nothing_or_against(tmp_path: Path) -> None:
+    finals = dict(FINALS)
+    finals["sgd", None] = [104.0, 126.0]  # 114.5 [..] with an interval far wider than 115 +-10%
+    root = write_verdict_runs(tmp_path / "runs", finals)
+    diverged = root / "momentum" / "seed=0" / "g0=None" / "summary.json"
+    diverged.write_text(diverged.read_text().replace('"status": "completed"', '"status": "diverged"'))
+    rows = verdict_rows(report_markdown(find_runs([root])))
+    assert rows["SGD ends within 10% of the paper's final test perplexity"][3] == f"**{UNDECIDED}**"
+    momentum = rows["Momentum ends within 10% of the paper's final test perplexity"]
+    assert "(1 diverged)" in momentum[1] and momentum[3] == f"**{NOT_REPRODUCED}**"
+
+
+@pytest.mark.parametrize("change", ["one seed", "small scale", "another lr"])
+def test_no_verdict_without_seeds_or_away_from_the_papers_setting(tmp_path: Path, change: str) -> None:
+    finals = {key: values[:1] for key, values in FINALS.items()} if change == "one seed" else FINALS
+    extra = {"small scale": {"study.scale": "small"}, "another lr": {"study.lr_factor": 2.0}}.get(change, {})
+    text = report_markdown(find_runs([write_verdict_runs(tmp_path / "runs", finals, **extra)]))
+    assert "## Verdict" not in text
+
+
+def test_the_readings_figure_shows_both_readings_side_by_side(tmp_path: Path) -> None:
+    runs = find_runs([write_verdict_runs(tmp_path / "runs", FINALS)])
+    fig = readings_figure(runs, TASKS["ptb"])
+    written, authors = fig.axes
+    assert written.get_title() == "as written (G_0 = 0)"
+    assert authors.get_title() == "with the authors' start (G_0 = 0.1)"
+    assert written.get_ylim() == authors.get_ylim()
+    legend = [t.get_text() for t in authors.get_legend().get_texts()]
+    assert legend == ["SGD (3 seeds)", "Momentum (3 seeds)", "AdaGrad, G_0 = 0.1 (3 seeds)",
+                      "AdaMomentum, G_0 = 0.1 (3 seeds)", "the paper's final test perplexity (Table 1)"]
+    assert [t.get_text() for t in written.get_legend().get_texts()][3] == "AdaMomentum, G_0 = 0 (3 seeds)"
+    # The blown-up curve leaves the fitted range and is named with its final value.
+    assert [t.get_text() for t in written.texts] == ["AdaMomentum, G_0 = 0 (3 seeds): above this range, ends at 421.9"]
+    assert not authors.texts
+    # One line per setting and the paper's four numbers as stars in each panel.
+    assert len(written.get_lines()) == len(authors.get_lines()) == 4
+    assert [sorted(y for _, y in stars(ax)) for ax in fig.axes] == [[106.0, 108.0, 115.0, 140.0]] * 2
