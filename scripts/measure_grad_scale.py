@@ -177,7 +177,7 @@ def markdown(results: dict[str, dict[str, Any]], g0: float) -> str:
             lines.append(
                 f"| {name} | {rec['step']} | {a['g2_nonzero_quantiles'][1]:.2e} | {a['g2_nonzero_quantiles'][2]:.2e} "
                 f"| {a['S_touched_quantiles'][1]:.2e} | {a['S_touched_quantiles'][2]:.2e} "
-                f"| {a['share_S_below_g0']:.3f} | {a['shrink_median']:.3f} | {a['step_norm_ratio']:.3f} |"
+                f"| {a['share_S_below_g0']:.3f} | {a['shrink_median']:.2g} | {a['step_norm_ratio']:.2g} |"
             )
     lines += [
         "",
@@ -195,7 +195,7 @@ def markdown(results: dict[str, dict[str, Any]], g0: float) -> str:
             lines.append(
                 f"| {name} (step {last['step']}) | {tensor} | {s['elements']} | {s['touched_share']:.3f} "
                 f"| {s['S_touched_quantiles'][1]:.2e} | {s['S_touched_quantiles'][2]:.2e} "
-                f"| {s['share_S_below_g0']:.3f} | {s['shrink_median']:.3f} | {s['step_norm_ratio']:.3f} |"
+                f"| {s['share_S_below_g0']:.3f} | {s['shrink_median']:.2g} | {s['step_norm_ratio']:.2g} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -210,6 +210,7 @@ def main() -> None:
     parser.add_argument("--g0", type=float, default=0.1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--only", default=None, help="comma-separated setting names (default: all)")
+    parser.add_argument("--tables-only", action="store_true", help="rebuild grad_scale.md from the JSON files in --out")
     args = parser.parse_args()
 
     chosen = settings(args.ptb_dir, args.msra_dir)
@@ -220,7 +221,7 @@ def main() -> None:
         chosen = {k: v for k, v in chosen.items() if k in args.only.split(",")}
     args.out.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    for name, overrides in chosen.items():
+    for name, overrides in ({} if args.tables_only else chosen).items():
         result = measure(overrides, args.optimizer, args.batches, args.g0, args.threads)
         result.update(setting=name, commit=commit, machine=platform.processor() or platform.machine(),
                       command=" ".join(["python", *sys.argv]))
