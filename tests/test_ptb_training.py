@@ -63,6 +63,36 @@ def test_training_scalars_are_logged_every_log_interval(tmp_path: Path, tiny_ptb
     assert all(v > 0 for _, v in scalars["throughput/tokens_per_s"])
 
 
+def test_step_callbacks_see_every_step_with_its_loss_and_unclipped_gradient_norm(
+    tmp_path: Path, tiny_ptb: Path
+) -> None:
+    """The seam a diagnostic hangs on: called after each optimizer step, in order, with the loss the
+    step minimised and the gradient norm before clipping."""
+    from adamomentum.train import build_trainer
+
+    cfg = ptb_cfg(tiny_ptb, "task.max_batches=12", "task.eval_interval=null", "log_interval=1",
+                  "task.loss_reduction=mean", "task.clip_grad_norm=0.01")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    trainer = build_trainer(cfg, run_dir, CPU)
+    seen = []
+
+    def record(step: int, loss: torch.Tensor, grad_norm: torch.Tensor, task: object, optimizer: object) -> None:
+        assert task is trainer.task and optimizer is trainer.optimizer
+        clipped = torch.stack([p.grad.norm() for p in task.model.parameters()]).norm()
+        seen.append((step, loss.item(), grad_norm.item(), clipped.item()))
+
+    trainer.step_callbacks.append(record)
+    trainer.fit()
+    steps, losses, norms, clipped_norms = zip(*seen)
+    assert steps == tuple(range(1, 13))
+    # With the mean loss and a log line every step, loss/train is each step's loss.
+    assert losses == pytest.approx([v for _, v in read_scalars(run_dir)["loss/train"]], rel=1e-6)
+    # The gradients the step used were clipped to 0.01; the callback sees the norm before that.
+    assert min(norms) > 0.02, norms
+    assert clipped_norms == pytest.approx([0.01] * 12, rel=1e-3)
+
+
 @pytest.mark.parametrize(
     "overrides, expected_steps, expected_epochs, epochs_completed",
     [

@@ -196,6 +196,27 @@ def test_a_truncated_checkpoint_is_refused_and_the_previous_one_used(tmp_path, c
         load_checkpoint(run_dir)
 
 
+def test_loading_a_checkpoint_leaves_metrics_alone_and_resuming_cuts_them_back(tmp_path):
+    from adamomentum.train import build_trainer
+
+    run_dir = short_run(tmp_path, "task.eval_interval=5")
+    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tmp_path / 'ptb'}", "task.epochs=2", "checkpoint_interval=10",
+                       "task.eval_interval=5"])
+    logged = read_jsonl(run_dir / "metrics.jsonl")
+    before = (run_dir / "metrics.jsonl").read_bytes()
+    state = torch.load(run_dir / PREVIOUS, weights_only=True)
+    assert logged[-1]["step"] > state["step"]  # evaluations were logged after this checkpoint
+
+    trainer = build_trainer(cfg, run_dir, torch.device("cpu"))
+    trainer.load_state_dict(state)
+    assert (run_dir / "metrics.jsonl").read_bytes() == before
+
+    trainer.resume(state)
+    kept = read_jsonl(run_dir / "metrics.jsonl")
+    assert kept == logged[: len(kept)] == state["history"]
+    assert kept[-1]["step"] <= state["step"] < logged[len(kept)]["step"]
+
+
 def test_resuming_with_a_changed_model_config_is_refused(tmp_path):
     run_dir = short_run(tmp_path, "task.max_batches=30")
     (run_dir / "summary.json").unlink()  # as if it had been interrupted

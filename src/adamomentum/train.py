@@ -240,7 +240,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     if (run_dir / CHECKPOINT).exists():
         state = load_checkpoint(run_dir)
         check_resumable(state["config"], cfg, run_dir)
-        trainer.load_state_dict(state)
+        trainer.resume(state)
         log.info("resuming %s at epoch %d, step %d", run_dir, trainer.epoch, trainer.step)
     result = trainer.fit()
     summary = {

@@ -15,10 +15,10 @@ import resource
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -27,7 +27,7 @@ from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from adamomentum.checkpoint import CheckpointError, rng_state, save_checkpoint, set_rng_state
+from adamomentum.checkpoint import CHECKPOINT, CheckpointError, rng_state, save_checkpoint, set_rng_state
 from adamomentum.optim import MomentumScheduler
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,47 @@ class _StopRequest:
             signal.signal(sig, handler)
 
 
+class StepCallback(Protocol):
+    """A function ``Trainer`` calls after every optimizer step (``Trainer.step_callbacks``).
+
+    ``step`` counts the steps taken, this one included (the step of TensorBoard and
+    ``metrics.jsonl``); ``loss`` is the loss the step minimised (detached) and ``grad_norm`` the
+    total gradient norm before clipping, both tensors on the training device (reading one syncs
+    a GPU). The task gives the model and the optimizer its state. A callback observes: changing
+    what it is given changes the run.
+    """
+
+    def __call__(self, step: int, loss: Tensor, grad_norm: Tensor, task: Task, optimizer: Optimizer) -> None: ...
+
+
+class _Window:
+    """Training loss and throughput since the last log line."""
+
+    def __init__(self, device: torch.device) -> None:
+        # Summed on the device: it is read (a sync) only when a log line is due.
+        self.nll = torch.zeros((), device=device, dtype=torch.float64)
+        self.tokens = 0
+        self.steps = 0
+        self.started = time.perf_counter()
+
+    def add(self, nll: Tensor, tokens: int) -> None:
+        self.nll += nll.double()
+        self.tokens += tokens
+        self.steps += 1
+
+    def restart(self) -> None:
+        self.nll.zero_()
+        self.tokens, self.steps = 0, 0
+        self.restart_clock()
+
+    def restart_clock(self) -> None:
+        """Throughput counts training time only: called after each evaluation."""
+        self.started = time.perf_counter()
+
+
 class Trainer:
+    """The training loop of both tasks (``fit``), with its schedules, logs and checkpoints."""
+
     def __init__(
         self,
         task: Task,
@@ -211,6 +251,7 @@ class Trainer:
         checkpoint_interval: int | None = None,
         config_yaml: str = "",
         commit: str | None = None,
+        step_callbacks: Sequence[StepCallback] = (),
     ) -> None:
         self.task = task
         self.optimizer = optimizer
@@ -220,6 +261,7 @@ class Trainer:
         self.progress = progress
         self.checkpoint_interval = checkpoint_interval
         self.config_yaml = config_yaml
+        self.step_callbacks = list(step_callbacks)
         # The git commits whose code trained this run: the launch's, then each resume's if different.
         self.commits = [commit]
         self.autocast_dtype = torch.bfloat16 if precision == "bf16" else None
@@ -234,6 +276,7 @@ class Trainer:
             else None
         )
         self.params = [p for p in task.model.parameters() if p.requires_grad]
+        self.max_grad_norm = schedule.clip_grad_norm if schedule.clip_grad_norm is not None else math.inf
         self.metrics_path = run_dir / "metrics.jsonl"
         # Position: the next batch is batch `batch_in_epoch` (0-based) of epoch `epoch` (1-based).
         self.step = 0
@@ -242,14 +285,243 @@ class Trainer:
         self.last_eval_step = -1
         self.last_checkpoint_step = 0
         self.result = TrainingResult(status="running", steps=0, epochs_completed=0)
-        self.writer: SummaryWriter | None = None
         self.wall_offset = 0.0
         # Reading a finiteness flag every batch would stall the CUDA queue; there the first
         # non-finite step is kept on the device and read wherever the loop syncs anyway (logging,
         # evaluation, checkpoints). On CPU the check costs nothing and stops before the bad update.
         self.check_every_step = device.type != "cuda"
 
+    # -- the loop ----------------------------------------------------------------------------
+    def fit(self) -> TrainingResult:
+        """Train from the current position to the end: for each epoch, for each batch, loss, backward,
+        clip, step, and evaluate when due. Raises Interrupted on a stop signal (``stop_signals``)."""
+        self._start_fit()
+        with self._stop:
+            while self._training():
+                for batch in self.task.train_batches(self.epoch, self.batch_in_epoch):
+                    with self._autocast():
+                        loss, nll, tokens = self.task.train_loss(batch)
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm)
+                    if not self._finite(loss, grad_norm):
+                        break
+                    self.optimizer.step()
+                    self._after_step(loss, nll, tokens, grad_norm)
+                    if not self._at_batch_boundary(grad_norm):
+                        break
+                if self.result.status != "running":  # diverged
+                    break
+                # The epoch's batches, or max_batches, ran out: evaluate there unless this step just was.
+                if self.last_eval_step != self.step:
+                    self._evaluate()
+                if self.batch_in_epoch >= self.task.batches_per_epoch():
+                    self._next_epoch()
+        return self._end_fit()
+
+    def _training(self) -> bool:
+        more_epochs = self.epoch <= self.schedule.epochs
+        return more_epochs and not self._reached_max_batches() and self.result.status == "running"
+
+    def _reached_max_batches(self) -> bool:
+        return self.schedule.max_batches is not None and self.step >= self.schedule.max_batches
+
+    def _after_step(self, loss: Tensor, nll: Tensor, tokens: int, grad_norm: Tensor) -> None:
+        """Count the step taken; the momentum schedule, the log window and step callbacks follow it."""
+        if self.momentum_scheduler is not None:
+            self.momentum_scheduler.step()
+        self.step += 1
+        self.batch_in_epoch += 1
+        self._window.add(nll, tokens)
+        self._bar.update(1)
+        for callback in self.step_callbacks:
+            callback(self.step, loss.detach(), grad_norm, self.task, self.optimizer)
+
+    def _at_batch_boundary(self, grad_norm: Tensor) -> bool:
+        """What is due after this step: a log line, an evaluation, a checkpoint, a stop.
+
+        Returns False where the epoch's batches end early: at ``max_batches`` or on divergence.
+        """
+        s = self.schedule
+        due_log = self.step % s.log_interval == 0
+        due_eval = bool(s.eval_interval) and self.step % s.eval_interval == 0
+        due_checkpoint = bool(self.checkpoint_interval) and self.step % self.checkpoint_interval == 0
+        reached_max = self._reached_max_batches()
+        epoch_done = self.batch_in_epoch >= self.task.batches_per_epoch()
+        stop_requested = self._stop.signum is not None
+        syncs = due_log or due_eval or due_checkpoint or reached_max or epoch_done or stop_requested
+        if syncs and self._deferred_divergence():
+            return False
+        if due_log:
+            self._log_training(grad_norm)
+        if due_eval:
+            self._evaluate()
+        if reached_max:
+            return False
+        if due_checkpoint:
+            self.save()
+        if stop_requested:
+            self._stop_for_signal()
+        return True
+
+    def _next_epoch(self) -> None:
+        """Epoch rollover: the lr schedule's step, and a checkpoint at the start of the next epoch."""
+        self.result.epochs_completed = self.epoch
+        self.lr_scheduler.step()
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        self.save()
+
+    def _start_fit(self) -> None:
+        self.wall_offset = self.result.wall_time_s
+        self._wall_started = time.perf_counter()
+        self._faults_started, self._steps_started = resource_usage()[0], self.step
+        # Resuming purges TensorBoard points after the checkpoint, so curves never step back.
+        self.writer = SummaryWriter(log_dir=str(self.run_dir), purge_step=self.step + 1 if self.step else None)
+        self._window = _Window(self.device)
+        self._total_steps = self.schedule.epochs * self.task.batches_per_epoch()
+        if self.schedule.max_batches is not None:
+            self._total_steps = min(self._total_steps, self.schedule.max_batches)
+        self._bar = tqdm(total=self._total_steps, initial=self.step, disable=not self.progress, unit="batch",
+                         dynamic_ncols=True)
+        self.task.model.train()
+        self._first_bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
+        self._stop = _StopRequest()
+
+    def _end_fit(self) -> TrainingResult:
+        result = self.result
+        self._bar.close()
+        result.steps = self.step
+        if self.step > self._steps_started:
+            faults = resource_usage()[0] - self._faults_started
+            result.minor_faults_per_batch = faults / (self.step - self._steps_started)
+        if result.status == "running":
+            result.status = "completed"
+            self._final_evaluation()
+        result.wall_time_s = self._wall()
+        result.train_time_s = result.wall_time_s - result.eval_time_s
+        result.peak_rss_mb = resource_usage()[1]
+        self.writer.close()
+        return result
+
+    def _stop_for_signal(self) -> NoReturn:
+        """A checkpoint at this batch boundary, then the signal's previous handler (submitit's
+        requeues the job and exits), or Interrupted."""
+        self.save()
+        self._bar.close()
+        self.writer.close()
+        signum = self._stop.signum
+        log.warning("%s at step %d: checkpoint written to %s; stopping",
+                    signal.Signals(signum).name, self.step, self.run_dir / CHECKPOINT)
+        self._stop.hand_over()
+        raise Interrupted(signum, self.step, self.run_dir)
+
+    # -- divergence --------------------------------------------------------------------------
+    def _finite(self, loss: Tensor, grad_norm: Tensor) -> bool:
+        """False when this step's loss or gradient is not finite and the run stops before its update.
+
+        Where the check is deferred (CUDA), always True: the first non-finite step is recorded on
+        the device and found by ``_deferred_divergence`` at the next sync.
+        """
+        finite = torch.isfinite(loss) & torch.isfinite(grad_norm)
+        if not self.check_every_step:
+            self._first_bad_step = torch.where(~finite & (self._first_bad_step < 0), self.step + 1,
+                                               self._first_bad_step)
+            return True
+        if not finite:
+            self._mark_diverged(self.step + 1)
+            return False
+        return True
+
+    def _deferred_divergence(self) -> bool:
+        """Reads the device-side record of the first non-finite step (a host sync on CUDA)."""
+        if self.check_every_step:
+            return False
+        step = int(self._first_bad_step.item())
+        if step >= 0:
+            self._mark_diverged(step)
+        return step >= 0
+
+    def _mark_diverged(self, step: int) -> None:
+        self.result.status, self.result.diverged_at_step = "diverged", step
+        log.error(
+            "non-finite loss or gradient at step %d (epoch %d): this run stops and keeps its last checkpoint "
+            "(step %d); lower optimizer.lr or keep gradient clipping on (task.clip_grad_norm).",
+            step, self.epoch, self.last_checkpoint_step,
+        )
+
+    # -- evaluation and logs -----------------------------------------------------------------
+    def _evaluate(self) -> None:
+        start = time.perf_counter()
+        self.task.model.eval()
+        with torch.inference_mode(), self._autocast():
+            metrics = self.task.evaluate()
+        self.task.model.train()
+        self.result.eval_time_s += time.perf_counter() - start
+        record = {"step": self.step, "epoch": self.epoch, **metrics, "lr": self.optimizer.param_groups[0]["lr"]}
+        with self.metrics_path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        for key, tag in self.task.tensorboard_tags.items():
+            if key in metrics:
+                self.writer.add_scalar(tag, metrics[key], self.step)
+        self.writer.flush()
+        shown = ", ".join(f"{k} {metrics[k]:.4g}" for k in self.task.tensorboard_tags if k in metrics)
+        log.info("eval epoch %d step %d: %s", self.epoch, self.step, shown)
+        self.result.history.append(record)
+        self.last_eval_step = self.step
+        self._window.restart_clock()
+
+    def _final_evaluation(self) -> None:
+        self.task.model.eval()
+        started = time.perf_counter()
+        with torch.inference_mode(), self._autocast():
+            self.result.final = self.task.final_evaluation()
+        self.result.eval_time_s += time.perf_counter() - started
+
+    def _log_training(self, grad_norm: Tensor) -> None:
+        """TensorBoard scalars, the progress bar and a log line for the window since the last one."""
+        window = self._window
+        elapsed = time.perf_counter() - window.started
+        mean_nll = window.nll.item() / window.tokens
+        tokens_per_s = window.tokens / elapsed
+        w, step = self.writer, self.step
+        w.add_scalar("loss/train", mean_nll, step)
+        w.add_scalar("ppl/train", math.exp(min(mean_nll, 50.0)), step)
+        w.add_scalar("lr", self.optimizer.param_groups[0]["lr"], step)
+        w.add_scalar("grad_norm", grad_norm.item(), step)
+        w.add_scalar("throughput/tokens_per_s", tokens_per_s, step)
+        eta = (self._total_steps - step) * elapsed / window.steps
+        self._bar.set_postfix(loss=f"{mean_nll:.3f}", tok_s=f"{tokens_per_s:.0f}")
+        log.info(
+            "epoch %d step %d/%d: loss %.4f, %.0f tokens/s, ETA %s (training only)",
+            self.epoch, step, self._total_steps, mean_nll, tokens_per_s, _format_duration(eta),
+        )
+        window.restart()
+
+    def _autocast(self) -> Any:
+        if self.autocast_dtype is None:
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
     # -- checkpoints -------------------------------------------------------------------------
+    def save(self) -> None:
+        """A checkpoint of the run as it stands (none where ``checkpoint_interval`` is None)."""
+        if self.checkpoint_interval is None:
+            return
+        self.result.wall_time_s = self._wall()
+        save_checkpoint(self.run_dir, self.state_dict())
+        self.last_checkpoint_step = self.step
+
+    def resume(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint (``load_checkpoint``): its state, and ``metrics.jsonl`` cut back
+        to the evaluations the checkpoint had seen (those logged after it will be redone)."""
+        self.load_state_dict(state)
+        with self.metrics_path.open("w", encoding="utf-8") as f:
+            f.writelines(json.dumps(record) + "\n" for record in self.result.history)
+
+    def _wall(self) -> float:
+        return self.wall_offset + time.perf_counter() - self._wall_started
+
     def state_dict(self) -> dict[str, Any]:
         r = self.result
         return {
@@ -294,183 +566,6 @@ class Trainer:
         self.result.history = list(state["history"])
         self.result.wall_time_s = state["elapsed"]["wall"]
         self.result.eval_time_s = state["elapsed"]["eval"]
-        # Evaluations logged after the checkpoint will be redone: drop them.
-        with self.metrics_path.open("w", encoding="utf-8") as f:
-            f.writelines(json.dumps(record) + "\n" for record in self.result.history)
-
-    def save(self, wall_started: float) -> None:
-        if self.checkpoint_interval is None:
-            return
-        self.result.wall_time_s = self._wall(wall_started)
-        save_checkpoint(self.run_dir, self.state_dict())
-        self.last_checkpoint_step = self.step
-
-    def _wall(self, wall_started: float) -> float:
-        return self.wall_offset + time.perf_counter() - wall_started
-
-    # -- the loop ----------------------------------------------------------------------------
-    def _total_steps(self) -> int:
-        total = self.schedule.epochs * self.task.batches_per_epoch()
-        if self.schedule.max_batches is not None:
-            total = min(total, self.schedule.max_batches)
-        return total
-
-    def _evaluate(self) -> None:
-        start = time.perf_counter()
-        self.task.model.eval()
-        with torch.inference_mode(), self._autocast():
-            metrics = self.task.evaluate()
-        self.task.model.train()
-        self.result.eval_time_s += time.perf_counter() - start
-        record = {"step": self.step, "epoch": self.epoch, **metrics, "lr": self.optimizer.param_groups[0]["lr"]}
-        with self.metrics_path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-        for key, tag in self.task.tensorboard_tags.items():
-            if key in metrics:
-                self.writer.add_scalar(tag, metrics[key], self.step)
-        self.writer.flush()
-        shown = ", ".join(f"{k} {metrics[k]:.4g}" for k in self.task.tensorboard_tags if k in metrics)
-        log.info("eval epoch %d step %d: %s", self.epoch, self.step, shown)
-        self.result.history.append(record)
-        self.last_eval_step = self.step
-
-    def _autocast(self) -> Any:
-        if self.autocast_dtype is None:
-            return torch.autocast(self.device.type, enabled=False)
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
-
-    def _mark_diverged(self, step: int) -> None:
-        self.result.status, self.result.diverged_at_step = "diverged", step
-        log.error(
-            "non-finite loss or gradient at step %d (epoch %d): this run stops and keeps its last checkpoint "
-            "(step %d); lower optimizer.lr or keep gradient clipping on (task.clip_grad_norm).",
-            step, self.epoch, self.last_checkpoint_step,
-        )
-
-    def _deferred_divergence(self, first_bad_step: Tensor) -> bool:
-        """Reads the device-side record of the first non-finite step (a host sync on CUDA)."""
-        if self.check_every_step:
-            return False
-        step = int(first_bad_step.item())
-        if step >= 0:
-            self._mark_diverged(step)
-        return step >= 0
-
-    def fit(self) -> TrainingResult:
-        """Train from the current position to the end; raises Interrupted on a stop signal (``stop_signals``)."""
-        s, result = self.schedule, self.result
-        total_steps = self._total_steps()
-        self.wall_offset = result.wall_time_s
-        wall_started = time.perf_counter()
-        faults_started, steps_started = resource_usage()[0], self.step
-        # Resuming purges TensorBoard points after the checkpoint, so curves never step back.
-        self.writer = SummaryWriter(log_dir=str(self.run_dir), purge_step=self.step + 1 if self.step else None)
-        window_nll = torch.zeros((), device=self.device, dtype=torch.float64)
-        window_tokens, window_start, window_steps = 0, time.perf_counter(), 0
-        bar = tqdm(total=total_steps, initial=self.step, disable=not self.progress, unit="batch", dynamic_ncols=True)
-        self.task.model.train()
-        max_norm = s.clip_grad_norm if s.clip_grad_norm is not None else math.inf
-        reached_max = s.max_batches is not None and self.step >= s.max_batches
-        first_bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
-        with _StopRequest() as stop:
-            while self.epoch <= s.epochs and not reached_max and result.status == "running":
-                for batch in self.task.train_batches(self.epoch, self.batch_in_epoch):
-                    with self._autocast():
-                        loss, nll, tokens = self.task.train_loss(batch)
-                    self.optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm)
-                    finite = torch.isfinite(loss) & torch.isfinite(grad_norm)
-                    if self.check_every_step:
-                        if not finite:
-                            self._mark_diverged(self.step + 1)
-                            break
-                    else:
-                        first_bad_step = torch.where(~finite & (first_bad_step < 0), self.step + 1, first_bad_step)
-                    self.optimizer.step()
-                    if self.momentum_scheduler is not None:
-                        self.momentum_scheduler.step()
-                    self.step += 1
-                    self.batch_in_epoch += 1
-                    window_nll += nll.double()
-                    window_tokens += tokens
-                    window_steps += 1
-                    bar.update(1)
-
-                    due_log = self.step % s.log_interval == 0
-                    due_eval = bool(s.eval_interval) and self.step % s.eval_interval == 0
-                    due_checkpoint = bool(self.checkpoint_interval) and self.step % self.checkpoint_interval == 0
-                    reached_max = s.max_batches is not None and self.step >= s.max_batches
-                    epoch_done = self.batch_in_epoch >= self.task.batches_per_epoch()
-                    syncs = due_log or due_eval or due_checkpoint or reached_max or epoch_done or stop.signum
-                    if syncs and self._deferred_divergence(first_bad_step):
-                        break
-                    if due_log:
-                        elapsed = time.perf_counter() - window_start
-                        mean_nll = window_nll.item() / window_tokens
-                        tokens_per_s = window_tokens / elapsed
-                        self._log_train(mean_nll, grad_norm.item(), tokens_per_s)
-                        eta = (total_steps - self.step) * elapsed / window_steps
-                        bar.set_postfix(loss=f"{mean_nll:.3f}", tok_s=f"{tokens_per_s:.0f}")
-                        log.info(
-                            "epoch %d step %d/%d: loss %.4f, %.0f tokens/s, ETA %s (training only)",
-                            self.epoch, self.step, total_steps, mean_nll, tokens_per_s, _format_duration(eta),
-                        )
-                        window_nll.zero_()
-                        window_tokens, window_start, window_steps = 0, time.perf_counter(), 0
-
-                    if due_eval:
-                        self._evaluate()
-                        window_start = time.perf_counter()
-                    if reached_max:
-                        break
-                    if due_checkpoint:
-                        self.save(wall_started)
-                    if stop.signum is not None:
-                        self.save(wall_started)
-                        bar.close()
-                        self.writer.close()
-                        log.warning(
-                            "%s at step %d: checkpoint written to %s; stopping",
-                            signal.Signals(stop.signum).name, self.step, self.run_dir / "checkpoint.pt",
-                        )
-                        stop.hand_over()
-                        raise Interrupted(stop.signum, self.step, self.run_dir)
-                if result.status != "running":
-                    break
-                if self.last_eval_step != self.step:
-                    self._evaluate()
-                    window_start = time.perf_counter()
-                if self.batch_in_epoch >= self.task.batches_per_epoch():
-                    result.epochs_completed = self.epoch
-                    self.lr_scheduler.step()
-                    self.epoch += 1
-                    self.batch_in_epoch = 0
-                    self.save(wall_started)
-        bar.close()
-        result.steps = self.step
-        if self.step > steps_started:
-            result.minor_faults_per_batch = (resource_usage()[0] - faults_started) / (self.step - steps_started)
-        if result.status == "running":
-            result.status = "completed"
-            self.task.model.eval()
-            started = time.perf_counter()
-            with torch.inference_mode(), self._autocast():
-                result.final = self.task.final_evaluation()
-            result.eval_time_s += time.perf_counter() - started
-        result.wall_time_s = self._wall(wall_started)
-        result.train_time_s = result.wall_time_s - result.eval_time_s
-        result.peak_rss_mb = resource_usage()[1]
-        self.writer.close()
-        return result
-
-    def _log_train(self, mean_nll: float, grad_norm: float, tokens_per_s: float) -> None:
-        w, step = self.writer, self.step
-        w.add_scalar("loss/train", mean_nll, step)
-        w.add_scalar("ppl/train", math.exp(min(mean_nll, 50.0)), step)
-        w.add_scalar("lr", self.optimizer.param_groups[0]["lr"], step)
-        w.add_scalar("grad_norm", grad_norm, step)
-        w.add_scalar("throughput/tokens_per_s", tokens_per_s, step)
 
 
 def summarize(result: TrainingResult, task: Task) -> dict[str, Any]:
