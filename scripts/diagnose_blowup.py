@@ -1,0 +1,202 @@
+"""Why AdaMomentum at Table 1's values blows up early on the Penn Treebank, and what the authors' start changes.
+
+    python scripts/diagnose_blowup.py --ptb-dir ../shared/data/ptb --out results/ptb-blowup
+    python scripts/diagnose_blowup.py --rebuild --out results/ptb-blowup     # table and figure from the logs
+
+Trains the first ``--batches`` (2,000) batches of AdaMomentum, seed 0, at Table 1's values (G_0 = 0) and
+with the accumulator start of the authors' C++ code (G_0 = 0.1), each built exactly as
+``python -m adamomentum.train task=ptb optimizer=adamomentum`` builds it (the trainer, Zaremba's loss,
+clipping at global norm 5), and records every ``--every`` (10) batches:
+
+- over the window: the training loss (mean NLL per token), how many batches clipping cut (pre-clip global
+  gradient norm above 5) and the largest pre-clip norm, and the largest |logit| of any training batch;
+- at the window's last batch: the RMS of the update per parameter tensor (AdaMomentum's velocity v, as
+  theta_t = theta_{t-1} - v_t) and quantiles of the accumulator G over all elements.
+
+Observing does not change training: the run's validation perplexity at the last batch is written beside
+the records and equals the full run's logged one at that step (``metrics.jsonl`` of the committed run).
+Writes ``<setting>.jsonl`` (one record per window, then one ``{"evaluation": ...}`` line),
+``diagnosis.md`` and ``blowup_ptb.png``; ``--rebuild`` redraws the last two from the ``.jsonl`` files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import torch
+from hydra import compose, initialize_config_dir
+from torch import Tensor
+
+from adamomentum.train import CONFIG_DIR, build_trainer, configure_process, git_commit, resolve_device, seed_everything
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+SETTINGS = {"table1": ("Table 1 (G_0 = 0)", []),
+            "authors_start": ("the authors' start (G_0 = 0.1)", ["optimizer.initial_accumulator_value=0.1"])}
+QUANTILES = (0.01, 0.5, 0.99)
+# Parameter tensors drawn in the figure (all are in the .jsonl).
+SHOWN = ("embedding.weight", "lstm.weight_hh_l0", "decoder.weight")
+TABLE_STEPS = (10, 50, 100, 200, 500, 1000, 2000)
+
+
+class Recorder:
+    """A step callback (``Trainer.step_callbacks``) and a forward hook on the decoder that summarise each
+    window of ``every`` batches; reads tensors only, so the run is the one the trainer would make alone."""
+
+    def __init__(self, every: int, bptt: int, clip: float) -> None:
+        self.every, self.bptt, self.clip = every, bptt, clip
+        self.records: list[dict[str, Any]] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self.losses: list[float] = []
+        self.norms: list[float] = []
+        self.max_logit = 0.0
+
+    def observe_logits(self, module: torch.nn.Module, inputs: Any, logits: Tensor) -> None:
+        if module.training:
+            self.max_logit = max(self.max_logit, float(logits.detach().abs().max()))
+
+    def __call__(self, step: int, loss: Tensor, grad_norm: Tensor, task: Any, optimizer: Any) -> None:
+        # Zaremba's loss sums the per-token NLL over the bptt steps: per token it is loss / bptt.
+        self.losses.append(float(loss) / self.bptt)
+        self.norms.append(float(grad_norm))
+        if step % self.every:
+            return
+        names = {id(p): n for n, p in task.model.named_parameters()}
+        update_rms, sums = {}, []
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                state = optimizer.state[p]
+                update_rms[names[id(p)]] = float(state["velocity"].pow(2).mean().sqrt())
+                sums.append(state["sum"].flatten())
+        everything = torch.cat(sums).double()
+        self.records.append({
+            "step": step,
+            "loss": sum(self.losses) / len(self.losses),
+            "clipped": sum(n > self.clip for n in self.norms),
+            "batches": len(self.norms),
+            "max_grad_norm": max(self.norms),
+            "max_abs_logit": self.max_logit,
+            "update_rms": update_rms,
+            "G_quantiles": dict(zip((str(q) for q in QUANTILES),
+                                    (float(v) for v in torch.quantile(everything, torch.tensor(QUANTILES,
+                                                                                               dtype=torch.float64))))),
+            "G_max": float(everything.max()),
+        })  # fmt: skip
+        self._reset()
+
+
+def diagnose(name: str, overrides: list[str], ptb_dir: str, batches: int, every: int, out: Path) -> dict[str, Any]:
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        cfg = compose("config", overrides=[
+            "task=ptb", "optimizer=adamomentum", "seed=0", "threads=1", "progress=false", "checkpoint_interval=null",
+            f"task.data_dir={ptb_dir}", f"task.max_batches={batches}", "task.eval_interval=null",
+            "task.final_test_batch_size=20", *overrides])  # fmt: skip
+    device = resolve_device(cfg.device)
+    configure_process(cfg, device)
+    seed_everything(cfg.seed)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = build_trainer(cfg, Path(run_dir), device, git_commit())
+        recorder = Recorder(every, cfg.task.bptt, cfg.task.clip_grad_norm)
+        trainer.step_callbacks.append(recorder)
+        trainer.task.model.decoder.register_forward_hook(recorder.observe_logits)
+        result = trainer.fit()
+    evaluation = {k: v for k, v in result.history[-1].items() if k in ("step", "valid_ppl", "test_ppl")}
+    lines = [json.dumps(r) for r in recorder.records] + [json.dumps({"evaluation": evaluation})]
+    (out / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {"setting": name, "wall_time_s": round(time.perf_counter() - started, 1), "status": result.status,
+            "commit": git_commit(), "device": str(device), "evaluation": evaluation}  # fmt: skip
+
+
+def read(out: Path) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
+    logs = {}
+    for name in SETTINGS:
+        lines = [json.loads(line) for line in (out / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+        logs[name] = ([r for r in lines if "step" in r], next(r["evaluation"] for r in lines if "evaluation" in r))
+    return logs
+
+
+def fmt(value: float) -> str:
+    return f"{value:.3g}" if value != 0 else "0"
+
+
+def table(logs: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]) -> str:
+    rows = ["| setting | batch | loss (nats/token) | clipped / batches | largest pre-clip norm | largest abs(logit) "
+            "| update RMS: embedding / LSTM W_hh layer 1 / decoder | G: 1% / median / 99% / max |",
+            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name, (records, evaluation) in logs.items():
+        for r in (r for r in records if r["step"] in TABLE_STEPS):
+            rms = " / ".join(fmt(r["update_rms"][t]) for t in SHOWN)
+            g = " / ".join(fmt(r["G_quantiles"][str(q)]) for q in QUANTILES) + f" / {fmt(r['G_max'])}"
+            rows.append(f"| {SETTINGS[name][0]} | {r['step']} | {r['loss']:.2f} | {r['clipped']} / {r['batches']} | "
+                        f"{r['max_grad_norm']:.3g} | {r['max_abs_logit']:.3g} | {rms} | {g} |")  # fmt: skip
+    after = ", ".join(f"{SETTINGS[n][0]}: valid perplexity {e['valid_ppl']:.1f} at batch {e['step']}"
+                      for n, (_, e) in logs.items())  # fmt: skip
+    return "\n".join(["# AdaMomentum's first batches on the Penn Treebank", "",
+                      "Each row summarises the 10 batches up to the one named (update RMS and G: at that batch).",
+                      "", *rows, "", f"After the last batch: {after}.", ""])  # fmt: skip
+
+
+def figure(logs: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]) -> plt.Figure:
+    fig, axes = plt.subplots(5, 1, figsize=(8.5, 13), sharex=True, layout="constrained")
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    styles = {"embedding.weight": ":", "lstm.weight_hh_l0": "-", "decoder.weight": "--"}
+    for colour, (name, (records, _)) in zip(colours, logs.items()):
+        label = SETTINGS[name][0]
+        steps = [r["step"] for r in records]
+        axes[0].plot(steps, [r["loss"] for r in records], color=colour, label=label)
+        axes[1].plot(steps, [r["clipped"] / r["batches"] for r in records], color=colour, label=label)
+        axes[2].plot(steps, [r["max_abs_logit"] for r in records], color=colour, label=label)
+        for tensor, style in styles.items():
+            axes[3].plot(steps, [r["update_rms"][tensor] for r in records], color=colour, linestyle=style,
+                         label=f"{label}: {tensor}")  # fmt: skip
+        axes[4].plot(steps, [r["G_quantiles"]["0.5"] for r in records], color=colour, label=f"{label}: median")
+        axes[4].plot(steps, [r["G_quantiles"]["0.99"] for r in records], color=colour, linestyle="--",
+                     label=f"{label}: 99th percentile")  # fmt: skip
+    titles = ["training loss (mean NLL per token, over 10 batches)", "share of batches clipped (pre-clip norm > 5)",
+              "largest |logit| in a training batch", "RMS of the update v per parameter tensor",
+              "accumulator G over all elements"]  # fmt: skip
+    for ax, title in zip(axes, titles):
+        ax.set_title(title, fontsize="medium")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize="x-small", ncols=2)
+    for ax in axes[2:]:
+        ax.set_yscale("log")
+    axes[-1].set_xlabel("training batch")
+    fig.suptitle("AdaMomentum, lr 0.02, mu 0.9, on the Penn Treebank: the first 2,000 batches, seed 0")
+    return fig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ptb-dir", help="folder with ptb.{train,valid,test}.txt")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--batches", type=int, default=2000)
+    parser.add_argument("--every", type=int, default=10)
+    parser.add_argument("--rebuild", action="store_true", help="only redraw diagnosis.md and the figure")
+    args = parser.parse_args()
+    if not args.rebuild:
+        if not args.ptb_dir:
+            parser.error("--ptb-dir is needed to train (or pass --rebuild)")
+        args.out.mkdir(parents=True, exist_ok=True)
+        runs = [diagnose(name, overrides, args.ptb_dir, args.batches, args.every, args.out)
+                for name, (_, overrides) in SETTINGS.items()]  # fmt: skip
+        (args.out / "runs.json").write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
+    logs = read(args.out)
+    (args.out / "diagnosis.md").write_text(table(logs), encoding="utf-8")
+    fig = figure(logs)
+    fig.savefig(args.out / "blowup_ptb.png", dpi=110)
+    print(f"wrote {args.out / 'diagnosis.md'} and {args.out / 'blowup_ptb.png'}")
+
+
+if __name__ == "__main__":
+    main()
