@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from report_runs import ptb_metrics, write_run
+from report_runs import ner_metrics, ptb_metrics, write_run
 from test_report_figures import stars
 
 from adamomentum.report import find_runs
@@ -123,3 +123,71 @@ def test_the_readings_figure_shows_both_readings_side_by_side(tmp_path: Path) ->
     # One line per setting and the paper's four numbers as stars in each panel.
     assert len(written.get_lines()) == len(authors.get_lines()) == 4
     assert [sorted(y for _, y in stars(ax)) for ax in fig.axes] == [[106.0, 108.0, 115.0, 140.0]] * 2
+
+
+def write_ner_runs(root: Path, curves: dict[tuple[str, float | None], list[list[float]]]) -> Path:
+    """NER runs on column files (MSRA), one per seed: test token F1 per epoch as given, valid a little lower."""
+    for (optimizer, start), per_seed in curves.items():
+        for seed, test in enumerate(per_seed):
+            config = nested({**TABLE1[optimizer], "optimizer.name": optimizer, "seed": seed, "study.scale": "full",
+                             "optimizer.initial_accumulator_value": start, "task.name": "ner",
+                             "task.source": "columns", "task.data_dir": "../shared/data/msra"})  # fmt: skip
+            metrics = ner_metrics([f - 0.01 for f in test], test, [f - 0.1 for f in test])
+            write_run(root / optimizer / f"seed={seed}" / f"g0={start}", "ner", optimizer, metrics, seed=seed,
+                      config=config)  # fmt: skip
+    return root
+
+
+def ner_verdict_rows(text: str) -> dict[str, list[str]]:
+    section = text.split("## Verdict: Chinese NER on msra, a stand-in for the paper's OntoNotes", 1)[1]
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in section.split("\n## ")[0].splitlines()
+            if line.startswith("| ") and not line.startswith("| claim")]  # fmt: skip
+    return {row[0]: row[1:] for row in rows}
+
+
+# Per seed, test token F1 over 6 epochs. As written AdaMomentum is slow and ends at 0.72 (below the bound);
+# with the authors' start it is fastest, steady and best. AdaGrad converges at once but drops late.
+NER_CURVES: dict[tuple[str, float | None], list[list[float]]] = {
+    ("sgd", None): [[0.30, 0.60, 0.70, 0.76, 0.78, 0.79], [0.32, 0.58, 0.71, 0.75, 0.78, 0.80],
+                    [0.31, 0.61, 0.69, 0.77, 0.79, 0.79]],
+    ("momentum", None): [[0.60, 0.73, 0.77, 0.79, 0.80, 0.80], [0.61, 0.72, 0.78, 0.79, 0.81, 0.81],
+                         [0.59, 0.74, 0.77, 0.78, 0.80, 0.80]],
+    ("adagrad", None): [[0.76, 0.79, 0.80, 0.81, 0.78, 0.79], [0.75, 0.80, 0.81, 0.81, 0.77, 0.78],
+                        [0.77, 0.79, 0.80, 0.80, 0.79, 0.78]],
+    ("adagrad", 0.1): [[0.70, 0.75, 0.78, 0.80, 0.80, 0.81], [0.71, 0.76, 0.78, 0.79, 0.80, 0.80],
+                       [0.70, 0.76, 0.79, 0.80, 0.81, 0.81]],
+    ("adamomentum", None): [[0.20, 0.40, 0.55, 0.65, 0.72, 0.72], [0.21, 0.42, 0.57, 0.66, 0.71, 0.71],
+                            [0.19, 0.41, 0.56, 0.64, 0.70, 0.72]],
+    ("adamomentum", 0.1): [[0.83, 0.84, 0.84, 0.85, 0.85, 0.85], [0.83, 0.84, 0.85, 0.85, 0.85, 0.85],
+                           [0.84, 0.84, 0.85, 0.85, 0.86, 0.86]],
+}
+
+
+def test_the_ner_claims_on_a_stand_in_corpus(tmp_path: Path) -> None:
+    text = report_markdown(find_runs([write_ner_runs(tmp_path / "runs", NER_CURVES)]))
+    rows = ner_verdict_rows(text)
+    bound = rows["AdaMomentum's final test token F1 is 0.75+"]
+    assert bound[0] == "0.75+"
+    assert bound[1].startswith("0.7167 [") and bound[1].endswith(NOT_REPRODUCED)
+    assert bound[2].startswith("0.8533 [") and bound[2].endswith(REPRODUCED)
+    assert bound[3] == f"**{ONLY_WITH_AUTHORS_START}**"
+    best = rows["AdaMomentum outperforms SGD, Momentum and AdaGrad"]
+    assert best[1].endswith(NOT_REPRODUCED) and best[2].endswith(REPRODUCED)
+    assert "AdaMomentum - Momentum +0.0500 [0.0252, 0.0748], better in 3 of 3" in best[2]
+    converges = rows["AdaMomentum converges quickly and stably"]
+    # As written: 95% of the final value first reached at epoch 5 on every seed, against SGD's 4, 5, 4,
+    # Momentum's 3 and AdaGrad's 1; with the authors' start at epoch 1 and never falling.
+    assert "epochs to 95% of the final (mean): AdaMomentum 5.0, SGD 4.3, Momentum 3.0, AdaGrad 1.0" in converges[1]
+    assert converges[1].endswith(NOT_REPRODUCED)
+    assert "AdaMomentum 1.0, SGD 4.3, Momentum 3.0, AdaGrad 2.7" in converges[2] and "largest drop after that (mean): AdaMomentum 0.000" in (
+        converges[2])
+    assert converges[2].endswith(REPRODUCED)
+
+
+def test_convergence_measures_of_one_run(tmp_path: Path) -> None:
+    from adamomentum.report.verdict import epochs_to_converge, largest_later_drop
+
+    write_ner_runs(tmp_path / "runs", {("adagrad", None): [[0.50, 0.79, 0.80, 0.81, 0.78, 0.79]]})
+    [run] = find_runs([tmp_path / "runs"])
+    assert epochs_to_converge(run, "test_token_f1") == 2.0  # 0.79 >= 0.95 * 0.79
+    assert largest_later_drop(run, "test_token_f1") == pytest.approx(0.03)  # 0.81 -> 0.78
