@@ -15,8 +15,8 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import DictConfig
 
-from adamomentum.optim import AdaMomentum, HeavyBall, build_optimizer
-from adamomentum.train import CONFIG_DIR
+from adamomentum.optim import AdaMomentum, HeavyBall
+from adamomentum.train import CONFIG_DIR, optimizer_from_config
 
 from conftest import SMALL_PTB, compose_cfg, read_jsonl, write_tiny_ptb
 
@@ -26,11 +26,8 @@ PAPER_OPTIMIZERS = ["sgd", "momentum", "adagrad", "adamomentum"]
 
 
 def build_like_train_run(cfg: DictConfig) -> torch.optim.Optimizer:
-    """The optimizer ``adamomentum.train.run`` constructs for ``cfg`` (same hyperparameter keys)."""
-    opt = cfg.optimizer
-    hyper = {k: opt[k] for k in ("lr", "momentum", "eps", "weight_decay", "initial_accumulator_value", "foreach", "fused")}
-    params = [torch.nn.Parameter(torch.zeros(3))]
-    return build_optimizer(opt.name, params, **hyper, **opt.extra)
+    """The optimizer ``adamomentum.train.run`` constructs for ``cfg``, over one parameter."""
+    return optimizer_from_config(cfg, [torch.nn.Parameter(torch.zeros(3))])
 
 
 # ---------------------------------------------------------------- composition

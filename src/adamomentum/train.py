@@ -16,6 +16,7 @@ import platform
 import random
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+from torch.optim import Optimizer
 
 from adamomentum.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint
 from adamomentum.config import flatten, register_configs
@@ -186,16 +188,22 @@ def config_for_resume(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     return stored
 
 
-def build_trainer(cfg: DictConfig, run_dir: Path, device: torch.device, commit: str | None = None) -> Trainer:
-    """The task, its optimizer and schedules, and the loop, as ``cfg`` says."""
-    task = build_task(cfg.task, device, cfg.seed)
+def optimizer_from_config(cfg: DictConfig, params: Iterable[torch.Tensor]) -> Optimizer:
+    """The optimizer ``cfg.optimizer`` names, with its hyperparameters and ``study.lr_factor`` applied."""
     opt_cfg = cfg.optimizer
     hyper = {
         k: opt_cfg[k]
         for k in ("lr", "momentum", "eps", "weight_decay", "initial_accumulator_value", "foreach", "fused")
     }
     hyper["lr"] = opt_cfg.lr * cfg.study.lr_factor
-    optimizer = build_optimizer(opt_cfg.name, task.model.parameters(), **hyper, **opt_cfg.extra)
+    return build_optimizer(opt_cfg.name, params, **hyper, **opt_cfg.extra)
+
+
+def build_trainer(cfg: DictConfig, run_dir: Path, device: torch.device, commit: str | None = None) -> Trainer:
+    """The task, its optimizer and schedules, and the loop, as ``cfg`` says."""
+    task = build_task(cfg.task, device, cfg.seed)
+    opt_cfg = cfg.optimizer
+    optimizer = optimizer_from_config(cfg, task.model.parameters())
     schedule = TrainingSchedule(
         epochs=cfg.task.epochs,
         max_batches=cfg.task.max_batches,
