@@ -57,6 +57,18 @@ def test_importing_the_optimizer_imports_no_third_party_module_beyond_torch():
     assert not added & set(EXPERIMENT_STACK)
 
 
+def test_the_experiments_without_their_extra_fail_with_the_install_command():
+    """A torch-only install (simulated by hiding hydra) gets the command that installs the experiments."""
+    probe = ("import runpy, sys; sys.modules['hydra'] = None; sys.argv = ['adamomentum-train']; "
+             "runpy.run_module('adamomentum.train', run_name='__main__')")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: hydra is not installed, and the experiments need it: pip install 'adamomentum[experiments]' "
+        "(make venv installs everything); the optimizer alone needs only torch."
+    )
+
+
 def test_the_core_dependency_is_torch_alone():
     assert [distribution_name(r) for r in PYPROJECT["project"]["dependencies"]] == ["torch"]
 

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from adamomentum.checkpoint import CHECKPOINT, PREVIOUS, CheckpointError, load_checkpoint
-from adamomentum.train import run
+from adamomentum.train import build_trainer, run
+from adamomentum.trainer import Interrupted
 from conftest import SMALL_PTB, compose_cfg, read_jsonl, read_scalars, write_tiny_ptb
 
 # Long enough (about 40 epochs of 49 batches) that a signal lands mid-run, short enough for CI.
@@ -89,6 +90,16 @@ def test_interrupted_and_resumed_run_matches_uninterrupted_run(reference_run, tm
     for tag, points in read_scalars(run_dir).items():
         steps = [s for s, _ in points]
         assert steps == sorted(set(steps)), f"{tag} steps repeat or step back after resuming at {stopped_at}"
+
+
+def test_a_stop_with_checkpoints_off_says_there_is_nothing_to_resume(tmp_path, tiny_ptb):
+    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "checkpoint_interval=null", "task.max_batches=10"])
+    trainer = build_trainer(cfg, tmp_path, torch.device("cpu"))
+    trainer.step_callbacks.append(lambda step, *_: os.kill(os.getpid(), signal.SIGTERM) if step == 3 else None)
+    with pytest.raises(Interrupted, match=r"^SIGTERM received: stopped at step 3 without a checkpoint "
+                                          r"\(checkpoint_interval=null\): start the run again to redo it$"):
+        trainer.fit()
+    assert not (tmp_path / CHECKPOINT).exists()
 
 
 def descendants(pid: int) -> list[tuple[int, str]]:

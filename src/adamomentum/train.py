@@ -20,12 +20,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import hydra
-import numpy as np
 import torch
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
 from torch.optim import Optimizer
+
+try:
+    import hydra
+    import numpy as np
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import DictConfig, OmegaConf
+except ModuleNotFoundError as missing:  # a torch-only install: the optimizer works, the experiments do not
+    sys.exit(f"error: {missing.name} is not installed, and the experiments need it: pip install "
+             "'adamomentum[experiments]' (make venv installs everything); the optimizer alone needs only torch.")
 
 from adamomentum.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint
 from adamomentum.config import flatten, register_configs

@@ -128,14 +128,17 @@ def resource_usage() -> tuple[int, float]:
 
 
 class Interrupted(Exception):
-    """A stop signal arrived (see ``stop_signals``); a checkpoint was written at the batch boundary."""
+    """A stop signal arrived (see ``stop_signals``); a checkpoint was written at the batch boundary, unless
+    checkpoints are off (``checkpoint_interval=null``)."""
 
-    def __init__(self, signum: int, step: int, run_dir: Path) -> None:
+    def __init__(self, signum: int, step: int, run_dir: Path, checkpointed: bool = True) -> None:
         self.signal_name = signal.Signals(signum).name
-        super().__init__(
-            f"{self.signal_name} received: stopped at step {step} after writing {run_dir / 'checkpoint.pt'}; "
-            f"continue with: python -m adamomentum.train resume={run_dir}"
-        )
+        if checkpointed:
+            outcome = (f"after writing {run_dir / 'checkpoint.pt'}; continue with: "
+                       f"python -m adamomentum.train resume={run_dir}")  # fmt: skip
+        else:
+            outcome = "without a checkpoint (checkpoint_interval=null): start the run again to redo it"
+        super().__init__(f"{self.signal_name} received: stopped at step {step} {outcome}")
         # A shell reports a process ended by signal N as 128 + N: 143 for SIGTERM, 130 for SIGINT.
         self.exit_code = 128 + signum
 
@@ -411,10 +414,11 @@ class Trainer:
         self._bar.close()
         self.writer.close()
         signum = self._stop.signum
-        log.warning("%s at step %d: checkpoint written to %s; stopping",
-                    signal.Signals(signum).name, self.step, self.run_dir / CHECKPOINT)
+        checkpointed = self.checkpoint_interval is not None
+        where = f"checkpoint written to {self.run_dir / CHECKPOINT}" if checkpointed else "no checkpoint (they are off)"
+        log.warning("%s at step %d: %s; stopping", signal.Signals(signum).name, self.step, where)
         self._stop.hand_over()
-        raise Interrupted(signum, self.step, self.run_dir)
+        raise Interrupted(signum, self.step, self.run_dir, checkpointed)
 
     # -- divergence --------------------------------------------------------------------------
     def _finite(self, loss: Tensor, grad_norm: Tensor) -> bool:
