@@ -84,9 +84,12 @@ reproduce-ner-msra:
 # time, one thread each on a CPU. Relaunching skips finished runs and resumes the others.
 JOBS ?= 2
 PTB_DATA ?= data/ptb
+PTB_VERDICT_OUT ?= outputs/report-ptb-verdict
 reproduce-ptb-verdict: venv
+	@$(MAKE) --no-print-directory refuse-committed OUT=$(PTB_VERDICT_OUT) VARIABLE=PTB_VERDICT_OUT
 	$(BIN)/python -m adamomentum.train experiment=ptb_verdict hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
 		task.data_dir=$(PTB_DATA) progress=false $(ARGS)
+	$(BIN)/python -m adamomentum.report --finished --out $(PTB_VERDICT_OUT) outputs/study/ptb_verdict-full
 
 # Studies beyond the paper (conf/experiment/): SCALE=small tries the machinery on a CPU.
 SCALE ?= full

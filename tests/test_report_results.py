@@ -114,13 +114,12 @@ def test_cli_on_a_folder_without_runs_fails_with_a_message(tmp_path: Path) -> No
     assert not (tmp_path / "out" / "results.md").exists()
 
 
-def test_an_unfinished_run_is_reported_as_such(tmp_path: Path, tiny_ptb: Path) -> None:
-    """A run still training (metrics.jsonl and Hydra's record, no summary.json) shows its progress so far."""
+def write_unfinished_run(run_dir: Path, tiny_ptb: Path) -> None:
+    """A run still training: metrics.jsonl and Hydra's record of its config, no summary.json."""
     from conftest import SMALL_PTB, compose_cfg
 
     from adamomentum.train import run
 
-    run_dir = tmp_path / "outputs" / "run"
     (run_dir / ".hydra").mkdir(parents=True)
     overrides = [*SMALL_PTB, f"task.data_dir={tiny_ptb}", "task.max_batches=10", "task.eval_interval=5"]
     cfg = compose_cfg(overrides)
@@ -128,6 +127,11 @@ def test_an_unfinished_run_is_reported_as_such(tmp_path: Path, tiny_ptb: Path) -
     (run_dir / "summary.json").unlink()
     (run_dir / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
     (run_dir / ".hydra" / "overrides.yaml").write_text(OmegaConf.to_yaml(overrides))
+
+
+def test_an_unfinished_run_is_reported_as_such(tmp_path: Path, tiny_ptb: Path) -> None:
+    """A run still training shows its progress so far."""
+    write_unfinished_run(tmp_path / "outputs" / "run", tiny_ptb)
     text = report_markdown(find_runs([tmp_path / "outputs"]))
     line = next(line for line in text.splitlines() if line.startswith("| AdaMomentum |"))
     assert "| unfinished (step 10, epoch 1) |" in line
@@ -181,3 +185,15 @@ def test_make_targets_refuse_to_overwrite_committed_results_without_the_flag() -
         guard = next(i for i, line in enumerate(lines) if f"refuse-committed OUT={out} " in line)
         work = next(i for i, line in enumerate(lines) if "adamomentum.train" in line or "adamomentum.report" in line)
         assert guard < work, (target, lines)
+
+
+def test_finished_leaves_runs_still_training_out_so_that_the_folder_rebuilds_itself(tmp_path: Path,
+                                                                                    tiny_ptb: Path) -> None:
+    root = runs_root(tmp_path)
+    write_unfinished_run(root / "ptb" / "training", tiny_ptb)
+    out = tmp_path / "committed"
+    proc = run_cli("--finished", "--out", str(out), str(root), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = (out / "results.md").read_text()
+    assert "unfinished" not in text and "| SGD | Table 1 | 0 | completed |" in text
+    assert report_markdown(find_runs([out])) == text

@@ -17,6 +17,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("runs", nargs="+", type=Path, help="run directories, or folders holding them")
     parser.add_argument("--out", type=Path, required=True, help="where results.md and the figures go")
     parser.add_argument("--task", choices=["ptb", "ner"], help="only runs of this task")
+    parser.add_argument("--finished", action="store_true",
+                        help="only runs that wrote their summary.json (completed or diverged): a folder to commit, "
+                             "which must rebuild from its copies, leaves runs still training out")  # fmt: skip
     args = parser.parse_args(argv)
-    report = write_report(find_runs(args.runs), args.out, args.task)
+    runs = find_runs(args.runs)
+    if args.finished:
+        runs = [r for r in runs if (r.path / "summary.json").exists()]
+    report = write_report(runs, args.out, args.task)
     print(f"wrote {report}", file=sys.stderr)
