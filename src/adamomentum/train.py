@@ -133,10 +133,25 @@ def git_commit() -> str | None:
     return commit + ("-dirty" if dirty.stdout.strip() else "")
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo), or what ``platform`` knows elsewhere."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_description(device: torch.device) -> str:
+    """The device in words. On a CPU it names the model and the instruction set torch's kernels use
+    (AVX2, AVX512, ...): runs agree bit for bit only on the same kind, and differ elsewhere by rounding,
+    which a blowing-up run amplifies (README, Reproducibility)."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    capability = torch.backends.cpu.get_cpu_capability()
+    return f"cpu ({cpu_model()}, {platform.machine()}, {capability}, {torch.get_num_threads()} threads)"
 
 
 def validate(cfg: DictConfig) -> None:
