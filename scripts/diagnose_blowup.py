@@ -165,10 +165,14 @@ def figure(logs: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]) -> plt.
     titles = ["training loss (mean NLL per token, over 10 batches)", "share of batches clipped (pre-clip norm > 5)",
               "largest |logit| in a training batch", "RMS of the update v per parameter tensor",
               "accumulator G over all elements"]  # fmt: skip
-    for ax, title in zip(axes, titles):
+    # Where each panel has room (axes fractions): the update RMS of the G_0 = 0 run falls through the lower left
+    # and settles near the bottom.
+    places = [(1, 1, "upper right"), (1, 0, "lower right"), (1, 0, "lower right"), (1, 0.13, "lower right"),
+              (1, 0.5, "center right")]  # fmt: skip
+    for ax, title, (x, y, place) in zip(axes, titles, places):
         ax.set_title(title, fontsize="medium")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize="x-small", ncols=2)
+        ax.legend(fontsize="x-small", ncols=2, loc=place, bbox_to_anchor=(x, y))
     for ax in axes[2:]:
         ax.set_yscale("log")
     axes[-1].set_xlabel("training batch")
