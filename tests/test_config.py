@@ -229,7 +229,7 @@ def test_every_study_composes_as_a_sweep(experiment, scale):
     for overrides in swept_overrides(cfg):  # every swept value is accepted by the schema
         run = compose_study(f"experiment={experiment}", f"study.scale={scale}", *overrides)
         optimizers.add(run.optimizer.name)
-    assert optimizers <= {"sgd", "momentum", "adagrad", "adamomentum"} and len(optimizers) >= 2
+    assert optimizers and optimizers <= {"sgd", "momentum", "adagrad", "adamomentum"}
 
 
 def test_small_scale_values_and_the_sweep_grids():

@@ -402,3 +402,26 @@ def test_train_fraction_is_a_prefix_of_the_text_with_the_full_vocabulary(tiny_pt
     assert rows == full.train_data.numel() // 4 // quarter.train_data.shape[1]
     stream = torch.cat([full.train_data[:, j] for j in range(full.train_data.shape[1])])
     assert torch.equal(quarter.train_data[:, 0], stream[:rows])
+
+
+def test_element_wise_clipping_bounds_every_gradient_element_the_step_uses(tmp_path: Path, tiny_ptb: Path) -> None:
+    """task.clip_grad_value (the authors' C++ code clips each element to [-1, 1]): the optimizer steps with the
+    clipped gradients, while the logged gradient norm is the one before clipping."""
+    from adamomentum.train import build_trainer
+
+    cfg = ptb_cfg(tiny_ptb, "optimizer=sgd", "task.clip_grad_norm=null", "task.clip_grad_value=0.001",
+                  "task.max_batches=3", "task.eval_interval=null", "checkpoint_interval=null")
+    trainer = build_trainer(cfg, tmp_path, CPU)
+    seen = []
+
+    def record(step, loss, grad_norm, task, optimizer) -> None:
+        grads = [p.grad for p in task.model.parameters()]
+        seen.append((float(grad_norm), max(float(g.abs().max()) for g in grads),
+                     float(torch.cat([g.flatten() for g in grads]).norm())))
+
+    trainer.step_callbacks.append(record)
+    trainer.fit()
+    assert len(seen) == 3
+    for norm_before, largest_element, norm_after in seen:
+        assert largest_element == pytest.approx(0.001)
+        assert norm_after < norm_before

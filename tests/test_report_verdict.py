@@ -98,10 +98,11 @@ def test_an_interval_across_the_edge_or_a_diverged_seed_decides_nothing_or_again
     assert "(1 diverged)" in momentum[1] and momentum[3] == f"**{NOT_REPRODUCED}**"
 
 
-@pytest.mark.parametrize("change", ["one seed", "small scale", "another lr"])
+@pytest.mark.parametrize("change", ["one seed", "small scale", "another lr", "element-wise clipping"])
 def test_no_verdict_without_seeds_or_away_from_the_papers_setting(tmp_path: Path, change: str) -> None:
     finals = {key: values[:1] for key, values in FINALS.items()} if change == "one seed" else FINALS
-    extra = {"small scale": {"study.scale": "small"}, "another lr": {"study.lr_factor": 2.0}}.get(change, {})
+    extra = {"small scale": {"study.scale": "small"}, "another lr": {"study.lr_factor": 2.0},
+             "element-wise clipping": {"task.clip_grad_norm": None, "task.clip_grad_value": 1.0}}.get(change, {})
     text = report_markdown(find_runs([write_verdict_runs(tmp_path / "runs", finals, **extra)]))
     assert "## Verdict" not in text
 

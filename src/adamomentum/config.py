@@ -55,6 +55,9 @@ class TaskConfig:
     dropout: float = 0.0
     init_range: float = 0.1
     clip_grad_norm: Optional[float] = 5.0
+    # Clip each gradient element to [-v, v] as the authors' C++ code does (v = 1, with no norm clipping);
+    # null: none.
+    clip_grad_value: Optional[float] = None
     # Train on this share of the training split (PTB: its first tokens, contiguous;
     # NER: a sample of sentences drawn with split_seed). The vocabulary stays that
     # of the whole training split, so runs at different fractions stay comparable.

@@ -163,6 +163,9 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"task.eval_interval={task.eval_interval} must be a positive number of batches, or null.")
     if not 0 < task.train_fraction <= 1:
         raise ConfigError(f"task.train_fraction={task.train_fraction} must lie in (0, 1].")
+    if task.clip_grad_value is not None and task.clip_grad_value <= 0:
+        raise ConfigError(f"task.clip_grad_value={task.clip_grad_value} must be positive, or null for no element-wise "
+                          "clipping.")
     if task.max_batches is not None and task.max_batches <= 0:
         raise ConfigError(f"task.max_batches={task.max_batches} must be positive, or null for no limit.")
     if opt.lr < 0:
@@ -230,6 +233,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, device: torch.device, commit: 
         eval_interval=cfg.task.eval_interval,
         log_interval=cfg.log_interval,
         clip_grad_norm=cfg.task.clip_grad_norm,
+        clip_grad_value=cfg.task.clip_grad_value,
         lr_decay=opt_cfg.lr_decay,
         lr_decay_start=cfg.task.lr_decay_start,
         lr_decay_factor=cfg.task.lr_decay_factor,

@@ -78,6 +78,9 @@ class TrainingSchedule:
     lr_decay_factor: float
     momentum_schedule: str
     momentum_warmup_steps: int
+    # Clip each gradient element to [-clip_grad_value, clip_grad_value] (the authors' C++ code: 1), after
+    # the norm is read; None: no element-wise clipping.
+    clip_grad_value: float | None = None
 
 
 @dataclass
@@ -307,6 +310,8 @@ class Trainer:
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm)
+                    if self.schedule.clip_grad_value is not None:
+                        torch.nn.utils.clip_grad_value_(self.params, self.schedule.clip_grad_value)
                     if not self._finite(loss, grad_norm):
                         break
                     self.optimizer.step()
