@@ -167,3 +167,21 @@ def test_the_report_draws_the_figures_it_shows(tmp_path: Path) -> None:
     text = write_report(find_runs([runs_root(tmp_path)]), out).read_text()
     for name in ("figure1_ptb.png", "figure2_ner.png"):
         assert f"]({name})" in text and (out / name).stat().st_size > 0
+
+
+def test_a_long_figure_legend_fits_inside_the_figure(tmp_path: Path, figures: list) -> None:
+    """Many settings with long names (results/ner-loss-scale) widen the figure rather than run off its edges."""
+    for lr in (0.1, 0.3, 1.0, 3.0, 10.0):
+        for reduction in ("mean", "sum_over_time"):
+            write_run(tmp_path / "runs" / f"lr={lr},{reduction}", "ner", "momentum",
+                      ner_metrics([0.1, 0.2], [0.1, 0.2], [0.0, 0.1]),
+                      config={"optimizer": {"name": "momentum", "lr": lr},
+                              "task": {"name": "ner", "loss_reduction": reduction, "source": "columns"}})  # fmt: skip
+    fig = curves_figure(find_runs([tmp_path / "runs"]), NER)
+    figures.append(fig)
+    fig.canvas.draw()
+    [legend] = fig.legends
+    assert len(legend.get_texts()) == 10
+    inside = fig.bbox.padded(1)
+    assert all(inside.x0 <= t.get_window_extent().x0 and t.get_window_extent().x1 <= inside.x1
+               for t in legend.get_texts())  # fmt: skip

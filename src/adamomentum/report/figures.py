@@ -194,12 +194,24 @@ def curves_figure(runs: list[Run], task: Task) -> Figure:
     if comparable and any(paper for _, _, paper, _ in panels):
         handles, labels = [*handles, _paper_handle(task)], [*labels, task.paper_label]
     several = any(len(s.runs) > 1 for s in groups)
-    fig.legend(handles, labels, loc="outside lower center", ncols=2 if len(labels) <= 8 else 3,
+    ncols = _fit_legend(fig, labels, 2 if len(labels) <= 8 else 3)
+    fig.legend(handles, labels, loc="outside lower center", ncols=ncols,
                title=("lines: " + ("geometric mean" if task.headline.log_scale else "mean")
                       + " over seeds; bands: min to max") if several else None,
                fontsize="small", title_fontsize="small")  # fmt: skip
     fig.suptitle(figure_title(runs, task))
     return fig
+
+
+def _fit_legend(fig: Figure, labels: list[str], ncols: int) -> int:
+    """Columns for a figure legend of ``labels``: at most ``ncols`` and at least two (one for a short list);
+    the figure widens to hold them, and grows taller by the rows beyond four, so that no entry is cut."""
+    column_inches = 0.065 * max(map(len, labels), default=0) + 0.8  # "small" text, plus the line sample
+    width, height = fig.get_size_inches()
+    ncols = max(min(ncols, len(labels), 2), min(ncols, int(width // column_inches)))
+    rows = math.ceil(len(labels) / ncols)
+    fig.set_size_inches(max(width, ncols * column_inches), height + 0.2 * max(0, rows - 4))
+    return ncols
 
 
 def finals_figure(runs: list[Run], task: Task) -> Figure:
@@ -324,7 +336,7 @@ def readings_figure(runs: list[Run], task: Task) -> Figure:
         ax.grid(True, alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
         ax.legend([*handles, _paper_handle(task)], [*labels, task.paper_label], loc="upper center",
-                  bbox_to_anchor=(0.5, -0.12), ncols=2, fontsize="small")  # fmt: skip
+                  bbox_to_anchor=(0.5, -0.12), ncols=1, fontsize="small")  # fmt: skip
     axes[0][0].set_ylabel(measure.label)
     several = any(len(c.setting.runs) > 1 for c in every)
     centre = "geometric mean" if measure.log_scale else "mean"
