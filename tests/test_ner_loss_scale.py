@@ -1,16 +1,21 @@
 """The NER loss reductions (task.loss_reduction): what each one scales by, that padding never
-counts, and that an unknown one is refused at start-up."""
+counts, that an unknown one is refused at start-up, and that runs made before the option keep theirs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from adamomentum.checkpoint import CheckpointError
 from adamomentum.errors import ConfigError
+from adamomentum.report import find_runs
+from adamomentum.report.settings import flat_config, in_words
 from adamomentum.tasks.ner import NERTask
+from adamomentum.train import run
 
 from conftest import SMALL_NER, compose_cfg, read_scalars, write_tiny_ner
 
@@ -84,9 +89,12 @@ def test_sum_over_time_is_the_mean_over_sentences_of_each_unpadded_sentence_sum(
         torch.testing.assert_close(g_batch, p.grad, rtol=1e-4, atol=1e-7)
 
 
+def test_the_default_is_the_language_models_scale(varied_ner: Path) -> None:
+    assert build_task(varied_ner).cfg.loss_reduction == "sum_over_time"
+
+
 def test_mean_is_the_unpadded_token_mean(varied_ner: Path) -> None:
-    task = build_task(varied_ner)
-    assert task.cfg.loss_reduction == "mean"  # the committed runs' reduction stays the default
+    task = build_task(varied_ner, "task.loss_reduction=mean")
     batch = padded_batch(task)
     loss, _, tokens, _ = loss_and_gradients(task, batch)
     with torch.no_grad():
@@ -103,8 +111,6 @@ def test_unknown_loss_reduction_is_a_config_error_naming_the_choices(tiny_ner: P
 
 
 def test_sum_over_time_trains_through_the_command(tmp_path: Path) -> None:
-    from adamomentum.train import run
-
     data = write_tiny_ner(tmp_path / "data", [4 + (i * 3) % 9 for i in range(40)])
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -114,3 +120,21 @@ def test_sum_over_time_trains_through_the_command(tmp_path: Path) -> None:
     assert summary["config"]["task"]["loss_reduction"] == "sum_over_time"
     losses = [v for _, v in read_scalars(run_dir)["loss/train"]]
     assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_a_run_made_before_the_option_counts_as_the_per_token_mean(tmp_path: Path, tiny_ner: Path) -> None:
+    """Runs that predate task.loss_reduction trained on the per-token mean (results/ner-msra): relaunching one
+    under today's default is refused, and the report names its reduction."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    overrides = [*SMALL_NER, f"task.data_dir={tiny_ner}", "task.epochs=1"]
+    run(compose_cfg([*overrides, "task.loss_reduction=mean"]), run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    del summary["config"]["task"]["loss_reduction"]
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(CheckpointError, match="task.loss_reduction: 'mean' -> 'sum_over_time'"):
+        run(compose_cfg(overrides), run_dir)
+    assert run(compose_cfg([*overrides, "task.loss_reduction=mean"]), run_dir)["status"] == "completed"
+    [old] = find_runs([run_dir])
+    assert flat_config(old)["task.loss_reduction"] == "mean"
+    assert in_words("task.loss_reduction", "mean", "ner") == "per-token mean loss"

@@ -88,3 +88,19 @@ def test_an_entry_that_sweeps_is_refused(tmp_path: Path, tiny_ptb: Path, entry: 
                       f"hydra.sweeper.runs=[{entry!r}]", f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path)
     assert proc.returncode != 0
     assert "one entry per value" in proc.stderr
+
+
+def test_the_ner_verdict_lists_three_seeds_of_each_setting_on_the_stand_in_corpus():
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        cfg = compose("config", overrides=["experiment=ner_verdict"], return_hydra_config=True)
+        runs = []
+        for entry in cfg.hydra.sweeper.runs:
+            run = compose("config", overrides=["experiment=ner_verdict", *entry.split()])
+            runs.append((run.optimizer.name, run.optimizer.initial_accumulator_value, run.seed))
+    settings = {(o, None) for o in ("sgd", "momentum", "adagrad", "adamomentum")} | {
+        ("adagrad", 0.1), ("adamomentum", 0.1)}
+    assert sorted(runs, key=str) == sorted(((o, g, s) for o, g in settings for s in (0, 1, 2)), key=str)
+    assert runs[:2] == [("momentum", None, 0), ("adamomentum", 0.1, 0)]  # the order
+    task = cfg.task
+    assert (task.name, task.source, task.max_train_sentences, task.epochs, task.loss_reduction) == (
+        "ner", "columns", 14700, 30, "sum_over_time")

@@ -2,11 +2,12 @@
 
     python -m adamomentum.rerun results/ptb/runs/adamomentum/seed=0 --data-dir ../shared/data/ptb
 
-Rebuilds the run's config from its ``summary.json`` (keys added to adamomentum since keep their
-defaults, which keep the old behaviour), trains its first ``--batches`` batches as
-``python -m adamomentum.train`` would, into a temporary folder, and compares each evaluation up to that
-batch with the run's ``metrics.jsonl``, number for number. ``--batches`` defaults to the batch of the
-run's first evaluation (500 for a run evaluated every 500 batches, one epoch for the others).
+Rebuilds the run's config from its ``summary.json`` (keys added to adamomentum since take the value
+that reproduces the run: ``adamomentum.config.ADDED_LATER``, or their defaults), trains its first
+``--batches`` batches as ``python -m adamomentum.train`` would, into a temporary folder, and compares
+each evaluation up to that batch with the run's ``metrics.jsonl``, number for number. ``--batches``
+defaults to the batch of the run's first evaluation (500 for a run evaluated every 500 batches, one
+epoch for the others).
 
 Bit-identical numbers need what the run had: the same kind of device (``summary.json`` names the CPU
 model and the instruction set torch's kernels use), the same thread count (in its config) and the same
@@ -29,6 +30,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
+from adamomentum.config import ADDED_LATER, flatten
 from adamomentum.errors import UserError
 from adamomentum.train import (
     CONFIG_DIR,
@@ -53,7 +55,11 @@ def rerun_config(summary: dict[str, Any], batches: int, data_dir: str | None) ->
     """The run's config, today's defaults beneath it, to stop after ``batches`` batches."""
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
         defaults = compose("config", overrides=[f"task={summary['task']}", f"optimizer={summary['optimizer']}"])
+    added_later = {k: v for k, v in ADDED_LATER.get(summary["task"], {}).items()
+                   if k not in flatten(summary["config"])}  # fmt: skip
     cfg = OmegaConf.merge(defaults, summary["config"])
+    for key, value in added_later.items():
+        OmegaConf.update(cfg, key, value)
     cfg.task.max_batches = batches
     cfg.progress, cfg.checkpoint_interval, cfg.resume = False, None, None
     if data_dir is not None:

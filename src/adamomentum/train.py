@@ -33,7 +33,7 @@ except ModuleNotFoundError as missing:  # a torch-only install: the optimizer wo
              "'adamomentum[experiments]' (make venv installs everything); the optimizer alone needs only torch.")
 
 from adamomentum.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint
-from adamomentum.config import flatten, register_configs
+from adamomentum.config import flatten, register_configs, with_keys_added_later
 from adamomentum.errors import ConfigError, UserError
 from adamomentum.optim import build_optimizer
 from adamomentum.tasks import build_task
@@ -184,10 +184,11 @@ def validate(cfg: DictConfig) -> None:
 
 def check_resumable(stored_yaml: str, cfg: DictConfig, run_dir: Path) -> None:
     """A checkpoint continues only the config that wrote it (bar RESUME_MAY_CHANGE)."""
-    stored = flatten(OmegaConf.to_container(OmegaConf.create(stored_yaml), resolve=True))
     current = flatten(OmegaConf.to_container(cfg, resolve=True))
-    # Options added to adamomentum after the checkpoint was written are not in `stored`: they keep
-    # their defaults and are not compared.
+    stored = with_keys_added_later(current.get("task.name"),
+                                   flatten(OmegaConf.to_container(OmegaConf.create(stored_yaml), resolve=True)))
+    # Other options added to adamomentum after the checkpoint was written are not in `stored`: their
+    # defaults keep the old behaviour, and they are not compared.
     changed = sorted(k for k in stored if stored[k] != current.get(k) and k not in RESUME_MAY_CHANGE)
     if changed:
         diffs = "; ".join(f"{k}: {stored.get(k)!r} -> {current.get(k)!r}" for k in changed[:10])

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adamomentum.config import flatten
+from adamomentum.config import flatten, with_keys_added_later
 from adamomentum.report.runs import OPTIMIZER_ORDER, Run
 
 # Keys that say where or how a run ran, or how often it was looked at, not what it computed: never part
@@ -46,8 +46,10 @@ WORDS: dict[str, Callable[[Any, str], str]] = {
     "study.lr_factor": lambda v, _: f"lr x {_number(v)}",
     "task.train_fraction": lambda v, _: f"{_number(100 * v)}% of the training set",
     "task.clip_grad_norm": lambda v, _: "no clipping" if v is None else f"clipping at {_number(v)}",
-    "task.loss_reduction": lambda v, _: {"sum_over_time": "loss summed over time",
-                                         "mean": "loss averaged over time"}.get(v, f"loss {v}"),
+    "task.loss_reduction": lambda v, task: {
+        ("ptb", "sum_over_time"): "loss summed over time", ("ptb", "mean"): "loss averaged over time",
+        ("ner", "sum_over_time"): "loss summed over each sentence", ("ner", "mean"): "per-token mean loss",
+    }.get((task, v), f"loss {v}"),
     "task.max_train_sentences": lambda v, _: "all training sentences" if v is None else f"{v:,} training sentences",
     "task.source": lambda v, _: {"hub": "OntoNotes (hub)", "conll2012": "OntoNotes (CoNLL-2012 files)",
                                  "columns": "column files"}.get(v, f"source {v}"),
@@ -94,7 +96,8 @@ class Setting:
 
 
 def flat_config(run: Run) -> dict[str, Any]:
-    return flatten(run.summary.get("config", {}))
+    """The run's config as command-line keys, with keys it predates set to what it did."""
+    return with_keys_added_later(run.task, flatten(run.summary.get("config", {})))
 
 
 def comparable_with_paper(run: Run) -> bool:
