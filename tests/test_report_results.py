@@ -50,6 +50,17 @@ def test_a_results_folder_rebuilds_itself_in_place_without_nesting_runs(tmp_path
     assert second == first
 
 
+def test_a_rebuild_removes_the_figures_it_no_longer_draws_and_only_those(tmp_path: Path) -> None:
+    """A verdict figure left from an earlier build outlives the results.md that showed it; a script's PNG in
+    the same folder (results/ptb-blowup/blowup_ptb.png) is not the report's to remove."""
+    out = tmp_path / "results"
+    out.mkdir()
+    for name in ("verdict_ptb.png", "lr_sensitivity_ptb.png", "blowup_ptb.png"):
+        (out / name).write_bytes(b"png")
+    write_report(find_runs([runs_root(tmp_path)]), out)
+    assert sorted(p.name for p in out.glob("*.png")) == ["blowup_ptb.png", "figure1_ptb.png", "figure2_ner.png"]
+
+
 def test_a_results_folder_rebuilds_into_another_folder(tmp_path: Path) -> None:
     out = tmp_path / "results"
     first = write_report(find_runs([runs_root(tmp_path)]), out).read_text()

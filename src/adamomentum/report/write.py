@@ -92,6 +92,12 @@ def plan(runs: list[Run]) -> tuple[list[str], dict[str, Callable[[], Figure]]]:
     return lines, figures
 
 
+def report_figure_names() -> set[str]:
+    """Every figure file a report can write; another PNG in its folder (a script's) is not the report's."""
+    return {name for task in TASKS.values()
+            for name in (task.figure_file, f"verdict_{task.name}.png", *(f"{s[-1]}_{task.name}.png" for s in SWEEPS))}  # fmt: skip
+
+
 def report_markdown(runs: list[Run]) -> str:
     """results.md for ``runs``, without drawing the figures."""
     return "\n".join(plan(runs)[0])
@@ -108,6 +114,10 @@ def write_report(runs: list[Run], out: Path, task: str | None = None) -> Path:
     lines, figures = plan(runs)
     for name, draw in figures.items():
         save_figure(draw(), out / name)
+    # A figure an earlier build drew and this one does not (a verdict the runs no longer support) would
+    # outlive the results.md that showed it.
+    for name in report_figure_names() - set(figures):
+        (out / name).unlink(missing_ok=True)
     report = out / "results.md"
     report.write_text("\n".join(lines), encoding="utf-8")
     return report
