@@ -185,3 +185,11 @@ def test_a_long_figure_legend_fits_inside_the_figure(tmp_path: Path, figures: li
     inside = fig.bbox.padded(1)
     assert all(inside.x0 <= t.get_window_extent().x0 and t.get_window_extent().x1 <= inside.x1
                for t in legend.get_texts())  # fmt: skip
+
+
+def test_epochs_are_ticked_in_whole_numbers(tmp_path: Path, figures: list) -> None:
+    write_run(tmp_path / "sgd", "ner", "sgd", ner_metrics([0.1, 0.7], [0.1, 0.7], [0.0, 0.5]))
+    fig = curves_figure(find_runs([tmp_path]), NER)
+    figures.append(fig)
+    ticks = [t for t in panel(fig, "test token F1").get_xticks() if 1 <= t <= 2]
+    assert ticks == [1.0, 2.0]

@@ -36,6 +36,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 LINESTYLES = ["-", "--", ":", "-.", (0, (3, 1, 1, 1, 1, 1))]
 PAPER_MARKER = {"marker": "*", "s": 240, "edgecolors": "black", "linewidths": 0.8, "zorder": 6}
@@ -136,6 +137,8 @@ def _draw_curves(ax: Axes, curves: list[Curve], style: dict[int, dict[str, Any]]
                 marker="o" if len(c.xs) == 1 else None)  # fmt: skip
         if bands and len(c.setting.runs) > 1:
             ax.fill_between(c.xs, c.low, c.high, color=st["color"], alpha=0.18, linewidth=0)
+    # Epochs and batches are counted: no tick at epoch 1.5 when a run has two evaluations.
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def curves_figure(runs: list[Run], task: Task) -> Figure:
