@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from adamomentum.checkpoint import CheckpointError
+from adamomentum.checkpoint import CHECKPOINT, CheckpointError
 from adamomentum.errors import ConfigError
 from adamomentum.report import find_runs
 from adamomentum.report.settings import flat_config, in_words
@@ -162,3 +162,24 @@ def test_a_first_run_on_a_small_corpus_learns_entities_within_three_epochs(tmp_p
     last = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["epoch"] == 3
     assert last["test_token_f1"] >= 0.1, last
+
+
+def test_resume_of_a_run_made_before_the_option_continues_on_the_per_token_mean(tmp_path: Path, tiny_ner: Path) -> None:
+    """``resume=<run dir>`` rebuilds the config from the checkpoint: one written before task.loss_reduction existed
+    continues on the per-token mean it trained on, not on today's default."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    run(compose_cfg([*SMALL_NER, f"task.data_dir={tiny_ner}", "task.epochs=2", "task.loss_reduction=mean",
+                     "task.max_batches=3", "checkpoint_interval=1"]), run_dir)  # fmt: skip
+    (run_dir / "summary.json").unlink()  # as if it had been interrupted
+    state = torch.load(run_dir / CHECKPOINT, weights_only=False)
+    lines = state["config"].splitlines(keepends=True)
+    state["config"] = "".join(line for line in lines if "loss_reduction" not in line)
+    assert len(state["config"]) < len("".join(lines))
+    torch.save(state, run_dir / CHECKPOINT)
+    (run_dir / "checkpoint.prev.pt").unlink(missing_ok=True)
+    proc = subprocess.run([sys.executable, "-m", "adamomentum.train", f"resume={run_dir}", "task.max_batches=null"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["config"]["task"]["loss_reduction"] == "mean"
