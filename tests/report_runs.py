@@ -46,11 +46,15 @@ def write_run(directory: Path, task: str, optimizer: str, metrics: list[dict], s
     return directory
 
 
+# Each optimizer's lr in Table 1: a run at another lr is named by it ("AdaGrad, lr = 1").
+TABLE1_LR = {"sgd": 1.0, "momentum": 1.0, "adagrad": 0.01, "adamomentum": 0.02}
+
+
 def seeded_runs(root: Path, optimizer: str, finals: list[float], scale: str = "full", **config: Any) -> None:
     """One single-evaluation PTB run per final test perplexity, seeds 0, 1, ...; ``config`` holds flat keys
     (``optimizer.lr=0.5`` as ``{"optimizer.lr": 0.5}``) that set the run's config."""
     for seed, value in enumerate(finals):
-        nested: dict[str, Any] = {"seed": seed, "device": "cpu", "optimizer": {"name": optimizer, "lr": 1.0},
+        nested: dict[str, Any] = {"seed": seed, "device": "cpu", "optimizer": {"name": optimizer, "lr": TABLE1_LR[optimizer]},
                                   "study": {"scale": scale}}  # fmt: skip
         for key, v in config.items():
             *parents, leaf = key.split(".")

@@ -45,3 +45,11 @@ def test_a_key_older_runs_lack_does_not_count_as_varying(tmp_path: Path) -> None
     write_run(tmp_path / "new", "ptb", "sgd", ptb_metrics([131.0], [126.0]), seed=1,
               config={"optimizer": {"lr": 1.0, "momentum_schedule": "constant"}})  # fmt: skip
     assert names(tmp_path) == ["SGD"]
+
+
+def test_a_value_away_from_table_1_is_named_even_when_every_run_shares_it(tmp_path: Path) -> None:
+    """A folder of the authors'-start runs alone (or of SGD at lr 0.3) is not "Table 1"."""
+    seeded_runs(tmp_path / "start", "adamomentum", [150.0, 151.0], **{"optimizer.initial_accumulator_value": 0.1})
+    seeded_runs(tmp_path / "start", "adagrad", [140.0], **{"optimizer.initial_accumulator_value": 0.0})
+    seeded_runs(tmp_path / "start", "sgd", [130.0], **{"optimizer.lr": 0.3})
+    assert names(tmp_path / "start") == ["SGD, lr = 0.3", "AdaGrad", "AdaMomentum, G_0 = 0.1"]

@@ -13,11 +13,11 @@ from test_report_figures import stars
 from adamomentum.report import find_runs
 from adamomentum.report.figures import readings_figure
 from adamomentum.report.measures import TASKS
+from adamomentum.report.settings import TABLE1_VALUES as TABLE1
 from adamomentum.report.verdict import (
     NOT_REPRODUCED,
     ONLY_WITH_AUTHORS_START,
     REPRODUCED,
-    TABLE1,
     UNDECIDED,
 )
 from adamomentum.report.write import report_markdown

@@ -41,7 +41,14 @@ from dataclasses import dataclass
 
 from adamomentum.report.measures import Task, fmt
 from adamomentum.report.runs import Run
-from adamomentum.report.settings import Setting, comparable_with_paper, flat_config, ner_corpora, optimizer_name
+from adamomentum.report.settings import (
+    TABLE1_VALUES,
+    Setting,
+    comparable_with_paper,
+    flat_config,
+    ner_corpora,
+    optimizer_name,
+)
 from adamomentum.report.statistics import Paired, final_value, paired, spread
 from adamomentum.report.tables import markdown_table
 
@@ -52,14 +59,6 @@ ONLY_WITH_AUTHORS_START = "reproduced only with the authors' start"
 
 AUTHORS_START = 0.1
 ADAPTIVE = ("adagrad", "adamomentum")
-# Table 1's values, and the lr schedule each optimizer has in this repository's reproduction of it
-# (Zaremba's decay for SGD and Momentum, constant for the adaptive methods, as the paper says).
-TABLE1 = {
-    "sgd": {"optimizer.lr": 1.0, "optimizer.lr_decay": True},
-    "momentum": {"optimizer.lr": 1.0, "optimizer.momentum": 0.6, "optimizer.lr_decay": True},
-    "adagrad": {"optimizer.lr": 0.01, "optimizer.lr_decay": False},
-    "adamomentum": {"optimizer.lr": 0.02, "optimizer.momentum": 0.9, "optimizer.lr_decay": False},
-}
 # The paper's ordering of final test perplexity, best first, and its improvement of AdaMomentum over SGD.
 PAPER_ORDER = ("adamomentum", "momentum", "sgd", "adagrad")
 PAPER_IMPROVEMENT = 0.07
@@ -84,7 +83,7 @@ PAPER_SETTING = {"study.lr_factor": 1.0, "optimizer.momentum_schedule": "constan
 
 def _is_reading(setting: Setting, start: float) -> bool:
     """Whether every run of ``setting`` has Table 1's values and, for the adaptive methods, ``start`` as G_0."""
-    expected = TABLE1.get(setting.optimizer)
+    expected = TABLE1_VALUES.get(setting.optimizer)
     if expected is None:
         return False
     for run in setting.runs:
@@ -120,7 +119,7 @@ def applies(groups: list[Setting]) -> bool:
     """A verdict needs the paper's setting at full scale for all four optimizers as written, and more than one
     seed somewhere: one seed decides nothing."""
     written = reading_settings(groups, READINGS[0])
-    return (set(written) == set(TABLE1)
+    return (set(written) == set(TABLE1_VALUES)
             and all(full_scale(r) for s in written.values() for r in s.runs)
             and any(len(s.runs) > 1 for s in groups))  # fmt: skip
 
