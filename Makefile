@@ -83,26 +83,29 @@ reproduce-ner-msra:
 	$(MAKE) reproduce-ner NER_SWEEP=outputs/reproduce-ner-msra NER_OUT=results/ner-msra \
 		ARGS="task.source=columns task.data_dir=$(MSRA_DIR) task.max_train_sentences=14700 task.loss_reduction=mean $(ARGS)"
 
-# The Penn Treebank verdict (conf/experiment/ptb_verdict.yaml, issue #13): 19 full runs, JOBS at a
-# time, one thread each on a CPU. Relaunching skips finished runs and resumes the others.
+# A verdict: $(1) the experiment (conf/experiment/$(1).yaml), $(2) runs at a time, $(3) the corpus, $(4) the
+# variable naming the report folder. Relaunching skips finished runs and resumes the others; the report
+# leaves out the runs still training.
+define verdict
+	@$(MAKE) --no-print-directory refuse-committed OUT=$($(4)) VARIABLE=$(4)
+	$(BIN)/python -m adamomentum.train experiment=$(1) hydra/launcher=joblib hydra.launcher.n_jobs=$(2) \
+		task.data_dir=$(3) progress=false $(ARGS)
+	$(BIN)/python -m adamomentum.report --finished --out $($(4)) outputs/study/$(1)-full
+endef
+
+# The Penn Treebank verdict (issue #13): 19 full runs, JOBS at a time, one thread each on a CPU.
 JOBS ?= 2
 PTB_DATA ?= data/ptb
 PTB_VERDICT_OUT ?= outputs/report-ptb-verdict
 reproduce-ptb-verdict: venv
-	@$(MAKE) --no-print-directory refuse-committed OUT=$(PTB_VERDICT_OUT) VARIABLE=PTB_VERDICT_OUT
-	$(BIN)/python -m adamomentum.train experiment=ptb_verdict hydra/launcher=joblib hydra.launcher.n_jobs=$(JOBS) \
-		task.data_dir=$(PTB_DATA) progress=false $(ARGS)
-	$(BIN)/python -m adamomentum.report --finished --out $(PTB_VERDICT_OUT) outputs/study/ptb_verdict-full
+	$(call verdict,ptb_verdict,$(JOBS),$(PTB_DATA),PTB_VERDICT_OUT)
 
-# The NER verdict on the MSRA stand-in (conf/experiment/ner_verdict.yaml, issue #16): 18 runs of 30
-# epochs, NER_JOBS at a time (each with cores / NER_JOBS threads).
+# The NER verdict on the MSRA stand-in (issue #16): 18 runs of 30 epochs, NER_JOBS at a time (each with
+# cores / NER_JOBS threads).
 NER_JOBS ?= 1
 NER_VERDICT_OUT ?= outputs/report-ner-verdict
 reproduce-ner-verdict: venv
-	@$(MAKE) --no-print-directory refuse-committed OUT=$(NER_VERDICT_OUT) VARIABLE=NER_VERDICT_OUT
-	$(BIN)/python -m adamomentum.train experiment=ner_verdict hydra/launcher=joblib hydra.launcher.n_jobs=$(NER_JOBS) \
-		task.data_dir=$(MSRA_DIR) progress=false $(ARGS)
-	$(BIN)/python -m adamomentum.report --finished --out $(NER_VERDICT_OUT) outputs/study/ner_verdict-full
+	$(call verdict,ner_verdict,$(NER_JOBS),$(MSRA_DIR),NER_VERDICT_OUT)
 
 # Studies beyond the paper (conf/experiment/): SCALE=small tries the machinery on a CPU.
 SCALE ?= full

@@ -183,3 +183,16 @@ def test_resume_of_a_run_made_before_the_option_continues_on_the_per_token_mean(
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["config"]["task"]["loss_reduction"] == "mean"
+
+
+def test_a_rerun_of_a_run_made_before_the_option_uses_the_per_token_mean(tiny_ner: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from adamomentum.rerun import rerun_config
+
+    config = OmegaConf.to_container(compose_cfg([*SMALL_NER, f"task.data_dir={tiny_ner}"]), resolve=True)
+    del config["task"]["loss_reduction"]
+    summary = {"task": "ner", "optimizer": config["optimizer"]["name"], "config": config}
+    assert rerun_config(summary, 3, None).task.loss_reduction == "mean"
+    config["task"]["loss_reduction"] = "sum_over_time"
+    assert rerun_config(summary, 3, None).task.loss_reduction == "sum_over_time"

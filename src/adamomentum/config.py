@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 
 @dataclass
@@ -188,6 +188,13 @@ ADDED_LATER: dict[str, dict[str, Any]] = {
 def with_keys_added_later(task: str, flat: dict[str, Any]) -> dict[str, Any]:
     """A run's flat config with the keys it predates set to what it did (see ``ADDED_LATER``)."""
     return {**ADDED_LATER.get(task, {}), **flat}
+
+
+def fill_keys_added_later(config: DictConfig) -> None:
+    """Set the keys a run's stored config predates to what the run did (see ``ADDED_LATER``), in place."""
+    for key, value in ADDED_LATER.get(OmegaConf.select(config, "task.name"), {}).items():
+        if OmegaConf.select(config, key) is None:
+            OmegaConf.update(config, key, value, force_add=True)
 
 
 def by_scale(full: Any, small: Any, *, _root_: Any) -> Any:

@@ -30,7 +30,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from adamomentum.config import ADDED_LATER, flatten
+from adamomentum.config import fill_keys_added_later
 from adamomentum.errors import UserError
 from adamomentum.train import (
     CONFIG_DIR,
@@ -55,11 +55,9 @@ def rerun_config(summary: dict[str, Any], batches: int, data_dir: str | None) ->
     """The run's config, today's defaults beneath it, to stop after ``batches`` batches."""
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
         defaults = compose("config", overrides=[f"task={summary['task']}", f"optimizer={summary['optimizer']}"])
-    added_later = {k: v for k, v in ADDED_LATER.get(summary["task"], {}).items()
-                   if k not in flatten(summary["config"])}  # fmt: skip
-    cfg = OmegaConf.merge(defaults, summary["config"])
-    for key, value in added_later.items():
-        OmegaConf.update(cfg, key, value)
+    stored = OmegaConf.create(summary["config"])
+    fill_keys_added_later(stored)
+    cfg = OmegaConf.merge(defaults, stored)
     cfg.task.max_batches = batches
     cfg.progress, cfg.checkpoint_interval, cfg.resume = False, None, None
     if data_dir is not None:

@@ -33,7 +33,7 @@ except ModuleNotFoundError as missing:  # a torch-only install: the optimizer wo
              "'adamomentum[experiments]' (make venv installs everything); the optimizer alone needs only torch.")
 
 from adamomentum.checkpoint import CHECKPOINT, CheckpointError, load_checkpoint
-from adamomentum.config import ADDED_LATER, flatten, register_configs, with_keys_added_later
+from adamomentum.config import fill_keys_added_later, flatten, register_configs, with_keys_added_later
 from adamomentum.errors import ConfigError, UserError
 from adamomentum.optim import build_optimizer
 from adamomentum.tasks import build_task
@@ -204,9 +204,7 @@ def config_for_resume(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     run_dir = Path(cfg.resume)
     state = load_checkpoint(run_dir)
     stored = OmegaConf.create(state["config"])
-    for key, value in ADDED_LATER.get(OmegaConf.select(stored, "task.name"), {}).items():
-        if OmegaConf.select(stored, key) is None:
-            OmegaConf.update(stored, key, value, force_add=True)
+    fill_keys_added_later(stored)
     for override in overrides:
         key = override.split("=", 1)[0].lstrip("+~")
         if key in ("task", "optimizer"):
