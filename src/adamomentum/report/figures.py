@@ -137,8 +137,9 @@ def _draw_curves(ax: Axes, curves: list[Curve], style: dict[int, dict[str, Any]]
                 marker="o" if len(c.xs) == 1 else None)  # fmt: skip
         if bands and len(c.setting.runs) > 1:
             ax.fill_between(c.xs, c.low, c.high, color=st["color"], alpha=0.18, linewidth=0)
-    # Epochs and batches are counted: no tick at epoch 1.5 when a run has two evaluations.
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    # Epochs and batches are counted: no tick at epoch 1.5 when a run has two evaluations. The steps and
+    # tick count are matplotlib's default locator's, so batch axes keep their round ticks (5,000, not 4,000).
+    ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True))
 
 
 def curves_figure(runs: list[Run], task: Task) -> Figure:

@@ -30,6 +30,10 @@ TABLE1_VALUES: dict[str, dict[str, Any]] = {
 # The paper's update (Eq. 1) sums the squared gradients from 0.
 PAPER_START = {"adagrad": {"optimizer.initial_accumulator_value": 0.0},
                "adamomentum": {"optimizer.initial_accumulator_value": 0.0}}  # fmt: skip
+# The rest of the paper's setting as this repository reproduces it, for every optimizer. A key older runs
+# lack has the value given here, or the one adamomentum.config.ADDED_LATER gives it.
+PAPER_SETTING = {"study.lr_factor": 1.0, "optimizer.momentum_schedule": "constant", "task.clip_grad_norm": 5.0,
+                 "task.clip_grad_value": None, "task.loss_reduction": "sum_over_time"}  # fmt: skip
 
 OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "adagrad": "AdaGrad", "adamomentum": "AdaMomentum",
                    "adam": "Adam", "rmsprop": "RMSprop"}
@@ -139,9 +143,12 @@ def settings(runs: list[Run]) -> list[Setting]:
         # only the runs that record it can differ in it.
         varying = [k for k in keys if len({repr(c[k]) for c in configs if k in c}) > 1]
         # A value away from the paper's is named even when every run shares it: "Table 1" would claim it.
+        # (None is the constructor's default for the optimizer's values, a real value for the task's.)
         paper = {**TABLE1_VALUES.get(optimizer, {}), **PAPER_START.get(optimizer, {})}
         varying += [k for k, v in paper.items()
                     if k not in varying and any(c.get(k) not in (None, v) for c in configs)]  # fmt: skip
+        varying += [k for k, v in PAPER_SETTING.items()
+                    if k not in varying and any(k in c and c[k] != v for c in configs)]  # fmt: skip
         own: dict[str, Setting] = {}
         for run, config in zip(members, configs):
             values = {k: config.get(k) for k in varying}

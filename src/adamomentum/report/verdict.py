@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from adamomentum.report.measures import Task, fmt
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import (
+    PAPER_SETTING,
     TABLE1_VALUES,
     Setting,
     comparable_with_paper,
@@ -74,15 +75,10 @@ READINGS = (Reading("as written (G_0 = 0)", 0.0), Reading(f"with the authors' st
                                                               AUTHORS_START))  # fmt: skip
 
 
-# The rest of the paper's setting as this repository reproduces it: a run that differs in one of these (an
-# ablation, such as the per-token NER loss of results/ner-msra) belongs to neither reading. A key older runs
-# lack has the value given here, or the one adamomentum.config.ADDED_LATER gives it.
-PAPER_SETTING = {"study.lr_factor": 1.0, "optimizer.momentum_schedule": "constant", "task.clip_grad_norm": 5.0,
-                 "task.clip_grad_value": None, "task.loss_reduction": "sum_over_time"}  # fmt: skip
-
-
 def _is_reading(setting: Setting, start: float) -> bool:
-    """Whether every run of ``setting`` has Table 1's values and, for the adaptive methods, ``start`` as G_0."""
+    """Whether every run of ``setting`` has Table 1's values and the rest of the paper's setting (a run that
+    differs, an ablation such as the per-token NER loss of results/ner-msra, belongs to neither reading) and,
+    for the adaptive methods, ``start`` as G_0."""
     expected = TABLE1_VALUES.get(setting.optimizer)
     if expected is None:
         return False
