@@ -196,3 +196,20 @@ def test_epochs_are_ticked_in_whole_numbers(tmp_path: Path, figures: list) -> No
     figures.append(fig)
     ticks = [t for t in panel(fig, "test token F1").get_xticks() if 1 <= t <= 2]
     assert ticks == [1.0, 2.0]
+
+
+def test_more_settings_per_optimizer_than_line_styles_get_a_panel_each(tmp_path: Path, figures: list) -> None:
+    """results/ner-loss-scale: six settings per optimizer would repeat line styles within a colour in one panel."""
+    for optimizer in ("sgd", "adamomentum"):
+        for lr in (0.01, 0.03, 0.1, 0.3, 1.0, 3.0):
+            metrics = ner_metrics([0.1, 0.5], [0.1, lr / 10], [0, 0])
+            write_run(tmp_path / optimizer / f"lr={lr}", "ner", optimizer, metrics,
+                      config={"optimizer": {"name": optimizer, "lr": lr}, **PAPER_NER})  # fmt: skip
+    fig = curves_figure(find_runs([tmp_path]), NER)
+    figures.append(fig)
+    sgd, adamomentum = panel(fig, "SGD"), panel(fig, "AdaMomentum")
+    assert [t.get_text() for t in sgd.get_legend().get_texts()] == [
+        "lr = 0.01", "lr = 0.03", "lr = 0.1", "lr = 0.3", "lr = 1", "lr = 3"]
+    colours = [line.get_color() for line in sgd.get_lines()]
+    assert len(set(colours)) == 6
+    assert sgd.get_ylim() == adamomentum.get_ylim() and sgd.get_ylim()[1] >= 0.3

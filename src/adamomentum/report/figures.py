@@ -69,10 +69,11 @@ def setting_curve(setting: Setting, measure: Measure, x_key: str) -> Curve | Non
     return Curve(setting, xs, [s.centre for s in spreads], [s.minimum for s in spreads], [s.maximum for s in spreads])
 
 
-def legend_label(setting: Setting) -> str:
-    """``AdaMomentum, G_0 = 0.1 (3 seeds)``, with the runs that did not complete."""
+def legend_label(setting: Setting, optimizer_shown: bool = True) -> str:
+    """``AdaMomentum, G_0 = 0.1 (3 seeds)``, with the runs that did not complete; ``G_0 = 0.1 (3 seeds)`` in a
+    panel of the optimizer's own."""
     n = len(setting.runs)
-    label = setting.name + (f" ({n} seeds)" if n > 1 else "")
+    label = (setting.name if optimizer_shown else setting.label) + (f" ({n} seeds)" if n > 1 else "")
     statuses = [r.summary["status"] for r in setting.runs if r.summary["status"] != "completed"]
     if n == 1 and statuses:
         return f"{label}: {statuses[0]}"
@@ -150,6 +151,9 @@ def curves_figure(runs: list[Run], task: Task) -> Figure:
     if all(len(r.metrics) <= 1 for r in runs):
         return finals_figure(runs, task)
     groups = settings(runs)
+    per_optimizer = Counter(s.optimizer for s in groups)
+    if len(per_optimizer) > 1 and max(per_optimizer.values()) > len(LINESTYLES):
+        return optimizer_panels_figure(runs, task)
     style = styles(groups, runs)
     colour = {s.optimizer: style[id(s)]["color"] for s in groups}
     comparable = all(comparable_with_paper(r) for r in runs)
@@ -204,6 +208,51 @@ def curves_figure(runs: list[Run], task: Task) -> Figure:
                       + " over seeds; bands: min to max") if several else None,
                fontsize="small", title_fontsize="small")  # fmt: skip
     fig.suptitle(figure_title(runs, task))
+    return fig
+
+
+def optimizer_panels_figure(runs: list[Run], task: Task) -> Figure:
+    """The curves of ``curves_figure`` with a panel per optimizer and measure, for folders with more settings
+    per optimizer than there are line styles (the small-corpus studies): in one panel a colour per setting,
+    and the panels of a measure share their y range so that optimizers compare across them."""
+    groups = settings(runs)
+    optimizers = list(dict.fromkeys(s.optimizer for s in groups))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    comparable = all(comparable_with_paper(r) for r in runs)
+    cells = [(measure, optimizer) for measure in task.curves for optimizer in optimizers]
+    ncols = 2
+    nrows = math.ceil(len(cells) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.4 * ncols, 5.2 * nrows), squeeze=False, layout="constrained")
+    first_of: dict[str, Axes] = {}
+    for ax, (measure, optimizer) in zip(axes.flat, cells):
+        own = [s for s in groups if s.optimizer == optimizer]
+        style = {id(s): {"color": colours[k % len(colours)], "linestyle": "-",
+                         "label": legend_label(s, optimizer_shown=False)} for k, s in enumerate(own)}  # fmt: skip
+        curves = [c for s in own if (c := setting_curve(s, measure, task.x_key)) is not None]
+        _draw_curves(ax, curves, style, bands=True)
+        if measure.key in first_of:
+            ax.sharey(first_of[measure.key])
+        first_of.setdefault(measure.key, ax)
+        if measure.log_scale:
+            ax.set_yscale("log")
+        if comparable and measure == task.headline and optimizer in task.paper and curves:
+            x_end = max(c.xs[-1] for c in curves)
+            ax.scatter([x_end * 1.015], [task.paper[optimizer]], color="lightgrey", **PAPER_MARKER)
+        several_measures = len(task.curves) > 1
+        ax.set_title(optimizer_name(optimizer) + (f": {measure.label}" if several_measures else ""))
+        ax.set_ylabel(measure.label)
+        ax.set_xlabel(task.x_label)
+        ax.grid(True, alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
+        if comparable and measure == task.headline and optimizer in task.paper:
+            handles, labels = [*handles, _paper_handle(task)], [*labels, task.paper_label]
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=1, fontsize="small")
+    for ax in axes.flat[len(cells):]:
+        ax.set_axis_off()
+    several = any(len(s.runs) > 1 for s in groups)
+    centre = "geometric mean" if task.headline.log_scale else "mean"
+    note = f"\nlines: {centre} over seeds; bands: min to max" if several else ""
+    fig.suptitle(figure_title(runs, task) + note)
     return fig
 
 
