@@ -83,7 +83,8 @@ def test_the_stream_column_holds_only_zarembas_batch_1_score(tmp_path: Path) -> 
 def test_ner_on_another_corpus_is_not_compared_with_the_paper(tmp_path: Path) -> None:
     """The MSRA stand-in (column files) is not OntoNotes: no 0.75+ beside it; OntoNotes runs are compared."""
     metrics = ner_metrics([0.80], [0.8125], [0.79])
-    write_run(tmp_path / "msra", "ner", "adamomentum", metrics, config={"task": {"name": "ner", "source": "columns", "loss_reduction": "sum_over_time"}})
+    write_run(tmp_path / "msra", "ner", "adamomentum", metrics,
+              config={"task": {"name": "ner", "source": "columns", "loss_reduction": "sum_over_time"}})  # fmt: skip
     write_run(tmp_path / "onto", "ner", "adamomentum", metrics, seed=1,
               config={"task": {"name": "ner", "source": "hub", "loss_reduction": "sum_over_time"}})  # fmt: skip
     text = report_markdown(find_runs([tmp_path]))

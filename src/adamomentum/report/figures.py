@@ -153,7 +153,7 @@ def curves_figure(runs: list[Run], task: Task) -> Figure:
     groups = settings(runs)
     per_optimizer = Counter(s.optimizer for s in groups)
     if len(per_optimizer) > 1 and max(per_optimizer.values()) > len(LINESTYLES):
-        return optimizer_panels_figure(runs, task)
+        return optimizer_panels_figure(runs, groups, task)
     style = styles(groups, runs)
     colour = {s.optimizer: style[id(s)]["color"] for s in groups}
     comparable = all(comparable_with_paper(r) for r in runs)
@@ -203,22 +203,25 @@ def curves_figure(runs: list[Run], task: Task) -> Figure:
         handles, labels = [*handles, _paper_handle(task)], [*labels, task.paper_label]
     several = any(len(s.runs) > 1 for s in groups)
     ncols = _fit_legend(fig, labels, 2 if len(labels) <= 8 else 3)
-    fig.legend(handles, labels, loc="outside lower center", ncols=ncols,
-               title=("lines: " + ("geometric mean" if task.headline.log_scale else "mean")
-                      + " over seeds; bands: min to max") if several else None,
+    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, title=_seeds_note(task) if several else None,
                fontsize="small", title_fontsize="small")  # fmt: skip
     fig.suptitle(figure_title(runs, task))
     return fig
 
 
-def optimizer_panels_figure(runs: list[Run], task: Task) -> Figure:
-    """The curves of ``curves_figure`` with a panel per optimizer and measure, for folders with more settings
-    per optimizer than there are line styles (the small-corpus studies): in one panel a colour per setting,
-    and the panels of a measure share their y range so that optimizers compare across them."""
-    groups = settings(runs)
+def _seeds_note(task: Task) -> str:
+    centre = "geometric mean" if task.headline.log_scale else "mean"
+    return f"lines: {centre} over seeds; bands: min to max"
+
+
+def optimizer_panels_figure(runs: list[Run], groups: list[Setting], task: Task) -> Figure:
+    """The curves of ``curves_figure`` (``groups``: the runs' settings) with a panel per optimizer and measure,
+    for folders with more settings per optimizer than there are line styles (the small-corpus studies): in
+    one panel a colour per setting, and the panels of a measure share their y range so that optimizers
+    compare across them."""
     optimizers = list(dict.fromkeys(s.optimizer for s in groups))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     comparable = all(comparable_with_paper(r) for r in runs)
+    several_measures = len(task.curves) > 1
     cells = [(measure, optimizer) for measure in task.curves for optimizer in optimizers]
     ncols = 2
     nrows = math.ceil(len(cells) / ncols)
@@ -226,8 +229,10 @@ def optimizer_panels_figure(runs: list[Run], task: Task) -> Figure:
     first_of: dict[str, Axes] = {}
     for ax, (measure, optimizer) in zip(axes.flat, cells):
         own = [s for s in groups if s.optimizer == optimizer]
-        style = {id(s): {"color": colours[k % len(colours)], "linestyle": "-",
-                         "label": legend_label(s, optimizer_shown=False)} for k, s in enumerate(own)}  # fmt: skip
+        # One optimizer's runs: styles gives each setting its own colour; the panel's title names the optimizer.
+        style = styles(own, [r for s in own for r in s.runs])
+        for setting in own:
+            style[id(setting)]["label"] = legend_label(setting, optimizer_shown=False)
         curves = [c for s in own if (c := setting_curve(s, measure, task.x_key)) is not None]
         _draw_curves(ax, curves, style, bands=True)
         if measure.key in first_of:
@@ -238,7 +243,6 @@ def optimizer_panels_figure(runs: list[Run], task: Task) -> Figure:
         if comparable and measure == task.headline and optimizer in task.paper and curves:
             x_end = max(c.xs[-1] for c in curves)
             ax.scatter([x_end * 1.015], [task.paper[optimizer]], color="lightgrey", **PAPER_MARKER)
-        several_measures = len(task.curves) > 1
         ax.set_title(optimizer_name(optimizer) + (f": {measure.label}" if several_measures else ""))
         ax.set_ylabel(measure.label)
         ax.set_xlabel(task.x_label)
@@ -250,9 +254,7 @@ def optimizer_panels_figure(runs: list[Run], task: Task) -> Figure:
     for ax in axes.flat[len(cells):]:
         ax.set_axis_off()
     several = any(len(s.runs) > 1 for s in groups)
-    centre = "geometric mean" if task.headline.log_scale else "mean"
-    note = f"\nlines: {centre} over seeds; bands: min to max" if several else ""
-    fig.suptitle(figure_title(runs, task) + note)
+    fig.suptitle(figure_title(runs, task) + (f"\n{_seeds_note(task)}" if several else ""))
     return fig
 
 
