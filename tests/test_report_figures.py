@@ -77,6 +77,20 @@ def test_figure_1_marks_the_papers_numbers_and_names_settings_in_words(tmp_path:
     assert min(xs) > 500 * 10 and len(set(xs)) == 4
 
 
+def test_the_papers_star_is_grey_where_each_setting_of_its_optimizer_has_a_colour(tmp_path: Path,
+                                                                                  figures: list) -> None:
+    """One optimizer under two settings, a colour each (results/ptb-verdict-ablations): the star claims neither."""
+    for start, final in ((0.0, 424.8), (0.1, 153.7)):
+        write_run(tmp_path / str(start), "ptb", "adamomentum", curve(final, final),
+                  config={"optimizer": {"initial_accumulator_value": start}})  # fmt: skip
+    fig = curves_figure(find_runs([tmp_path]), PTB)
+    figures.append(fig)
+    test = panel(fig, "test perplexity")
+    [star] = [c for c in test.collections if isinstance(c, PathCollection) and len(c.get_offsets()) == 1]
+    assert tuple(star.get_facecolor()[0]) == pytest.approx((0.827, 0.827, 0.827, 1.0), abs=1e-3)  # lightgrey
+    assert len({line.get_color() for line in test.get_lines()}) == 2
+
+
 def test_a_blown_up_curve_does_not_squeeze_the_others(tmp_path: Path, figures: list) -> None:
     fig = curves_figure(find_runs([table1_runs(tmp_path)]), PTB)
     figures.append(fig)

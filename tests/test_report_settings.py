@@ -65,4 +65,13 @@ def test_a_task_value_away_from_the_papers_setting_is_named_even_when_every_run_
     assert names(tmp_path / "mean") == ["SGD, per-token mean loss", "AdaMomentum, per-token mean loss"]
     seeded_runs(tmp_path / "no-clipping", "adagrad", [150.0], **{"task.clip_grad_norm": None})
     seeded_runs(tmp_path / "paper", "adagrad", [140.0], **{"task.loss_reduction": "sum_over_time"})
-    assert names(tmp_path / "no-clipping") == ["AdaGrad, no clipping"] and names(tmp_path / "paper") == ["AdaGrad"]
+    assert names(tmp_path / "no-clipping") == ["AdaGrad, no norm clipping"]
+    assert names(tmp_path / "paper") == ["AdaGrad"]
+
+
+def test_the_authors_element_clipping_is_told_from_the_global_norm(tmp_path: Path) -> None:
+    """results/ptb-verdict-ablations: the C++ code's clipping of each element against Zaremba's norm at 5."""
+    seeded_runs(tmp_path, "adamomentum", [153.0], **{"task.clip_grad_norm": 5.0, "task.clip_grad_value": None})
+    seeded_runs(tmp_path / "cpp", "adamomentum", [160.0], **{"task.clip_grad_norm": None, "task.clip_grad_value": 1.0})
+    assert names(tmp_path) == ["AdaMomentum, no norm clipping, elements clipped to [-1, 1]",
+                               "AdaMomentum, norm clipped at 5, no element clipping"]

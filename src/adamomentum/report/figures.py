@@ -155,7 +155,12 @@ def curves_figure(runs: list[Run], task: Task) -> Figure:
     if len(per_optimizer) > 1 and max(per_optimizer.values()) > len(LINESTYLES):
         return optimizer_panels_figure(runs, groups, task)
     style = styles(groups, runs)
-    colour = {s.optimizer: style[id(s)]["color"] for s in groups}
+    # The paper's star takes its optimizer's colour, or the legend's grey where each setting has a colour of
+    # its own (one optimizer): a coloured star would claim one of them.
+    shades: dict[str, set[str]] = {}
+    for setting in groups:
+        shades.setdefault(setting.optimizer, set()).add(style[id(setting)]["color"])
+    colour = {o: shade.pop() if len(shade) == 1 else "lightgrey" for o, shade in shades.items()}
     comparable = all(comparable_with_paper(r) for r in runs)
     panels = []
     for measure in task.curves:

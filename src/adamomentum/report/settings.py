@@ -60,7 +60,9 @@ WORDS: dict[str, Callable[[Any, str], str]] = {
     "optimizer.eps": lambda v, _: "default eps" if v is None else f"eps = {_number(v)}",
     "study.lr_factor": lambda v, _: f"lr x {_number(v)}",
     "task.train_fraction": lambda v, _: f"{_number(100 * v)}% of the training set",
-    "task.clip_grad_norm": lambda v, _: "no clipping" if v is None else f"clipping at {_number(v)}",
+    "task.clip_grad_norm": lambda v, _: "no norm clipping" if v is None else f"norm clipped at {_number(v)}",
+    "task.clip_grad_value": lambda v, _: ("no element clipping" if v is None
+                                          else f"elements clipped to [-{_number(v)}, {_number(v)}]"),
     "task.loss_reduction": lambda v, task: {
         ("ptb", "sum_over_time"): "loss summed over time", ("ptb", "mean"): "loss averaged over time",
         ("ner", "sum_over_time"): "loss summed over each sentence", ("ner", "mean"): "per-token mean loss",
@@ -149,6 +151,7 @@ def settings(runs: list[Run]) -> list[Setting]:
                     if k not in varying and any(c.get(k) not in (None, v) for c in configs)]  # fmt: skip
         varying += [k for k, v in PAPER_SETTING.items()
                     if k not in varying and any(k in c and c[k] != v for c in configs)]  # fmt: skip
+        varying.sort()  # the optimizer's values before the task's, in every label
         own: dict[str, Setting] = {}
         for run, config in zip(members, configs):
             values = {k: config.get(k) for k in varying}
