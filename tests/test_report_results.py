@@ -39,6 +39,21 @@ def test_runs_are_copied_with_their_path_below_the_folder_they_were_found_in(tmp
         assert (out / "runs/ptb/adagrad/a" / name).read_bytes() == (root / "ptb/adagrad/a" / name).read_bytes()
 
 
+def test_a_run_passed_on_its_own_keeps_its_path_below_its_sweep(tmp_path: Path) -> None:
+    """results/ptb-verdict-ablations: the ablations' sweep folder and, on its own, the verdict's run of the same
+    seed; its copy sits at adamomentum/seed=0/<overrides>, as the ablations' do. Outside a sweep: its name."""
+    sweep = tmp_path / "ptb_verdict-full"
+    alone = sweep / "adamomentum/seed=0/optimizer.initial_accumulator_value=0.1"
+    write_run(alone, "ptb", "adamomentum", ptb_metrics([160.0], [153.7]))
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    write_run(tmp_path / "scratch/probe", "ptb", "sgd", ptb_metrics([130.0], [125.0]))
+    out = tmp_path / "results"
+    write_report(find_runs([alone, tmp_path / "scratch/probe"]), out)
+    assert files_below(out / "runs") == sorted(
+        f"{run}/{name}" for run in ("adamomentum/seed=0/optimizer.initial_accumulator_value=0.1", "probe")
+        for name in ("summary.json", "metrics.jsonl"))  # fmt: skip
+
+
 @pytest.mark.parametrize("source", ["folder", "runs"])
 def test_a_results_folder_rebuilds_itself_in_place_without_nesting_runs(tmp_path: Path, source: str) -> None:
     """``--out results/X results/X`` (and ``results/X/runs``) rebuilds the same report from the same copies."""

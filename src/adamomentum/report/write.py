@@ -35,9 +35,12 @@ SWEEP_DEFAULTS = {"study.lr_factor": 1.0, "task.train_fraction": 1.0}
 
 def copy_destination(run: Run, out: Path) -> Path:
     """Where ``run``'s copy goes: its path below the folder it was found in, less the ``runs/`` of a results
-    folder it was found in (rebuilding results/X from results/X must not nest runs/runs/)."""
+    folder it was found in (rebuilding results/X from results/X must not nest runs/runs/). A run passed on
+    its own keeps its path below the Hydra sweep it belongs to (the folder holding multirun.yaml), so that
+    it sits where the sweep's other runs would: ``adamomentum/seed=0/<overrides>``."""
     if run.path == run.root:
-        return out / "runs" / run.path.name
+        sweep = next((p for p in run.path.parents if (p / "multirun.yaml").exists()), None)
+        return out / "runs" / (run.path.relative_to(sweep) if sweep else Path(run.path.name))
     parts = run.path.relative_to(run.root).parts
     kept = [part for i, part in enumerate(parts)
             if not (part == "runs" and (run.root.joinpath(*parts[:i]) / "results.md").exists())]  # fmt: skip
