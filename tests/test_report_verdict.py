@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from matplotlib.collections import PathCollection
 from report_runs import ner_metrics, ptb_metrics, write_run
 from test_report_figures import stars
 
@@ -124,6 +125,15 @@ def test_the_readings_figure_shows_both_readings_side_by_side(tmp_path: Path) ->
     # One line per setting and the paper's four numbers as stars in each panel.
     assert len(written.get_lines()) == len(authors.get_lines()) == 4
     assert [sorted(y for _, y in stars(ax)) for ax in fig.axes] == [[106.0, 108.0, 115.0, 140.0]] * 2
+
+
+def test_the_readings_figure_of_one_optimizer_draws_its_star_grey(tmp_path: Path) -> None:
+    """AdaMomentum alone under both readings: a colour per setting (styles), so the star takes neither."""
+    only = {k: v for k, v in FINALS.items() if k[0] == "adamomentum"}
+    fig = readings_figure(find_runs([write_verdict_runs(tmp_path / "runs", only)]), TASKS["ptb"])
+    for ax in fig.axes:
+        [star] = [c for c in ax.collections if isinstance(c, PathCollection)]
+        assert tuple(star.get_facecolor()[0]) == pytest.approx((0.827, 0.827, 0.827, 1.0), abs=1e-3)  # lightgrey
 
 
 def write_ner_runs(root: Path, curves: dict[tuple[str, float | None], list[list[float]]],

@@ -100,6 +100,15 @@ def styles(groups: list[Setting], runs: list[Run]) -> dict[int, dict[str, Any]]:
     return out
 
 
+def paper_colours(groups: list[Setting], style: dict[int, dict[str, Any]]) -> dict[str, str]:
+    """The colour of each optimizer's paper star: its settings' colour, or the legend's grey where each setting
+    has a colour of its own (one optimizer, ``styles``): a coloured star would claim one of them."""
+    shades: dict[str, set[str]] = {}
+    for setting in groups:
+        shades.setdefault(setting.optimizer, set()).add(style[id(setting)]["color"])
+    return {o: shade.pop() if len(shade) == 1 else "lightgrey" for o, shade in shades.items()}
+
+
 def figure_title(runs: list[Run], task: Task) -> str:
     """The title names the corpus and says whether the curves redraw the paper's figure: a PNG is often
     seen without results.md."""
@@ -155,12 +164,7 @@ def curves_figure(runs: list[Run], task: Task) -> Figure:
     if len(per_optimizer) > 1 and max(per_optimizer.values()) > len(LINESTYLES):
         return optimizer_panels_figure(runs, groups, task)
     style = styles(groups, runs)
-    # The paper's star takes its optimizer's colour, or the legend's grey where each setting has a colour of
-    # its own (one optimizer): a coloured star would claim one of them.
-    shades: dict[str, set[str]] = {}
-    for setting in groups:
-        shades.setdefault(setting.optimizer, set()).add(style[id(setting)]["color"])
-    colour = {o: shade.pop() if len(shade) == 1 else "lightgrey" for o, shade in shades.items()}
+    colour = paper_colours(groups, style)
     comparable = all(comparable_with_paper(r) for r in runs)
     panels = []
     for measure in task.curves:
@@ -378,7 +382,7 @@ def readings_figure(runs: list[Run], task: Task) -> Figure:
     limits = fitted_range(every, measure, [y for _, y in paper.values()])
     fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 6.6), sharey=True, squeeze=False,
                              layout="constrained")  # fmt: skip
-    colour = {s.optimizer: style[id(s)]["color"] for s in groups}
+    colour = paper_colours(groups, style)
     for ax, (title, curves) in zip(axes[0], panels):
         _draw_curves(ax, curves, style, bands=True)
         for optimizer, (x, y) in paper.items():

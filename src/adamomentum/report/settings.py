@@ -151,7 +151,7 @@ def settings(runs: list[Run]) -> list[Setting]:
                     if k not in varying and any(c.get(k) not in (None, v) for c in configs)]  # fmt: skip
         varying += [k for k, v in PAPER_SETTING.items()
                     if k not in varying and any(k in c and c[k] != v for c in configs)]  # fmt: skip
-        varying.sort()  # the optimizer's values before the task's, in every label
+        varying.sort()  # one order in every label, by key: optimizer.*, then study.*, then task.*
         own: dict[str, Setting] = {}
         for run, config in zip(members, configs):
             values = {k: config.get(k) for k in varying}
