@@ -52,18 +52,15 @@ def trainer_worker(overrides: list[str], batches: int, evaluate: bool) -> dict[s
     from hydra import compose, initialize_config_dir
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from adamomentum.train import CONFIG_DIR, build_trainer, configure_process, resolve_device, seed_everything
+    from adamomentum.train import CONFIG_DIR, set_up_trainer
 
     limit = [f"task.max_batches={batches}"] if batches else []
     with initialize_config_dir(str(CONFIG_DIR), version_base=None):
         cfg = compose("config", overrides=[
             *overrides, *limit, "task.eval_interval=null", "checkpoint_interval=null", "progress=false",
         ])
-    device = resolve_device(cfg.device)
-    configure_process(cfg, device)
-    seed_everything(cfg.seed)
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = build_trainer(cfg, Path(run_dir), device)
+        trainer = set_up_trainer(cfg, Path(run_dir))
         if not evaluate:
             trainer.task.evaluate = dict
         trainer.task.final_evaluation = dict

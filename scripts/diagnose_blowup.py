@@ -33,7 +33,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from torch import Tensor
 
-from adamomentum.train import CONFIG_DIR, build_trainer, configure_process, git_commit, resolve_device, seed_everything
+from adamomentum.train import CONFIG_DIR, git_commit, set_up_trainer
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -100,12 +100,9 @@ def diagnose(name: str, overrides: list[str], ptb_dir: str, batches: int, every:
             "task=ptb", "optimizer=adamomentum", "seed=0", "threads=1", "progress=false", "checkpoint_interval=null",
             f"task.data_dir={ptb_dir}", f"task.max_batches={batches}", "task.eval_interval=null",
             "task.final_test_batch_size=20", *overrides])  # fmt: skip
-    device = resolve_device(cfg.device)
-    configure_process(cfg, device)
-    seed_everything(cfg.seed)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = build_trainer(cfg, Path(run_dir), device, git_commit())
+        trainer = set_up_trainer(cfg, Path(run_dir), git_commit())
         recorder = Recorder(every, cfg.task.bptt, cfg.task.clip_grad_norm)
         trainer.step_callbacks.append(recorder)
         trainer.task.model.decoder.register_forward_hook(recorder.observe_logits)
@@ -114,7 +111,7 @@ def diagnose(name: str, overrides: list[str], ptb_dir: str, batches: int, every:
     lines = [json.dumps(r) for r in recorder.records] + [json.dumps({"evaluation": evaluation})]
     (out / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {"setting": name, "wall_time_s": round(time.perf_counter() - started, 1), "status": result.status,
-            "commit": git_commit(), "device": str(device), "evaluation": evaluation}  # fmt: skip
+            "commit": git_commit(), "device": str(trainer.device), "evaluation": evaluation}  # fmt: skip
 
 
 def read(out: Path) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:

@@ -37,7 +37,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from adamomentum.train import CONFIG_DIR, build_trainer, configure_process, resolve_device, seed_everything
+from adamomentum.train import CONFIG_DIR, set_up_trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD_AT = (1, 2, 5, 10, 20, 50, 100, 200)
@@ -85,11 +85,8 @@ def measure(overrides: list[str], optimizer: str, batches: int, g0: float, threa
         cfg = compose("config", overrides=[
             *overrides, f"optimizer={optimizer}", f"threads={threads}", "device=cpu", "progress=false",
         ])
-    device = resolve_device(cfg.device)
-    configure_process(cfg, device)
-    seed_everything(cfg.seed)
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = build_trainer(cfg, Path(run_dir), device)
+        trainer = set_up_trainer(cfg, Path(run_dir))
     task, opt, params = trainer.task, trainer.optimizer, trainer.params
     names = [name for name, p in task.model.named_parameters() if p.requires_grad]
     max_norm = cfg.task.clip_grad_norm if cfg.task.clip_grad_norm is not None else math.inf

@@ -32,14 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from adamomentum.config import fill_keys_added_later
 from adamomentum.errors import UserError
-from adamomentum.train import (
-    CONFIG_DIR,
-    build_trainer,
-    configure_process,
-    device_description,
-    resolve_device,
-    seed_everything,
-)
+from adamomentum.train import CONFIG_DIR, device_description, set_up_trainer
 
 
 def read_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -107,13 +100,11 @@ def rerun(run_dir: Path, batches: int | None = None, data_dir: str | None = None
         raise UserError(f"{run_dir / 'metrics.jsonl'} holds no evaluation to compare with.")
     batches = batches or logged[0]["step"]
     cfg = rerun_config(summary, batches, data_dir)
-    device = resolve_device(cfg.device)
-    configure_process(cfg, device)
-    seed_everything(cfg.seed)
     with tempfile.TemporaryDirectory() as scratch:
-        result = build_trainer(cfg, Path(scratch), device).fit()
+        trainer = set_up_trainer(cfg, Path(scratch))
+        result = trainer.fit()
     return Rerun(differences(logged, result.history, batches, rtol), summary.get("device", "unknown"),
-                 device_description(device))  # fmt: skip
+                 device_description(trainer.device))  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:

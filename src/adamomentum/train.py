@@ -249,6 +249,18 @@ def build_trainer(cfg: DictConfig, run_dir: Path, device: torch.device, commit: 
     )
 
 
+def set_up_trainer(cfg: DictConfig, run_dir: Path, commit: str | None = None) -> Trainer:
+    """This process's device, threads and seeds as ``cfg`` says, then its trainer: every entry point's path to fit().
+
+    The seeding comes last before the build, so the same config draws the same initial weights and batches
+    here, in a rerun and in the scripts that instrument a run.
+    """
+    device = resolve_device(cfg.device)
+    configure_process(cfg, device)
+    seed_everything(cfg.seed)
+    return build_trainer(cfg, run_dir, device, commit)
+
+
 def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train one (task, optimizer, seed) and write its run directory; returns the summary.
 
@@ -263,15 +275,10 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             log.info("%s already finished (%s); nothing to do.", run_dir, previous["status"])
             return previous
     validate(cfg)
-    device = resolve_device(cfg.device)
-    configure_process(cfg, device)
-    seed_everything(cfg.seed)
-    commit = git_commit()
     log.info("config:\n%s", OmegaConf.to_yaml(cfg))
-
     reset_peak_rss()
-    trainer = build_trainer(cfg, run_dir, device, commit)
-    task, opt_cfg = trainer.task, cfg.optimizer
+    trainer = set_up_trainer(cfg, run_dir, git_commit())
+    task, opt_cfg, device = trainer.task, cfg.optimizer, trainer.device
     if (run_dir / CHECKPOINT).exists():
         state = load_checkpoint(run_dir)
         check_resumable(state["config"], cfg, run_dir)
