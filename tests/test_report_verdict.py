@@ -125,6 +125,8 @@ def test_the_readings_figure_shows_both_readings_side_by_side(tmp_path: Path) ->
     # One line per setting and the paper's four numbers as stars in each panel.
     assert len(written.get_lines()) == len(authors.get_lines()) == 4
     assert [sorted(y for _, y in stars(ax)) for ax in fig.axes] == [[106.0, 108.0, 115.0, 140.0]] * 2
+    # The seeds note reads as the curves figure's legend title does.
+    assert fig.get_suptitle().splitlines()[-1].startswith("lines: geometric mean over seeds; bands: min to max; ")
 
 
 def test_the_readings_figure_of_one_optimizer_draws_its_star_grey(tmp_path: Path) -> None:

@@ -212,14 +212,15 @@ def curves_figure(runs: list[Run], task: Task) -> Figure:
         handles, labels = [*handles, _paper_handle(task)], [*labels, task.paper_label]
     several = any(len(s.runs) > 1 for s in groups)
     ncols = _fit_legend(fig, labels, 2 if len(labels) <= 8 else 3)
-    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, title=_seeds_note(task) if several else None,
+    note = _seeds_note(task.headline.log_scale) if several else None
+    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, title=note,
                fontsize="small", title_fontsize="small")  # fmt: skip
     fig.suptitle(figure_title(runs, task))
     return fig
 
 
-def _seeds_note(task: Task) -> str:
-    centre = "geometric mean" if task.headline.log_scale else "mean"
+def _seeds_note(log_scale: bool) -> str:
+    centre = "geometric mean" if log_scale else "mean"
     return f"lines: {centre} over seeds; bands: min to max"
 
 
@@ -263,7 +264,7 @@ def optimizer_panels_figure(runs: list[Run], groups: list[Setting], task: Task) 
     for ax in axes.flat[len(cells):]:
         ax.set_axis_off()
     several = any(len(s.runs) > 1 for s in groups)
-    fig.suptitle(figure_title(runs, task) + (f"\n{_seeds_note(task)}" if several else ""))
+    fig.suptitle(figure_title(runs, task) + (f"\n{_seeds_note(task.headline.log_scale)}" if several else ""))
     return fig
 
 
@@ -403,8 +404,7 @@ def readings_figure(runs: list[Run], task: Task) -> Figure:
                   bbox_to_anchor=(0.5, -0.12), ncols=1, fontsize="small")  # fmt: skip
     axes[0][0].set_ylabel(measure.label)
     several = any(len(c.setting.runs) > 1 for c in every)
-    centre = "geometric mean" if measure.log_scale else "mean"
-    note = f"lines: {centre} over seeds, bands: min to max; " if several else ""
+    note = f"{_seeds_note(measure.log_scale)}; " if several else ""
     fig.suptitle(f"{figure_title(runs, task)}\n{note}y range: where the curves settle, from a fifth of "
                  "training on", fontsize="medium")  # fmt: skip
     return fig
