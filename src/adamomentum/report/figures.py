@@ -210,16 +210,18 @@ def curves_figure(runs: list[Run], task: Task) -> Figure:
     handles, labels = axes[0][0].get_legend_handles_labels()
     if comparable and any(paper for _, _, paper, _ in panels):
         handles, labels = [*handles, _paper_handle(task)], [*labels, task.paper_label]
-    several = any(len(s.runs) > 1 for s in groups)
     ncols = _fit_legend(fig, labels, 2 if len(labels) <= 8 else 3)
-    note = _seeds_note(task.headline.log_scale) if several else None
-    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, title=note,
+    note = _seeds_note(groups, task.headline.log_scale)
+    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, title=note or None,
                fontsize="small", title_fontsize="small")  # fmt: skip
     fig.suptitle(figure_title(runs, task))
     return fig
 
 
-def _seeds_note(log_scale: bool) -> str:
+def _seeds_note(drawn: list[Setting], log_scale: bool) -> str:
+    """What a figure's lines and bands are, where some drawn setting has several seeds; "" where none has."""
+    if not any(len(s.runs) > 1 for s in drawn):
+        return ""
     centre = "geometric mean" if log_scale else "mean"
     return f"lines: {centre} over seeds; bands: min to max"
 
@@ -263,8 +265,8 @@ def optimizer_panels_figure(runs: list[Run], groups: list[Setting], task: Task) 
         ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=1, fontsize="small")
     for ax in axes.flat[len(cells):]:
         ax.set_axis_off()
-    several = any(len(s.runs) > 1 for s in groups)
-    fig.suptitle(figure_title(runs, task) + (f"\n{_seeds_note(task.headline.log_scale)}" if several else ""))
+    note = _seeds_note(groups, task.headline.log_scale)
+    fig.suptitle(figure_title(runs, task) + (f"\n{note}" if note else ""))
     return fig
 
 
@@ -403,8 +405,8 @@ def readings_figure(runs: list[Run], task: Task) -> Figure:
         ax.legend([*handles, _paper_handle(task)], [*labels, task.paper_label], loc="upper center",
                   bbox_to_anchor=(0.5, -0.12), ncols=1, fontsize="small")  # fmt: skip
     axes[0][0].set_ylabel(measure.label)
-    several = any(len(c.setting.runs) > 1 for c in every)
-    note = f"{_seeds_note(measure.log_scale)}; " if several else ""
+    seeds = _seeds_note([c.setting for c in every], measure.log_scale)
+    note = f"{seeds}; " if seeds else ""
     fig.suptitle(f"{figure_title(runs, task)}\n{note}y range: where the curves settle, from a fifth of "
                  "training on", fontsize="medium")  # fmt: skip
     return fig
