@@ -119,6 +119,24 @@ def test_seed_statistics_are_geometric_means_with_intervals_on_log_perplexity(tm
     assert low > 0, "an interval of perplexity stays positive"
 
 
+def test_ner_seed_statistics_give_entity_f1_beside_token_f1(tmp_path: Path) -> None:
+    # Per seed: valid peaks at epoch 1, so "at best valid" is epoch 1 and "final" epoch 2.
+    entity = {0: ([0.50, 0.40], 0.70), 1: ([0.60, 0.44], 0.72), 2: ([0.55, 0.39], 0.74)}
+    for seed, (entity_f1, token_f1) in entity.items():
+        write_run(tmp_path / f"s{seed}", "ner", "adamomentum",
+                  ner_metrics([0.80, 0.70], [token_f1, token_f1 - 0.05], entity_f1), seed=seed)  # fmt: skip
+    [ours] = rows_of(table(report_markdown(find_runs([tmp_path])), "Over seeds: Chinese NER"), "AdaMomentum")
+
+    def mean_and_interval(values: list[float]) -> str:
+        n, mean = len(values), statistics.fmean(values)
+        low, high = scipy.stats.t.interval(0.95, n - 1, loc=mean, scale=statistics.stdev(values) / n**0.5)
+        return f"{mean:.4f} [{low:.4f}, {high:.4f}]"
+
+    assert ours["final test entity F1: mean [95% CI]"] == mean_and_interval([0.40, 0.44, 0.39])
+    assert ours["test entity F1 at best valid: mean [95% CI]"] == mean_and_interval([0.50, 0.60, 0.55])
+    assert ours["final test token F1: mean [95% CI]"] == mean_and_interval([0.65, 0.67, 0.69])
+
+
 def test_adamomentum_against_each_baseline_is_a_ratio_with_wins_and_the_sign_test(tmp_path: Path) -> None:
     seeded_runs(tmp_path, "adamomentum", BLOWN_UP)
     seeded_runs(tmp_path, "sgd", STEADY)

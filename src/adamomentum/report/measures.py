@@ -43,6 +43,8 @@ class Task:
     paper: dict[str, float]
     paper_format: str
     paper_label: str
+    # Shown beside the headline over seeds (NER: entity F1 beside token F1), not compared or judged.
+    beside: tuple[Measure, ...] = ()
 
 
 PERPLEXITY_DIGITS = 1
@@ -68,6 +70,7 @@ TASKS = {
         x_key="epoch", x_label="epoch", selection=VALID_F1, headline=TEST_F1, curves=(TEST_F1,),
         # Section 4 of the paper: AdaMomentum above 0.75.
         paper={"adamomentum": 0.75}, paper_format="{:.2f}+", paper_label="the paper's test token F1 (above it)",
+        beside=(TEST_ENTITY_F1,),
     ),
 }
 

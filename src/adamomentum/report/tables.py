@@ -123,25 +123,33 @@ def _finite(values: list[float | None]) -> list[float]:
     return [v for v in values if v is not None and math.isfinite(v)]
 
 
+def _over_seeds(setting: Setting, measure: Measure, value: Callable[[Run, str], float | None]) -> str:
+    """``measure`` over the setting's seeds, at the end or at the best validation score, with its interval."""
+    s = spread(_finite([value(r, measure.key) for r in setting.runs]), measure.log_scale)
+    return _with_interval(measure, s.centre, s.low, s.high)
+
+
 def seed_table(groups: list[Setting], task: Task) -> str:
     """Per setting: how many runs completed, the final and the at-best-valid headline over seeds (geometric
-    mean and 95% interval on log perplexity; mean for F1), min and max, and the paper's number."""
+    mean and 95% interval on log perplexity; mean for F1), min and max, the task's ``beside`` measures the
+    same way (NER: entity F1), and the paper's number."""
     measure = task.headline
     centre = _centre_name(measure)
+    beside = [(m, view, value) for m in task.beside
+              for view, value in ((f"final {m.label}", final_value), (f"{m.label} at best valid", at_best_valid))]
     headers = ["optimizer", "setting", "completed", "diverged or unfinished",
                f"final {measure.label}: {centre} [95% CI]", "min - max",
-               f"{measure.label} at best valid: {centre} [95% CI]", "paper", "final vs paper"]  # fmt: skip
+               f"{measure.label} at best valid: {centre} [95% CI]",
+               *(f"{view}: {_centre_name(m)} [95% CI]" for m, view, _ in beside), "paper", "final vs paper"]  # fmt: skip
     rows = []
     for setting in groups:
-        finals = _finite([final_value(r, measure.key) for r in setting.runs])
-        final, best = spread(finals, measure.log_scale), spread(
-            _finite([at_best_valid(r, measure.key) for r in setting.runs]), measure.log_scale)
+        final = spread(_finite([final_value(r, measure.key) for r in setting.runs]), measure.log_scale)
         paper = task.paper.get(setting.optimizer) if all(comparable_with_paper(r) for r in setting.runs) else None
         rows.append([
             optimizer_name(setting.optimizer), setting.label, str(final.n), str(len(setting.runs) - final.n),
             _with_interval(measure, final.centre, final.low, final.high),
             f"{measure.fmt(final.minimum)} - {measure.fmt(final.maximum)}" if final.n > 1 else "-",
-            _with_interval(measure, best.centre, best.low, best.high),
+            _over_seeds(setting, measure, at_best_valid), *(_over_seeds(setting, m, value) for m, _, value in beside),
             "-" if paper is None else task.paper_format.format(paper), gap(final.centre if final.n else None, paper),
         ])  # fmt: skip
     return markdown_table(headers, rows)
