@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from adamomentum.report.measures import TEST_ENTITY_F1, TEST_F1, TEST_PPL, Measure, Task, fmt
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import Setting, comparable_with_paper, optimizer_name, settings
-from adamomentum.report.statistics import Paired, at_best_valid, final_value, paired, sign_test, spread
+from adamomentum.report.statistics import Paired, Spread, at_best_valid, final_value, paired, sign_test, spread
 
 
 @dataclass(frozen=True)
@@ -113,10 +113,10 @@ def _centre_name(measure: Measure) -> str:
     return "geometric mean" if measure.log_scale else "mean"
 
 
-def _with_interval(measure: Measure, centre: float, low: float, high: float) -> str:
-    if math.isnan(low):
-        return measure.fmt(centre)
-    return f"{measure.fmt(centre)} [{measure.fmt(low)}, {measure.fmt(high)}]"
+def _with_interval(measure: Measure, s: Spread) -> str:
+    if math.isnan(s.low):
+        return measure.fmt(s.centre)
+    return f"{measure.fmt(s.centre)} [{measure.fmt(s.low)}, {measure.fmt(s.high)}]"
 
 
 def _finite(values: list[float | None]) -> list[float]:
@@ -125,8 +125,7 @@ def _finite(values: list[float | None]) -> list[float]:
 
 def _over_seeds(setting: Setting, measure: Measure, value: Callable[[Run, str], float | None]) -> str:
     """``measure`` over the setting's seeds, at the end or at the best validation score, with its interval."""
-    s = spread(_finite([value(r, measure.key) for r in setting.runs]), measure.log_scale)
-    return _with_interval(measure, s.centre, s.low, s.high)
+    return _with_interval(measure, spread(_finite([value(r, measure.key) for r in setting.runs]), measure.log_scale))
 
 
 def seed_table(groups: list[Setting], task: Task) -> str:
@@ -140,14 +139,15 @@ def seed_table(groups: list[Setting], task: Task) -> str:
     headers = ["optimizer", "setting", "completed", "diverged or unfinished",
                f"final {measure.label}: {centre} [95% CI]", "min - max",
                f"{measure.label} at best valid: {centre} [95% CI]",
-               *(f"{view}: {_centre_name(m)} [95% CI]" for m, view, _ in beside), "paper", "final vs paper"]  # fmt: skip
+               *(f"{view}: {_centre_name(m)} [95% CI]" for m, view, _ in beside),
+               "paper", "final vs paper"]  # fmt: skip
     rows = []
     for setting in groups:
         final = spread(_finite([final_value(r, measure.key) for r in setting.runs]), measure.log_scale)
         paper = task.paper.get(setting.optimizer) if all(comparable_with_paper(r) for r in setting.runs) else None
         rows.append([
             optimizer_name(setting.optimizer), setting.label, str(final.n), str(len(setting.runs) - final.n),
-            _with_interval(measure, final.centre, final.low, final.high),
+            _with_interval(measure, final),
             f"{measure.fmt(final.minimum)} - {measure.fmt(final.maximum)}" if final.n > 1 else "-",
             _over_seeds(setting, measure, at_best_valid), *(_over_seeds(setting, m, value) for m, _, value in beside),
             "-" if paper is None else task.paper_format.format(paper), gap(final.centre if final.n else None, paper),
