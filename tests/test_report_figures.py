@@ -91,6 +91,21 @@ def test_the_papers_star_is_grey_where_each_setting_of_its_optimizer_has_a_colou
     assert len({line.get_color() for line in test.get_lines()}) == 2
 
 
+def test_an_optimizer_keeps_its_colour_whichever_others_a_figure_shows(tmp_path: Path, figures: list) -> None:
+    """results/ner-verdict grows by one optimizer at a time: Momentum's curve must not change colour when SGD's
+    joins it."""
+    write_run(tmp_path / "few/momentum", "ptb", "momentum", curve(118.0, 114.9))
+    write_run(tmp_path / "few/adamomentum", "ptb", "adamomentum", curve(160.0, 153.7))
+    colours = {}
+    for root in (tmp_path / "few", table1_runs(tmp_path / "all")):
+        fig = curves_figure(find_runs([root]), PTB)
+        figures.append(fig)
+        test = panel(fig, "test perplexity")
+        colours[root.name] = {line.get_label(): line.get_color() for line in test.get_lines()}
+    assert colours["few"] == {k: colours["all"][k] for k in ("Momentum", "AdaMomentum")}
+    assert len(set(colours["all"].values())) == 4  # SGD's two settings share a colour
+
+
 def test_a_blown_up_curve_does_not_squeeze_the_others(tmp_path: Path, figures: list) -> None:
     fig = curves_figure(find_runs([table1_runs(tmp_path)]), PTB)
     figures.append(fig)

@@ -43,6 +43,8 @@ PAPER_MARKER = {"marker": "*", "s": 240, "edgecolors": "black", "linewidths": 0.
 # A perplexity curve ending further than this factor from the best one (a blown-up run) would squeeze the
 # others: the panel's range leaves it out and the strip below shows the full range.
 OUTLIER_FACTOR = 2.0
+# The optimizers of conf/optimizer beyond the paper's four: with those, each has its colour in every figure.
+OTHER_OPTIMIZERS = ["adam", "rmsprop"]
 # The panel's range covers the curves from this share of training on; the early descent is in the strip below.
 RANGE_FROM = 0.2
 
@@ -83,17 +85,30 @@ def legend_label(setting: Setting, optimizer_shown: bool = True) -> str:
     return label
 
 
+def optimizer_colour(optimizer: str, optimizers: list[str]) -> str:
+    """The optimizer's colour, the same in every figure whichever optimizers it shows (SGD's in Figure 1 is
+    SGD's in a folder of SGD and AdaMomentum): the paper's four, then ``OTHER_OPTIMIZERS``, then any other in
+    the order of ``optimizers``."""
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    known = [*OPTIMIZER_ORDER, *OTHER_OPTIMIZERS]
+    order = known + [o for o in optimizers if o not in known]
+    return colours[order.index(optimizer) % len(colours)]
+
+
 def styles(groups: list[Setting], runs: list[Run]) -> dict[int, dict[str, Any]]:
-    """Per setting (by id): a colour per optimizer, a line style per setting of that optimizer, the legend label.
-    Where all runs are of one optimizer, each setting gets its own colour instead."""
+    """Per setting (by id): its optimizer's colour, a line style per setting of that optimizer, the legend
+    label. Where all runs are of one optimizer, each setting gets its own colour instead."""
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     optimizers = optimizers_of(runs)
     out = {}
     for setting in groups:
         own = [s for s in groups if s.optimizer == setting.optimizer]
-        colour = own.index(setting) if len(optimizers) == 1 else optimizers.index(setting.optimizer)
+        if len(optimizers) == 1:
+            colour = colours[own.index(setting) % len(colours)]
+        else:
+            colour = optimizer_colour(setting.optimizer, optimizers)
         out[id(setting)] = {
-            "color": colours[colour % len(colours)],
+            "color": colour,
             "linestyle": "-" if len(optimizers) == 1 else LINESTYLES[own.index(setting) % len(LINESTYLES)],
             "label": legend_label(setting),
         }
@@ -325,10 +340,10 @@ def sweep_figure(runs: list[Run], task: Task, x_of: Callable[[dict[str, Any]], f
     """The final headline against a swept value (x of the flat config), per optimizer: the geometric mean
     (mean for F1) over seeds with bars from min to max; Table 1's own value of the swept quantity ringed."""
     measure = task.headline
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
     seeds = set()
-    for k, optimizer in enumerate(optimizers_of(runs)):
+    optimizers = optimizers_of(runs)
+    for optimizer in optimizers:
         by_x: dict[float, list[float]] = {}
         table1: set[float] = set()
         for run in (r for r in runs if r.optimizer == optimizer):
@@ -342,7 +357,7 @@ def sweep_figure(runs: list[Run], task: Task, x_of: Callable[[dict[str, Any]], f
         if not xs:
             continue
         stats = [spread(by_x[x], measure.log_scale) for x in xs]
-        colour = colours[k % len(colours)]
+        colour = optimizer_colour(optimizer, optimizers)
         ax.errorbar(xs, [s.centre for s in stats], color=colour, marker="o", capsize=3, label=optimizer_name(optimizer),
                     yerr=[[s.centre - s.minimum for s in stats], [s.maximum - s.centre for s in stats]])  # fmt: skip
         marked = [x for x in xs if x in table1]
