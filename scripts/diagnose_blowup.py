@@ -1,22 +1,27 @@
-"""Why AdaMomentum at Table 1's values blows up early on the Penn Treebank, and what the authors' start changes.
+"""Why AdaMomentum at Table 1's values blows up early on the Penn Treebank, whether it does on NER, and what the
+authors' start changes.
 
-    python scripts/diagnose_blowup.py --ptb-dir ../shared/data/ptb --out results/ptb-blowup
+    python scripts/diagnose_blowup.py --data-dir ../shared/data/ptb --out results/ptb-blowup
+    python scripts/diagnose_blowup.py --task ner --data-dir ../shared/data/msra --out results/ner-blowup
     python scripts/diagnose_blowup.py --rebuild --out results/ptb-blowup     # table and figure from the logs
 
 Trains the first ``--batches`` (2,000) batches of AdaMomentum, seed 0, at Table 1's values (G_0 = 0) and
 with the accumulator start of the authors' C++ code (G_0 = 0.1), each built exactly as
 ``python -m adamomentum.train task=ptb optimizer=adamomentum`` builds it (the trainer, Zaremba's loss,
-clipping at global norm 5), and records every ``--every`` (10) batches:
+clipping at global norm 5), or for ``--task ner`` as the NER verdict's runs on MSRA (``experiment=ner_verdict``:
+two-column files, train capped at 14,700 sentences, the loss summed over each sentence), and records every
+``--every`` (10) batches:
 
 - over the window: the training loss (mean NLL per token), how many batches clipping cut (pre-clip global
   gradient norm above 5) and the largest pre-clip norm, and the largest |logit| of any training batch;
 - at the window's last batch: the RMS of the update per parameter tensor (AdaMomentum's velocity v, as
   theta_t = theta_{t-1} - v_t) and quantiles of the accumulator G over all elements.
 
-Observing does not change training: the run's validation perplexity at the last batch is written beside
-the records and equals the full run's logged one at that step (``metrics.jsonl`` of the committed run).
-Writes ``<setting>.jsonl`` (one record per window, then one ``{"evaluation": ...}`` line),
-``diagnosis.md`` and ``blowup_ptb.png``; ``--rebuild`` redraws the last two from the ``.jsonl`` files.
+Observing does not change training: the run's evaluations are written beside the records and equal the
+full run's logged ones at the same steps (``metrics.jsonl`` of the committed runs).
+Writes ``<setting>.jsonl`` (one record per window, then one ``{"evaluation": ...}`` line per evaluation),
+``runs.json``, ``diagnosis.md`` and ``blowup_<task>.png``; ``--rebuild`` (with the same ``--task``) redraws
+the last two from the ``.jsonl`` files.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +41,7 @@ from hydra import compose, initialize_config_dir
 from torch import Tensor
 
 from adamomentum.train import CONFIG_DIR, git_commit, set_up_trainer
+from adamomentum.trainer import Trainer
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -41,32 +49,78 @@ import matplotlib.pyplot as plt  # noqa: E402
 SETTINGS = {"table1": ("Table 1 (G_0 = 0)", []),
             "authors_start": ("the authors' start (G_0 = 0.1)", ["optimizer.initial_accumulator_value=0.1"])}
 QUANTILES = (0.01, 0.5, 0.99)
-# Parameter tensors drawn in the figure (all are in the .jsonl).
-SHOWN = ("embedding.weight", "lstm.weight_hh_l0", "decoder.weight")
 TABLE_STEPS = (10, 50, 100, 200, 500, 1000, 2000)
 
 
-class Recorder:
-    """A step callback (``Trainer.step_callbacks``) and a forward hook on the decoder that summarise each
-    window of ``every`` batches; reads tensors only, so the run is the one the trainer would make alone."""
+@dataclass(frozen=True)
+class Setup:
+    """What differs between the two tasks: the config, where the logits come from, how many sequences and
+    tokens a training batch has (the loss is summed over each sequence and averaged over the sequences, so
+    per token it is loss * sequences / tokens), the tensors the figure draws and what an evaluation reports."""
 
-    def __init__(self, every: int, bptt: int, clip: float) -> None:
-        self.every, self.bptt, self.clip = every, bptt, clip
+    corpus: str
+    overrides: tuple[str, ...]
+    output_layer: str
+    count: Callable[[tuple[Any, ...]], tuple[int, int]]
+    shown: dict[str, str]  # parameter tensor -> its name in the table
+    evaluation: tuple[str, ...]
+    after: str  # how diagnosis.md reports the last evaluation
+
+
+def lm_count(args: tuple[Any, ...]) -> tuple[int, int]:
+    tokens = args[0]  # [steps, batch]
+    return tokens.shape[1], tokens.numel()
+
+
+def tagger_count(args: tuple[Any, ...]) -> tuple[int, int]:
+    lengths = args[1]
+    return len(lengths), int(lengths.sum())
+
+
+TASKS = {
+    "ptb": Setup("the Penn Treebank", ("task=ptb", "task.eval_interval=null", "task.final_test_batch_size=20"),
+                 "decoder", lm_count,
+                 {"embedding.weight": "embedding", "lstm.weight_hh_l0": "LSTM W_hh layer 1", "decoder.weight": "decoder"},
+                 ("valid_ppl", "test_ppl"), "valid perplexity {valid_ppl:.1f} at batch {step}"),
+    "ner": Setup("MSRA (Chinese NER)", ("task=ner", "task.source=columns", "task.max_train_sentences=14700",
+                                        "task.loss_reduction=sum_over_time"),
+                 "classifier", tagger_count,
+                 {"embedding.weight": "embedding", "forward_layers.0.weight_hh_l0": "forward LSTM W_hh layer 1",
+                  "classifier.weight": "classifier"},
+                 ("epoch", "valid_token_f1", "test_token_f1"),
+                 "valid token F1 {valid_token_f1:.4f} (test {test_token_f1:.4f}) at batch {step}"),
+}  # fmt: skip
+
+
+class Recorder:
+    """A step callback (``Trainer.step_callbacks``) and forward hooks on the model and its output layer
+    (``attach``) that summarise each window of ``every`` batches; reads tensors only, so the run is the one
+    the trainer would make alone."""
+
+    def __init__(self, every: int, clip: float, count: Callable[[tuple[Any, ...]], tuple[int, int]]) -> None:
+        self.every, self.clip, self.count = every, clip, count
         self.records: list[dict[str, Any]] = []
+        self._batch = (0, 0)
         self._reset()
 
     def _reset(self) -> None:
-        self.losses: list[float] = []
+        self.nll, self.tokens = 0.0, 0
         self.norms: list[float] = []
         self.max_logit = 0.0
+
+    def observe_batch(self, module: torch.nn.Module, args: tuple[Any, ...], output: Any) -> None:
+        """A forward hook on the model: the training batch's sequences and tokens."""
+        if module.training:
+            self._batch = self.count(args)
 
     def observe_logits(self, module: torch.nn.Module, inputs: Any, logits: Tensor) -> None:
         if module.training:
             self.max_logit = max(self.max_logit, float(logits.detach().abs().max()))
 
     def __call__(self, step: int, loss: Tensor, grad_norm: Tensor, task: Any, optimizer: Any) -> None:
-        # Zaremba's loss sums the per-token NLL over the bptt steps: per token it is loss / bptt.
-        self.losses.append(float(loss) / self.bptt)
+        sequences, tokens = self._batch
+        self.nll += float(loss) * sequences
+        self.tokens += tokens
         self.norms.append(float(grad_norm))
         if step % self.every:
             return
@@ -80,7 +134,7 @@ class Recorder:
         everything = torch.cat(sums).double()
         self.records.append({
             "step": step,
-            "loss": sum(self.losses) / len(self.losses),
+            "loss": self.nll / self.tokens,
             "clipped": sum(n > self.clip for n in self.norms),
             "batches": len(self.norms),
             "max_grad_norm": max(self.norms),
@@ -94,31 +148,42 @@ class Recorder:
         self._reset()
 
 
-def diagnose(name: str, overrides: list[str], ptb_dir: str, batches: int, every: int, out: Path) -> dict[str, Any]:
+def attach(trainer: Trainer, setup: Setup, every: int, clip: float) -> Recorder:
+    """A recorder observing ``trainer``'s run from its next step on."""
+    recorder = Recorder(every, clip, setup.count)
+    trainer.step_callbacks.append(recorder)
+    model = trainer.task.model
+    model.register_forward_hook(recorder.observe_batch)
+    getattr(model, setup.output_layer).register_forward_hook(recorder.observe_logits)
+    return recorder
+
+
+def diagnose(task: str, name: str, overrides: list[str], data_dir: str, batches: int, every: int,
+             out: Path) -> dict[str, Any]:  # fmt: skip
+    setup = TASKS[task]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
         cfg = compose("config", overrides=[
-            "task=ptb", "optimizer=adamomentum", "seed=0", "threads=1", "progress=false", "checkpoint_interval=null",
-            f"task.data_dir={ptb_dir}", f"task.max_batches={batches}", "task.eval_interval=null",
-            "task.final_test_batch_size=20", *overrides])  # fmt: skip
+            *setup.overrides, "optimizer=adamomentum", "seed=0", "threads=1", "progress=false",
+            "checkpoint_interval=null", f"task.data_dir={data_dir}", f"task.max_batches={batches}", *overrides])  # fmt: skip
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = set_up_trainer(cfg, Path(run_dir), git_commit())
-        recorder = Recorder(every, cfg.task.bptt, cfg.task.clip_grad_norm)
-        trainer.step_callbacks.append(recorder)
-        trainer.task.model.decoder.register_forward_hook(recorder.observe_logits)
+        recorder = attach(trainer, setup, every, cfg.task.clip_grad_norm)
         result = trainer.fit()
-    evaluation = {k: v for k, v in result.history[-1].items() if k in ("step", "valid_ppl", "test_ppl")}
-    lines = [json.dumps(r) for r in recorder.records] + [json.dumps({"evaluation": evaluation})]
+    evaluations = [{k: v for k, v in r.items() if k in ("step", *setup.evaluation)} for r in result.history]
+    lines = [json.dumps(r) for r in recorder.records] + [json.dumps({"evaluation": e}) for e in evaluations]
     (out / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return {"setting": name, "wall_time_s": round(time.perf_counter() - started, 1), "status": result.status,
-            "commit": git_commit(), "device": str(trainer.device), "evaluation": evaluation}  # fmt: skip
+    return {"setting": name, "task": task, "wall_time_s": round(time.perf_counter() - started, 1),
+            "status": result.status, "commit": git_commit(), "device": str(trainer.device),
+            "evaluation": evaluations[-1]}  # fmt: skip
 
 
 def read(out: Path) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
+    """Per setting, its records and its last evaluation."""
     logs = {}
     for name in SETTINGS:
         lines = [json.loads(line) for line in (out / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
-        logs[name] = ([r for r in lines if "step" in r], next(r["evaluation"] for r in lines if "evaluation" in r))
+        logs[name] = ([r for r in lines if "step" in r], [r["evaluation"] for r in lines if "evaluation" in r][-1])
     return logs
 
 
@@ -126,27 +191,26 @@ def fmt(value: float) -> str:
     return f"{value:.3g}" if value != 0 else "0"
 
 
-def table(logs: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]) -> str:
+def table(logs: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]], setup: Setup) -> str:
     rows = ["| setting | batch | loss (nats/token) | clipped / batches | largest pre-clip norm | largest abs(logit) "
-            "| update RMS: embedding / LSTM W_hh layer 1 / decoder | G: 1% / median / 99% / max |",
+            f"| update RMS: {' / '.join(setup.shown.values())} | G: 1% / median / 99% / max |",
             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name, (records, evaluation) in logs.items():
         for r in (r for r in records if r["step"] in TABLE_STEPS):
-            rms = " / ".join(fmt(r["update_rms"][t]) for t in SHOWN)
+            rms = " / ".join(fmt(r["update_rms"][t]) for t in setup.shown)
             g = " / ".join(fmt(r["G_quantiles"][str(q)]) for q in QUANTILES) + f" / {fmt(r['G_max'])}"
             rows.append(f"| {SETTINGS[name][0]} | {r['step']} | {r['loss']:.2f} | {r['clipped']} / {r['batches']} | "
                         f"{r['max_grad_norm']:.3g} | {r['max_abs_logit']:.3g} | {rms} | {g} |")  # fmt: skip
-    after = ", ".join(f"{SETTINGS[n][0]}: valid perplexity {e['valid_ppl']:.1f} at batch {e['step']}"
-                      for n, (_, e) in logs.items())  # fmt: skip
-    return "\n".join(["# AdaMomentum's first batches on the Penn Treebank", "",
+    after = ", ".join(f"{SETTINGS[n][0]}: {setup.after.format(**e)}" for n, (_, e) in logs.items())
+    return "\n".join([f"# AdaMomentum's first batches on {setup.corpus}", "",
                       "Each row summarises the 10 batches up to the one named (update RMS and G: at that batch).",
                       "", *rows, "", f"After the last batch: {after}.", ""])  # fmt: skip
 
 
-def figure(logs: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]) -> plt.Figure:
+def figure(logs: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]], setup: Setup) -> plt.Figure:
     fig, axes = plt.subplots(5, 1, figsize=(8.5, 13), sharex=True, layout="constrained")
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    styles = {"embedding.weight": ":", "lstm.weight_hh_l0": "-", "decoder.weight": "--"}
+    styles = dict(zip(setup.shown, (":", "-", "--")))
     for colour, (name, (records, _)) in zip(colours, logs.items()):
         label = SETTINGS[name][0]
         steps = [r["step"] for r in records]
@@ -173,30 +237,33 @@ def figure(logs: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]) -> plt.
     for ax in axes[2:]:
         ax.set_yscale("log")
     axes[-1].set_xlabel("training batch")
-    fig.suptitle("AdaMomentum, lr 0.02, mu 0.9, on the Penn Treebank: the first 2,000 batches, seed 0")
+    batches = max(r["step"] for records, _ in logs.values() for r in records)
+    fig.suptitle(f"AdaMomentum, lr 0.02, mu 0.9, on {setup.corpus}: the first {batches:,} batches, seed 0")
     return fig
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ptb-dir", help="folder with ptb.{train,valid,test}.txt")
+    parser.add_argument("--task", choices=sorted(TASKS), default="ptb")
+    parser.add_argument("--data-dir", help="the task's corpus: ptb.{train,valid,test}.txt, or MSRA's column files")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--batches", type=int, default=2000)
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--rebuild", action="store_true", help="only redraw diagnosis.md and the figure")
     args = parser.parse_args()
+    setup = TASKS[args.task]
     if not args.rebuild:
-        if not args.ptb_dir:
-            parser.error("--ptb-dir is needed to train (or pass --rebuild)")
+        if not args.data_dir:
+            parser.error("--data-dir is needed to train (or pass --rebuild)")
         args.out.mkdir(parents=True, exist_ok=True)
-        runs = [diagnose(name, overrides, args.ptb_dir, args.batches, args.every, args.out)
+        runs = [diagnose(args.task, name, overrides, args.data_dir, args.batches, args.every, args.out)
                 for name, (_, overrides) in SETTINGS.items()]  # fmt: skip
         (args.out / "runs.json").write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
     logs = read(args.out)
-    (args.out / "diagnosis.md").write_text(table(logs), encoding="utf-8")
-    fig = figure(logs)
-    fig.savefig(args.out / "blowup_ptb.png", dpi=110)
-    print(f"wrote {args.out / 'diagnosis.md'} and {args.out / 'blowup_ptb.png'}")
+    (args.out / "diagnosis.md").write_text(table(logs, setup), encoding="utf-8")
+    png = args.out / f"blowup_{args.task}.png"
+    figure(logs, setup).savefig(png, dpi=110)
+    print(f"wrote {args.out / 'diagnosis.md'} and {png}")
 
 
 if __name__ == "__main__":

@@ -4,44 +4,57 @@ results/ptb-blowup rebuilds byte for byte from the committed logs."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
+import pytest
 import torch
 
-from conftest import SMALL_PTB, compose_cfg
+from conftest import SMALL_NER, SMALL_PTB, compose_cfg, read_scalars
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("diagnose_blowup", ROOT / "scripts" / "diagnose_blowup.py")
 diagnose_blowup = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = diagnose_blowup  # dataclasses look their module up there
 spec.loader.exec_module(diagnose_blowup)
 
 
 def test_the_committed_table_rebuilds_from_the_committed_logs():
     folder = ROOT / "results" / "ptb-blowup"
-    assert diagnose_blowup.table(diagnose_blowup.read(folder)) == (folder / "diagnosis.md").read_text(encoding="utf-8")
+    table = diagnose_blowup.table(diagnose_blowup.read(folder), diagnose_blowup.TASKS["ptb"])
+    assert table == (folder / "diagnosis.md").read_text(encoding="utf-8")
 
 
-def trained(tiny_ptb: Path, observe: bool, tmp_path: Path) -> tuple[dict, list]:
+def trained(task: str, data: Path, observe: bool, tmp_path: Path, every: int = 10) -> tuple[dict, list, Path]:
     from adamomentum.train import build_trainer, seed_everything
 
-    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "task.max_batches=20", "optimizer=adamomentum",
-                       "checkpoint_interval=null", "task.eval_interval=null"])  # fmt: skip
+    small = {"ptb": [*SMALL_PTB, "task.eval_interval=null"], "ner": SMALL_NER}[task]
+    cfg = compose_cfg([*small, f"task.data_dir={data}", "task.max_batches=20", "optimizer=adamomentum",
+                       "checkpoint_interval=null", f"log_interval={every}"])  # fmt: skip
     seed_everything(0)
-    trainer = build_trainer(cfg, tmp_path / f"observed={observe}", torch.device("cpu"))
-    recorder = diagnose_blowup.Recorder(every=10, bptt=cfg.task.bptt, clip=cfg.task.clip_grad_norm)
+    run_dir = tmp_path / f"{task}-observed={observe}"
+    trainer = build_trainer(cfg, run_dir, torch.device("cpu"))
+    records = []
     if observe:
-        trainer.step_callbacks.append(recorder)
-        trainer.task.model.decoder.register_forward_hook(recorder.observe_logits)
+        records = diagnose_blowup.attach(trainer, diagnose_blowup.TASKS[task], every, cfg.task.clip_grad_norm).records
     trainer.fit()
-    return trainer.task.model.state_dict(), recorder.records
+    return trainer.task.model.state_dict(), records, run_dir
 
 
-def test_recording_leaves_the_run_as_it_was_and_summarises_each_window(tiny_ptb: Path, tmp_path: Path):
-    plain, _ = trained(tiny_ptb, False, tmp_path)
-    observed, records = trained(tiny_ptb, True, tmp_path)
+@pytest.mark.parametrize("task", ["ptb", "ner"])
+def test_recording_leaves_the_run_as_it_was_and_summarises_each_window(task: str, tiny_ptb: Path, tiny_ner: Path,
+                                                                       tmp_path: Path):  # fmt: skip
+    data = {"ptb": tiny_ptb, "ner": tiny_ner}[task]
+    plain, _, _ = trained(task, data, False, tmp_path)
+    observed, records, run_dir = trained(task, data, True, tmp_path)
     assert all(torch.equal(plain[k], observed[k]) for k in plain)
     assert [r["step"] for r in records] == [10, 20]
     assert all(r["batches"] == 10 and 0 <= r["clipped"] <= 10 and r["max_abs_logit"] > 0 for r in records)
-    assert set(records[0]["update_rms"]) == set(plain)  # every parameter tensor (the model has no buffers)
+    assert set(records[0]["update_rms"]) == set(plain)  # every parameter tensor (the models have no buffers)
+    assert set(diagnose_blowup.TASKS[task].shown) <= set(records[0]["update_rms"])
     quantiles = records[-1]["G_quantiles"]
     assert quantiles["0.01"] <= quantiles["0.5"] <= quantiles["0.99"] <= records[-1]["G_max"]
+    # The loss per token is the trainer's own (its log over the same windows), whatever the batch's sentence lengths.
+    logged = read_scalars(run_dir)["loss/train"]
+    assert [r["loss"] for r in records] == pytest.approx([v for _, v in logged], rel=1e-5)
+
