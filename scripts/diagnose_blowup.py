@@ -65,6 +65,8 @@ class Setup:
     shown: dict[str, str]  # parameter tensor -> its name in the table
     evaluation: tuple[str, ...]
     after: str  # how diagnosis.md reports the last evaluation
+    # Where each panel's legend has room: (x, y, loc) in axes fractions, as legend's bbox_to_anchor and loc.
+    legends: tuple[tuple[float, float, str], ...]
 
 
 def lm_count(args: tuple[Any, ...]) -> tuple[int, int]:
@@ -81,14 +83,20 @@ TASKS = {
     "ptb": Setup("the Penn Treebank", ("task=ptb", "task.eval_interval=null", "task.final_test_batch_size=20"),
                  "decoder", lm_count,
                  {"embedding.weight": "embedding", "lstm.weight_hh_l0": "LSTM W_hh layer 1", "decoder.weight": "decoder"},
-                 ("valid_ppl", "test_ppl"), "valid perplexity {valid_ppl:.1f} at batch {step}"),
+                 ("valid_ppl", "test_ppl"), "valid perplexity {valid_ppl:.1f} at batch {step}",
+                 # The update RMS of the G_0 = 0 run falls through the lower left and settles near the bottom.
+                 ((1, 1, "upper right"), (1, 0, "lower right"), (1, 0, "lower right"), (1, 0.13, "lower right"),
+                  (1, 0.5, "center right"))),
     "ner": Setup("MSRA (Chinese NER)", ("task=ner", "task.source=columns", "task.max_train_sentences=14700",
                                         "task.loss_reduction=sum_over_time"),
                  "classifier", tagger_count,
                  {"embedding.weight": "embedding", "forward_layers.0.weight_hh_l0": "forward LSTM W_hh layer 1",
                   "classifier.weight": "classifier"},
                  ("epoch", "valid_token_f1", "test_token_f1"),
-                 "valid token F1 {valid_token_f1:.4f} (test {test_token_f1:.4f}) at batch {step}"),
+                 "valid token F1 {valid_token_f1:.4f} (test {test_token_f1:.4f}) at batch {step}",
+                 # Below the curves, right of the G_0 = 0.1 run's first dip in update RMS.
+                 ((1, 1, "upper right"), (1, 0, "lower right"), (1, 0, "lower right"), (1, 0, "lower right"),
+                  (1, 0, "lower right"))),
 }  # fmt: skip
 
 
@@ -226,11 +234,7 @@ def figure(logs: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]], setup: 
     titles = ["training loss (mean NLL per token, over 10 batches)", "share of batches clipped (pre-clip norm > 5)",
               "largest |logit| in a training batch", "RMS of the update v per parameter tensor",
               "accumulator G over all elements"]  # fmt: skip
-    # Where each panel has room (axes fractions): the update RMS of the G_0 = 0 run falls through the lower left
-    # and settles near the bottom.
-    places = [(1, 1, "upper right"), (1, 0, "lower right"), (1, 0, "lower right"), (1, 0.13, "lower right"),
-              (1, 0.5, "center right")]  # fmt: skip
-    for ax, title, (x, y, place) in zip(axes, titles, places):
+    for ax, title, (x, y, place) in zip(axes, titles, setup.legends):
         ax.set_title(title, fontsize="medium")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize="x-small", ncols=2, loc=place, bbox_to_anchor=(x, y))

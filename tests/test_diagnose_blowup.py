@@ -1,5 +1,5 @@
-"""scripts/diagnose_blowup.py: its records observe a run without changing it, and the committed table in
-results/ptb-blowup rebuilds byte for byte from the committed logs."""
+"""scripts/diagnose_blowup.py: its records observe a run without changing it, on both tasks, and the committed
+tables in results/ptb-blowup and results/ner-blowup rebuild byte for byte from the committed logs."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ sys.modules[spec.name] = diagnose_blowup  # dataclasses look their module up the
 spec.loader.exec_module(diagnose_blowup)
 
 
-def test_the_committed_table_rebuilds_from_the_committed_logs():
-    folder = ROOT / "results" / "ptb-blowup"
-    table = diagnose_blowup.table(diagnose_blowup.read(folder), diagnose_blowup.TASKS["ptb"])
+@pytest.mark.parametrize("task", ["ptb", "ner"])
+def test_the_committed_table_rebuilds_from_the_committed_logs(task: str):
+    folder = ROOT / "results" / f"{task}-blowup"
+    table = diagnose_blowup.table(diagnose_blowup.read(folder), diagnose_blowup.TASKS[task])
     assert table == (folder / "diagnosis.md").read_text(encoding="utf-8")
 
 
