@@ -263,6 +263,10 @@ def main() -> None:
         runs = [diagnose(args.task, name, overrides, args.data_dir, args.batches, args.every, args.out)
                 for name, (_, overrides) in SETTINGS.items()]  # fmt: skip
         (args.out / "runs.json").write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
+    made_for = {run.get("task", "ptb") for run in json.loads((args.out / "runs.json").read_text(encoding="utf-8"))}
+    if made_for != {args.task}:
+        parser.error(f"{args.out} holds the records of --task {' and '.join(sorted(made_for))} (its runs.json); "
+                     f"rebuild it with that --task")  # fmt: skip
     logs = read(args.out)
     (args.out / "diagnosis.md").write_text(table(logs, setup), encoding="utf-8")
     png = args.out / f"blowup_{args.task}.png"
