@@ -30,7 +30,6 @@ import argparse
 import json
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,14 +53,12 @@ TABLE_STEPS = (10, 50, 100, 200, 500, 1000, 2000)
 
 @dataclass(frozen=True)
 class Setup:
-    """What differs between the two tasks: the config, where the logits come from, how many sequences and
-    tokens a training batch has (the loss is summed over each sequence and averaged over the sequences, so
-    per token it is loss * sequences / tokens), the tensors the figure draws and what an evaluation reports."""
+    """What differs between the two tasks: the config, where the logits come from, the tensors the figure
+    draws and what an evaluation reports."""
 
     corpus: str
     overrides: tuple[str, ...]
     output_layer: str
-    count: Callable[[tuple[Any, ...]], tuple[int, int]]
     shown: dict[str, str]  # parameter tensor -> its name in the table
     evaluation: tuple[str, ...]
     after: str  # how diagnosis.md reports the last evaluation
@@ -69,19 +66,9 @@ class Setup:
     legends: tuple[tuple[float, float, str], ...]
 
 
-def lm_count(args: tuple[Any, ...]) -> tuple[int, int]:
-    tokens = args[0]  # [steps, batch]
-    return tokens.shape[1], tokens.numel()
-
-
-def tagger_count(args: tuple[Any, ...]) -> tuple[int, int]:
-    lengths = args[1]
-    return len(lengths), int(lengths.sum())
-
-
 TASKS = {
     "ptb": Setup("the Penn Treebank", ("task=ptb", "task.eval_interval=null", "task.final_test_batch_size=20"),
-                 "decoder", lm_count,
+                 "decoder",
                  {"embedding.weight": "embedding", "lstm.weight_hh_l0": "LSTM W_hh layer 1", "decoder.weight": "decoder"},
                  ("valid_ppl", "test_ppl"), "valid perplexity {valid_ppl:.1f} at batch {step}",
                  # The update RMS of the G_0 = 0 run falls through the lower left and settles near the bottom.
@@ -89,7 +76,7 @@ TASKS = {
                   (1, 0.5, "center right"))),
     "ner": Setup("MSRA (Chinese NER)", ("task=ner", "task.source=columns", "task.max_train_sentences=14700",
                                         "task.loss_reduction=sum_over_time"),
-                 "classifier", tagger_count,
+                 "classifier",
                  {"embedding.weight": "embedding", "forward_layers.0.weight_hh_l0": "forward LSTM W_hh layer 1",
                   "classifier.weight": "classifier"},
                  ("epoch", "valid_token_f1", "test_token_f1"),
@@ -101,14 +88,13 @@ TASKS = {
 
 
 class Recorder:
-    """A step callback (``Trainer.step_callbacks``) and forward hooks on the model and its output layer
+    """A step callback (``Trainer.step_callbacks``) and a forward hook on the model's output layer
     (``attach``) that summarise each window of ``every`` batches; reads tensors only, so the run is the one
     the trainer would make alone."""
 
-    def __init__(self, every: int, clip: float, count: Callable[[tuple[Any, ...]], tuple[int, int]]) -> None:
-        self.every, self.clip, self.count = every, clip, count
+    def __init__(self, every: int, clip: float) -> None:
+        self.every, self.clip = every, clip
         self.records: list[dict[str, Any]] = []
-        self._batch = (0, 0)
         self._reset()
 
     def _reset(self) -> None:
@@ -116,18 +102,13 @@ class Recorder:
         self.norms: list[float] = []
         self.max_logit = 0.0
 
-    def observe_batch(self, module: torch.nn.Module, args: tuple[Any, ...], output: Any) -> None:
-        """A forward hook on the model: the training batch's sequences and tokens."""
-        if module.training:
-            self._batch = self.count(args)
-
     def observe_logits(self, module: torch.nn.Module, inputs: Any, logits: Tensor) -> None:
         if module.training:
             self.max_logit = max(self.max_logit, float(logits.detach().abs().max()))
 
-    def __call__(self, step: int, loss: Tensor, grad_norm: Tensor, task: Any, optimizer: Any) -> None:
-        sequences, tokens = self._batch
-        self.nll += float(loss) * sequences
+    def __call__(self, step: int, loss: Tensor, nll: Tensor, tokens: int, grad_norm: Tensor, task: Any,
+                 optimizer: Any) -> None:  # fmt: skip
+        self.nll += float(nll)
         self.tokens += tokens
         self.norms.append(float(grad_norm))
         if step % self.every:
@@ -158,11 +139,9 @@ class Recorder:
 
 def attach(trainer: Trainer, setup: Setup, every: int, clip: float) -> Recorder:
     """A recorder observing ``trainer``'s run from its next step on."""
-    recorder = Recorder(every, clip, setup.count)
+    recorder = Recorder(every, clip)
     trainer.step_callbacks.append(recorder)
-    model = trainer.task.model
-    model.register_forward_hook(recorder.observe_batch)
-    getattr(model, setup.output_layer).register_forward_hook(recorder.observe_logits)
+    getattr(trainer.task.model, setup.output_layer).register_forward_hook(recorder.observe_logits)
     return recorder
 
 

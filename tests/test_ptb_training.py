@@ -77,7 +77,8 @@ def test_step_callbacks_see_every_step_with_its_loss_and_unclipped_gradient_norm
     trainer = build_trainer(cfg, run_dir, CPU)
     seen = []
 
-    def record(step: int, loss: torch.Tensor, grad_norm: torch.Tensor, task: object, optimizer: object) -> None:
+    def record(step: int, loss: torch.Tensor, nll: torch.Tensor, tokens: int, grad_norm: torch.Tensor, task: object,
+               optimizer: object) -> None:  # fmt: skip
         assert task is trainer.task and optimizer is trainer.optimizer
         clipped = torch.stack([p.grad.norm() for p in task.model.parameters()]).norm()
         seen.append((step, loss.item(), grad_norm.item(), clipped.item()))
@@ -414,7 +415,7 @@ def test_element_wise_clipping_bounds_every_gradient_element_the_step_uses(tmp_p
     trainer = build_trainer(cfg, tmp_path, CPU)
     seen = []
 
-    def record(step, loss, grad_norm, task, optimizer) -> None:
+    def record(step, loss, nll, tokens, grad_norm, task, optimizer) -> None:
         grads = [p.grad for p in task.model.parameters()]
         seen.append((float(grad_norm), max(float(g.abs().max()) for g in grads),
                      float(torch.cat([g.flatten() for g in grads]).norm())))

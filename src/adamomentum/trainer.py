@@ -208,13 +208,15 @@ class StepCallback(Protocol):
     """A function ``Trainer`` calls after every optimizer step (``Trainer.step_callbacks``).
 
     ``step`` counts the steps taken, this one included (the step of TensorBoard and
-    ``metrics.jsonl``); ``loss`` is the loss the step minimised (detached) and ``grad_norm`` the
-    total gradient norm before clipping, both tensors on the training device (reading one syncs
-    a GPU). The task gives the model and the optimizer its state. A callback observes: changing
-    what it is given changes the run.
+    ``metrics.jsonl``); ``loss`` is the loss the step minimised (detached), ``nll`` the batch's
+    NLL summed over its ``tokens`` real tokens (``nll / tokens`` per token, whatever the loss
+    reduction) and ``grad_norm`` the total gradient norm before clipping; the tensors are on the
+    training device (reading one syncs a GPU). The task gives the model and the optimizer its
+    state. A callback observes: changing what it is given changes the run.
     """
 
-    def __call__(self, step: int, loss: Tensor, grad_norm: Tensor, task: Task, optimizer: Optimizer) -> None: ...
+    def __call__(self, step: int, loss: Tensor, nll: Tensor, tokens: int, grad_norm: Tensor, task: Task,
+                 optimizer: Optimizer) -> None: ...  # fmt: skip
 
 
 class _Window:
@@ -343,7 +345,7 @@ class Trainer:
         self._window.add(nll, tokens)
         self._bar.update(1)
         for callback in self.step_callbacks:
-            callback(self.step, loss.detach(), grad_norm, self.task, self.optimizer)
+            callback(self.step, loss.detach(), nll, tokens, grad_norm, self.task, self.optimizer)
 
     def _at_batch_boundary(self, grad_norm: Tensor) -> bool:
         """What is due after this step: a log line, an evaluation, a checkpoint, a stop.
