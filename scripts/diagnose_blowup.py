@@ -242,7 +242,11 @@ def main() -> None:
         runs = [diagnose(args.task, name, overrides, args.data_dir, args.batches, args.every, args.out)
                 for name, (_, overrides) in SETTINGS.items()]  # fmt: skip
         (args.out / "runs.json").write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
-    made_for = {run.get("task", "ptb") for run in json.loads((args.out / "runs.json").read_text(encoding="utf-8"))}
+    records = args.out / "runs.json"
+    if not records.is_file():
+        parser.error(f"{records} does not exist: --rebuild redraws a folder this script trained into; "
+                     f"train it first (drop --rebuild, pass --data-dir)")  # fmt: skip
+    made_for = {run.get("task", "ptb") for run in json.loads(records.read_text(encoding="utf-8"))}
     if made_for != {args.task}:
         parser.error(f"{args.out} holds the records of --task {' and '.join(sorted(made_for))} (its runs.json); "
                      f"rebuild it with that --task")  # fmt: skip

@@ -66,3 +66,11 @@ def test_a_rebuild_with_the_other_task_is_refused_with_the_fix(monkeypatch, caps
     with pytest.raises(SystemExit):
         diagnose_blowup.main()
     assert "--task ner" in capsys.readouterr().err
+
+
+def test_a_rebuild_of_a_folder_never_trained_into_is_refused_with_the_fix(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(sys, "argv", ["diagnose_blowup.py", "--rebuild", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        diagnose_blowup.main()
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'runs.json'} does not exist" in err and "--data-dir" in err
