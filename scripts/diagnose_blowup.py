@@ -235,21 +235,22 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="only redraw diagnosis.md and the figure")
     args = parser.parse_args()
     setup = TASKS[args.task]
-    if not args.rebuild:
+    records = args.out / "runs.json"
+    if args.rebuild:
+        if not records.is_file():
+            parser.error(f"{records} does not exist: --rebuild redraws a folder this script trained into; "
+                         f"train it first (drop --rebuild, pass --data-dir)")  # fmt: skip
+        made_for = {run.get("task", "ptb") for run in json.loads(records.read_text(encoding="utf-8"))}
+        if made_for != {args.task}:
+            parser.error(f"{args.out} holds the records of --task {' and '.join(sorted(made_for))} (its runs.json); "
+                         f"rebuild it with that --task")  # fmt: skip
+    else:
         if not args.data_dir:
             parser.error("--data-dir is needed to train (or pass --rebuild)")
         args.out.mkdir(parents=True, exist_ok=True)
         runs = [diagnose(args.task, name, overrides, args.data_dir, args.batches, args.every, args.out)
                 for name, (_, overrides) in SETTINGS.items()]  # fmt: skip
-        (args.out / "runs.json").write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
-    records = args.out / "runs.json"
-    if not records.is_file():
-        parser.error(f"{records} does not exist: --rebuild redraws a folder this script trained into; "
-                     f"train it first (drop --rebuild, pass --data-dir)")  # fmt: skip
-    made_for = {run.get("task", "ptb") for run in json.loads(records.read_text(encoding="utf-8"))}
-    if made_for != {args.task}:
-        parser.error(f"{args.out} holds the records of --task {' and '.join(sorted(made_for))} (its runs.json); "
-                     f"rebuild it with that --task")  # fmt: skip
+        records.write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
     logs = read(args.out)
     (args.out / "diagnosis.md").write_text(table(logs, setup), encoding="utf-8")
     png = args.out / f"blowup_{args.task}.png"

@@ -60,7 +60,6 @@ def test_recording_leaves_the_run_as_it_was_and_summarises_each_window(task: str
     assert [r["loss"] for r in records] == pytest.approx([v for _, v in logged], rel=1e-5)
 
 
-
 def test_a_rebuild_with_the_other_task_is_refused_with_the_fix(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["diagnose_blowup.py", "--rebuild", "--out", str(ROOT / "results" / "ner-blowup")])
     with pytest.raises(SystemExit):
