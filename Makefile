@@ -17,7 +17,7 @@ MSRA_DIR ?= data/msra
 ARGS ?=
 
 .PHONY: help venv test bench bench-optim reproduce-ptb reproduce-ner reproduce-ner-msra report refuse-committed tensorboard clean \
-	study reproduce-ptb-verdict reproduce-ner-verdict study-ptb-seeds study-ptb-lr-sweep study-ptb-data-scale study-ner-seeds
+	campaign study reproduce-ptb-verdict reproduce-ner-verdict study-ptb-seeds study-ptb-lr-sweep study-ptb-data-scale study-ner-seeds
 
 help:
 	@echo "make test            install into $(VENV) and run the test suite"
@@ -26,6 +26,7 @@ help:
 	@echo "make reproduce-ner-msra   the NER stand-in on MSRA (MSRA_DIR=...)"
 	@echo "make reproduce-ptb-verdict   the Penn Treebank verdict: 19 runs over seeds and accumulator starts"
 	@echo "make reproduce-ner-verdict   the NER verdict on the MSRA stand-in (MSRA_DIR=...): 18 runs"
+	@echo "make campaign        issue 34: same schedule, more seeds, data scale, lr tuning, Adam (LANES=$(LANES))"
 	@echo "make report          tables and figures from run directories (RUNS=..., into REPORT_OUT=$(REPORT_OUT))"
 	@echo "make bench-optim     time one optimizer step on the PTB model's parameters"
 	@echo "make bench           the speed targets: trainer vs a plain loop, memory, bf16, subnormals, NER"
@@ -106,6 +107,20 @@ NER_JOBS ?= 1
 NER_VERDICT_OUT ?= outputs/report-ner-verdict
 reproduce-ner-verdict: venv
 	$(call verdict,ner_verdict,$(NER_JOBS),$(MSRA_DIR),NER_VERDICT_OUT)
+
+# Issue 34's campaign: the abstract's claims and a fair comparison, one experiment config per section, in
+# the issue's order. LANES processes (one thread each on a CPU) work through the list side by side: each
+# trains the runs no other lane holds (a lock in each run directory), so no lane waits at a section's end.
+# Relaunching skips finished runs and resumes unfinished ones from their checkpoints.
+CAMPAIGN ?= ptb_same_schedule ptb_more_seeds ptb_data_scale_claim ptb_lr_tuning ptb_adam
+LANES ?= 2
+campaign: venv
+	@pids=""; for lane in $$(seq $(LANES)); do \
+		( for experiment in $(CAMPAIGN); do \
+			$(BIN)/python -m adamomentum.train experiment=$$experiment task.data_dir=$(PTB_DATA) threads=1 \
+				progress=false $(ARGS) || exit 1; \
+		done ) & pids="$$pids $$!"; \
+	done; status=0; for pid in $$pids; do wait $$pid || status=1; done; exit $$status
 
 # Studies beyond the paper (conf/experiment/): SCALE=small tries the machinery on a CPU.
 SCALE ?= full

@@ -7,7 +7,9 @@ Composes the config from conf/, trains, and writes into the run directory
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import fcntl
 import functools
 import json
 import logging
@@ -16,7 +18,7 @@ import platform
 import random
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -261,12 +263,39 @@ def set_up_trainer(cfg: DictConfig, run_dir: Path, commit: str | None = None) ->
     return build_trainer(cfg, run_dir, device, commit)
 
 
+@contextlib.contextmanager
+def claimed(run_dir: Path) -> Iterator[bool]:
+    """Whether this process holds ``run_dir``'s lock, for as long as the block runs.
+
+    Several processes can then work through one run list side by side (two lanes of a queue), each
+    training the runs no other is training. The operating system drops the lock when its holder dies, so a
+    crashed lane leaves nothing to clean up.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
 def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train one (task, optimizer, seed) and write its run directory; returns the summary.
 
     A run directory that already holds a finished ``summary.json`` is left as it
-    is; one that holds a checkpoint is continued from it.
+    is; one that holds a checkpoint is continued from it; one that another process
+    is training is skipped (``status: "training elsewhere"``).
     """
+    with claimed(run_dir) as ours:
+        if not ours:
+            log.info("%s is being trained by another process; skipped here.", run_dir)
+            return {"status": "training elsewhere"}
+        return _run_claimed(cfg, run_dir)
+
+
+def _run_claimed(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     summary_path = run_dir / "summary.json"
     if summary_path.exists():
         previous = json.loads(summary_path.read_text(encoding="utf-8"))
