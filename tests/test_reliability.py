@@ -175,6 +175,22 @@ def test_a_finished_run_directory_is_not_reused_for_another_config(reference_run
     assert "optimizer.lr: 0.02 -> 0.5" in again.stderr
 
 
+def test_a_run_another_process_is_training_is_skipped_and_trained_once_it_is_free(tmp_path):
+    """Two lanes of a queue (make campaign) go through the same run list: a run one lane holds is not
+    trained a second time by the other."""
+    import fcntl
+
+    data = write_tiny_ptb(tmp_path / "ptb")
+    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}", "task.max_batches=3", "task.eval_interval=null"])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with open(run_dir / ".lock", "w") as other_lane:
+        fcntl.flock(other_lane, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert run(cfg, run_dir) == {"status": "training elsewhere"}
+        assert not (run_dir / "summary.json").exists() and not (run_dir / "metrics.jsonl").exists()
+    assert run(cfg, run_dir)["status"] == "completed"
+
+
 def short_run(tmp_path: Path, *overrides: str) -> Path:
     data = write_tiny_ptb(tmp_path / "ptb")
     cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}", "task.epochs=2", "checkpoint_interval=10", *overrides])
