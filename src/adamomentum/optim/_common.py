@@ -6,9 +6,16 @@ import torch
 from torch import Tensor
 
 
-def check_non_negative(name: str, value: float) -> None:
+def check_non_negative(name: str, value: float | Tensor) -> None:
     if not value >= 0.0:
         raise ValueError(f"Invalid {name}: {value!r}; it must be a number >= 0.")
+
+
+def check_lr(lr: float | Tensor) -> None:
+    """A float or a 1-element tensor (of any number of dimensions), as torch's optimizers take."""
+    if isinstance(lr, Tensor) and lr.numel() != 1:
+        raise ValueError(f"Invalid lr: a tensor of shape {tuple(lr.shape)}; pass a float or a 1-element tensor.")
+    check_non_negative("lr", lr)
 
 
 def check_unit_interval(name: str, value: float) -> None:
@@ -38,7 +45,35 @@ def default_foreach(foreach: bool | None, params: list[Tensor]) -> bool:
 
 
 def state_dtype_for(p: Tensor) -> torch.dtype:
-    return torch.float32 if p.dtype in (torch.float16, torch.bfloat16) else p.dtype
+    """float32 state for 16-bit parameters, complex32's two float16 parts included."""
+    if p.dtype in (torch.float16, torch.bfloat16):
+        return torch.float32
+    if p.dtype == torch.complex32:
+        return torch.complex64
+    return p.dtype
+
+
+def real_view(t: Tensor) -> Tensor:
+    """A complex tensor as its real view (torch's Adagrad convention): the real and
+    imaginary parts become separate coordinates, each with its own state."""
+    return torch.view_as_real(t) if t.is_complex() else t
+
+
+def share_dense_layout(first: Tensor, *others: Tensor) -> bool:
+    """Whether the tensors have the same strides and no gaps or overlaps between
+    elements, so that a kernel walking their memory linearly pairs up the same
+    elements of each."""
+    if any(t.stride() != first.stride() for t in others):
+        return False
+    if first.numel() == 0:
+        return True
+    expected = 1
+    for size, stride in sorted(zip(first.shape, first.stride()), key=lambda dim: dim[1]):
+        if size != 1:
+            if stride != expected:
+                return False
+            expected *= size
+    return True
 
 
 class ScratchBuffer:

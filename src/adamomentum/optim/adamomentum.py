@@ -11,11 +11,14 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from adamomentum.optim._common import (
+    ScratchBuffer,
+    check_lr,
     check_non_negative,
     check_unit_interval,
     default_foreach,
-    ScratchBuffer,
     dense_grad,
+    real_view,
+    share_dense_layout,
     state_dtype_for,
 )
 
@@ -55,25 +58,56 @@ class AdaMomentum(Optimizer):
     float32 for 16-bit parameters, because a bfloat16 running sum stops growing
     once :math:`g^2 < G / 256`.
 
+    A complex parameter is updated as its real view (``torch.view_as_real``), as
+    ``torch.optim.Adagrad`` does: its real and imaginary parts are separate
+    coordinates, each with its own :math:`G` (starting at :math:`G_{init}`) and
+    :math:`v`. Its ``sum`` and ``velocity`` stay complex tensors.
+
+    Three paths compute the update; ``foreach`` and ``fused`` pick one, not the maths:
+
+    * The per-tensor loop, the default on CPU: six element-wise operations per
+      tensor, the square root written into a reused scratch buffer. It is the
+      reference the other paths are tested against, and its float32 arithmetic
+      is what the committed training runs reproduce.
+    * ``foreach``: the same operations as ``torch._foreach_*`` calls, the
+      default when every parameter is on CUDA, where one kernel launch per
+      operation for all tensors saves launch overhead. On CPU those kernels loop
+      over the tensors anyway and allocate their temporaries every step, and
+      ``make bench-optim`` measured them no faster than the loop.
+    * ``fused``, CPU only: three passes over each tensor instead of six. After
+      :math:`v \leftarrow \mu v`, the velocity update is an Adagrad step on
+      :math:`v` down :math:`-g`, so the middle pass is the fused Adagrad kernel
+      of ``torch.optim.Adagrad(fused=True)`` with :math:`v` in the parameter's
+      place. Nothing is compiled, so any number of shapes, parameter groups and
+      optimizers in a process works. ``make bench-optim`` measured it faster
+      than both other paths on the Penn Treebank model
+      (``results/performance.md``). It agrees with the loop to rounding, not
+      bit for bit (its square root is another vector routine), so it is not the
+      default. A tensor whose gradient is laid out unlike its state (an expanded
+      gradient, say) takes the loop's operations.
+
     Args:
         params: iterable of parameters or dicts defining parameter groups.
-        lr: learning rate :math:`\eta` (default 0.02, Table 1 of the paper).
+        lr: learning rate :math:`\eta` (default 0.02, Table 1 of the paper): a
+            float or a 1-element tensor. A tensor is read at every step (a
+            device synchronisation on CUDA), so changing it in place, as
+            learning-rate schedulers do, takes effect.
         momentum: momentum coefficient :math:`\mu` in [0, 1) (default 0.9).
         eps: term added to :math:`\sqrt{G}` (default 1e-10, as torch's Adagrad).
         weight_decay: L2 penalty :math:`\lambda` (default 0).
         initial_accumulator_value: starting value of :math:`G` (default 0).
         maximize: maximise the objective instead of minimising it.
-        foreach: use the multi-tensor ``torch._foreach_*`` path. ``None`` picks
-            it on CUDA and the per-tensor loop on CPU, where the loop measured
-            faster (see ``make bench-optim``).
-        fused: run the update as one ``torch.compile``-d kernel per parameter
-            shape (compiled on first use and cached). ``None`` means ``False``.
+        foreach: use the multi-tensor path. ``None`` picks it when every
+            parameter is on CUDA, and the per-tensor loop otherwise.
+        fused: use the fused CPU path; ``None`` means ``False``. A parameter off
+            the CPU is refused with a ``RuntimeError``, as torch's optimizers
+            refuse devices their fused kernels do not support.
     """
 
     def __init__(
         self,
         params: Iterable[Tensor] | Iterable[dict[str, Any]],
-        lr: float = 0.02,
+        lr: float | Tensor = 0.02,
         momentum: float = 0.9,
         eps: float = 1e-10,
         weight_decay: float = 0.0,
@@ -82,13 +116,6 @@ class AdaMomentum(Optimizer):
         foreach: bool | None = None,
         fused: bool | None = None,
     ) -> None:
-        check_non_negative("lr", lr)
-        check_non_negative("eps", eps)
-        check_non_negative("weight_decay", weight_decay)
-        check_non_negative("initial_accumulator_value", initial_accumulator_value)
-        check_unit_interval("momentum", momentum)
-        if fused and foreach:
-            raise ValueError("AdaMomentum: fused=True and foreach=True are exclusive; set one of them.")
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -99,26 +126,40 @@ class AdaMomentum(Optimizer):
             foreach=foreach,
             fused=fused,
         )
+        _check_hyperparameters(defaults)
         super().__init__(params, defaults)
         self._scratch = ScratchBuffer()
-        for group in self.param_groups:
-            check_non_negative("lr", group["lr"])
-            check_unit_interval("momentum", group["momentum"])
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group as ``torch.optim.Optimizer`` does, checking its hyperparameters first."""
+        _check_hyperparameters({**self.defaults, **param_group})
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        if group["fused"]:
+            _check_fused_devices(group["params"])
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Tensor]:
         state = self.state[p]
         if not state:
             dtype = state_dtype_for(p)
-            state["sum"] = torch.full_like(
-                p, group["initial_accumulator_value"], dtype=dtype, memory_format=torch.preserve_format
-            )
+            init = group["initial_accumulator_value"]
+            if p.is_complex():
+                init = complex(init, init)
+            state["sum"] = torch.full_like(p, init, dtype=dtype, memory_format=torch.preserve_format)
             state["velocity"] = torch.zeros_like(p, dtype=dtype, memory_format=torch.preserve_format)
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load the state as ``torch.optim.Optimizer`` does, keeping 16-bit parameters' state in float32.
+        """Load the state as ``torch.optim.Optimizer`` does, with two exceptions.
 
-        Torch casts every floating-point state tensor to its parameter's dtype
+        First, ``foreach`` and ``fused`` stay as this optimizer was built, where
+        torch's optimizers take them from the checkpoint: they choose how the
+        update is computed, not what it computes, and a checkpoint saved on one
+        path must resume on another, such as one saved with ``fused=True`` and
+        resumed with the parameters on CUDA, where the fused path does not run.
+
+        Second, 16-bit parameters' state stays in float32. Torch casts every
+        floating-point state tensor to its parameter's dtype
         (``Optimizer._process_value_according_to_param_policy``, called as a static
         method, so a subclass cannot override it): that would round the float32
         ``sum`` and ``velocity`` of a bfloat16 or float16 parameter to 16 bits, and
@@ -126,7 +167,10 @@ class AdaMomentum(Optimizer):
         ``state_dict`` here, in float32 (a checkpoint holding 16-bit state, as
         older versions saved it, is widened to float32).
         """
+        paths = [(group["foreach"], group["fused"]) for group in self.param_groups]
         super().load_state_dict(state_dict)
+        for group, (foreach, fused) in zip(self.param_groups, paths):
+            group["foreach"], group["fused"] = foreach, fused
         saved_ids = chain.from_iterable(g["params"] for g in state_dict["param_groups"])
         params = chain.from_iterable(g["params"] for g in self.param_groups)
         for saved_id, p in zip(saved_ids, params):
@@ -152,28 +196,50 @@ class AdaMomentum(Optimizer):
                     continue
                 grad = dense_grad(p, "AdaMomentum")
                 state = self._init_state(p, group)
-                params.append(p)
-                grads.append(grad)
-                sums.append(state["sum"])
-                velocities.append(state["velocity"])
+                params.append(real_view(p))
+                grads.append(real_view(grad))
+                sums.append(real_view(state["sum"]))
+                velocities.append(real_view(state["velocity"]))
             if not params:
                 continue
 
             check_unit_interval("momentum", group["momentum"])
             kwargs = dict(
-                lr=group["lr"],
+                lr=float(group["lr"]),
                 momentum=group["momentum"],
                 eps=group["eps"],
                 weight_decay=group["weight_decay"],
                 maximize=group["maximize"],
             )
             if group["fused"]:
-                _fused_update(params, grads, sums, velocities, **kwargs)
+                _check_fused_devices(params)
+                _fused_update(params, grads, sums, velocities, self._scratch.view_like, **kwargs)
             elif default_foreach(group["foreach"], params):
                 _foreach_update(params, grads, sums, velocities, **kwargs)
             else:
                 _single_tensor_update(params, grads, sums, velocities, self._scratch.view_like, **kwargs)
         return loss
+
+
+def _check_hyperparameters(group: dict[str, Any]) -> None:
+    check_lr(group["lr"])
+    check_non_negative("eps", group["eps"])
+    check_non_negative("weight_decay", group["weight_decay"])
+    check_non_negative("initial_accumulator_value", group["initial_accumulator_value"])
+    check_unit_interval("momentum", group["momentum"])
+    if group["fused"] and group["foreach"]:
+        raise ValueError("AdaMomentum: fused=True and foreach=True are exclusive; set one of them.")
+
+
+def _check_fused_devices(params: Iterable[Tensor]) -> None:
+    # Torch's fused Adagrad kernel, which the fused path runs, has only been
+    # checked against the loop here on CPU.
+    for p in params:
+        if p.device.type != "cpu":
+            raise RuntimeError(
+                f"AdaMomentum(fused=True) runs on CPU only, and a parameter is on {p.device}; leave fused unset "
+                "there (foreach=None picks the multi-tensor path on CUDA)."
+            )
 
 
 def _prepare_grad(p: Tensor, grad: Tensor, state_dtype: torch.dtype, weight_decay: float, maximize: bool) -> Tensor:
@@ -185,6 +251,24 @@ def _prepare_grad(p: Tensor, grad: Tensor, state_dtype: torch.dtype, weight_deca
     if weight_decay != 0:
         grad = grad.add(p, alpha=weight_decay)
     return grad
+
+
+def _update_tensor(
+    p: Tensor,
+    g: Tensor,
+    G: Tensor,
+    v: Tensor,
+    scratch: Callable[[Tensor], Tensor],
+    *,
+    lr: float,
+    momentum: float,
+    eps: float,
+) -> None:
+    G.addcmul_(g, g)
+    denom = torch.sqrt(G, out=scratch(G))
+    denom.add_(eps)
+    v.mul_(momentum).addcdiv_(g, denom, value=lr)
+    p.sub_(v)
 
 
 def _single_tensor_update(
@@ -202,11 +286,7 @@ def _single_tensor_update(
 ) -> None:
     for p, grad, G, v in zip(params, grads, sums, velocities):
         g = _prepare_grad(p, grad, G.dtype, weight_decay, maximize)
-        G.addcmul_(g, g)
-        denom = torch.sqrt(G, out=scratch(G))
-        denom.add_(eps)
-        v.mul_(momentum).addcdiv_(g, denom, value=lr)
-        p.sub_(v)
+        _update_tensor(p, g, G, v, scratch, lr=lr, momentum=momentum, eps=eps)
 
 
 def _foreach_update(
@@ -230,29 +310,12 @@ def _foreach_update(
     torch._foreach_sub_(params, velocities)
 
 
-def _fused_kernel(
-    params: list[Tensor],
-    grads: list[Tensor],
-    sums: list[Tensor],
-    velocities: list[Tensor],
-    lr: Tensor,
-    momentum: Tensor,
-    eps: Tensor,
-) -> None:
-    for p, g, G, v in zip(params, grads, sums, velocities):
-        G.addcmul_(g, g)
-        v.mul_(momentum).add_(lr * g / (G.sqrt() + eps))
-        p.sub_(v)
-
-
-_compiled_fused_kernel: Callable[..., None] | None = None
-
-
 def _fused_update(
     params: list[Tensor],
     grads: list[Tensor],
     sums: list[Tensor],
     velocities: list[Tensor],
+    scratch: Callable[[Tensor], Tensor],
     *,
     lr: float,
     momentum: float,
@@ -260,12 +323,18 @@ def _fused_update(
     weight_decay: float,
     maximize: bool,
 ) -> None:
-    global _compiled_fused_kernel
-    if _compiled_fused_kernel is None:
-        # Hyperparameters travel as 0-dim tensors so that a new lr or momentum
-        # reuses the compiled kernel instead of recompiling it.
-        _compiled_fused_kernel = torch.compile(_fused_kernel, fullgraph=True, dynamic=False)
-    gs = [_prepare_grad(p, g, G.dtype, weight_decay, maximize) for p, g, G in zip(params, grads, sums)]
-    device = params[0].device
-    scalars = [torch.tensor(x, dtype=sums[0].dtype, device=device) for x in (lr, momentum, eps)]
-    _compiled_fused_kernel(params, gs, sums, velocities, *scalars)
+    # The kernel scales lr by 1 / (1 + (step - 1) * lr_decay); with lr_decay = 0
+    # any step count leaves lr as it is.
+    step = torch.ones((), dtype=torch.float32)
+    for p, grad, G, v in zip(params, grads, sums, velocities):
+        g = _prepare_grad(p, grad, G.dtype, weight_decay, maximize)
+        if not share_dense_layout(v, G, g):
+            # The kernel walks the three tensors' memory side by side and does not
+            # check that their layouts agree.
+            _update_tensor(p, g, G, v, scratch, lr=lr, momentum=momentum, eps=eps)
+            continue
+        v.mul_(momentum)
+        # With v in the parameter's place and the gradient negated (maximize=True),
+        # Adagrad's step v - lr * (-g) / (sqrt(G + g^2) + eps) is the velocity update.
+        torch._fused_adagrad_([v], [g], [G], [step], lr=lr, lr_decay=0.0, weight_decay=0.0, eps=eps, maximize=True)
+        p.sub_(v)

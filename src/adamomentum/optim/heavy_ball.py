@@ -9,7 +9,14 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from adamomentum.optim._common import check_non_negative, check_unit_interval, default_foreach, dense_grad
+from adamomentum.optim._common import (
+    check_lr,
+    check_non_negative,
+    check_unit_interval,
+    default_foreach,
+    dense_grad,
+    real_view,
+)
 
 __all__ = ["HeavyBall"]
 
@@ -28,29 +35,48 @@ class HeavyBall(Optimizer):
     :math:`\eta`. The Penn Treebank schedule halves :math:`\eta` every epoch, so
     the baseline needs this form.
 
+    A complex parameter is updated as its real view (``torch.view_as_real``), as
+    torch's optimizers do; its ``velocity`` stays a complex tensor.
+
     Args:
         params: iterable of parameters or dicts defining parameter groups.
-        lr: learning rate :math:`\eta`.
+        lr: learning rate :math:`\eta`: a float or a 1-element tensor, read at
+            every step (a device synchronisation on CUDA), so changing it in
+            place, as learning-rate schedulers do, takes effect.
         momentum: momentum coefficient :math:`\mu` in [0, 1) (default 0.6, Table 1).
         weight_decay: L2 penalty added to the gradient (default 0).
         maximize: maximise the objective instead of minimising it.
-        foreach: multi-tensor path; ``None`` picks it on CUDA, the loop on CPU.
+        foreach: multi-tensor path; ``None`` picks it when every parameter is on
+            CUDA, and the per-tensor loop otherwise.
     """
 
     def __init__(
         self,
         params: Iterable[Tensor] | Iterable[dict[str, Any]],
-        lr: float = 1.0,
+        lr: float | Tensor = 1.0,
         momentum: float = 0.6,
         weight_decay: float = 0.0,
         maximize: bool = False,
         foreach: bool | None = None,
     ) -> None:
-        check_non_negative("lr", lr)
-        check_non_negative("weight_decay", weight_decay)
-        check_unit_interval("momentum", momentum)
         defaults = dict(lr=lr, momentum=momentum, weight_decay=weight_decay, maximize=maximize, foreach=foreach)
+        _check_hyperparameters(defaults)
         super().__init__(params, defaults)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group as ``torch.optim.Optimizer`` does, checking its hyperparameters first."""
+        _check_hyperparameters({**self.defaults, **param_group})
+        super().add_param_group(param_group)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load the state as ``torch.optim.Optimizer`` does, except that ``foreach``
+        stays as this optimizer was built: it chooses how the update is computed,
+        not what it computes, so a checkpoint saved with one path resumes on the
+        other."""
+        paths = [group["foreach"] for group in self.param_groups]
+        super().load_state_dict(state_dict)
+        for group, foreach in zip(self.param_groups, paths):
+            group["foreach"] = foreach
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
@@ -65,19 +91,20 @@ class HeavyBall(Optimizer):
                 if p.grad is None:
                     continue
                 grad = dense_grad(p, "HeavyBall")
+                state = self.state[p]
+                if not state:
+                    state["velocity"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                p, grad = real_view(p), real_view(grad)
                 if group["maximize"]:
                     grad = -grad
                 if group["weight_decay"] != 0:
                     grad = grad.add(p, alpha=group["weight_decay"])
-                state = self.state[p]
-                if not state:
-                    state["velocity"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 params.append(p)
                 grads.append(grad)
-                velocities.append(state["velocity"])
+                velocities.append(real_view(state["velocity"]))
             if not params:
                 continue
-            lr, mu = group["lr"], group["momentum"]
+            lr, mu = float(group["lr"]), group["momentum"]
             if default_foreach(group["foreach"], params):
                 torch._foreach_mul_(velocities, mu)
                 torch._foreach_add_(velocities, grads, alpha=lr)
@@ -87,3 +114,9 @@ class HeavyBall(Optimizer):
                     v.mul_(mu).add_(g, alpha=lr)
                     p.sub_(v)
         return loss
+
+
+def _check_hyperparameters(group: dict[str, Any]) -> None:
+    check_lr(group["lr"])
+    check_non_negative("weight_decay", group["weight_decay"])
+    check_unit_interval("momentum", group["momentum"])
