@@ -38,3 +38,11 @@ def test_every_module_and_package_of_src_is_in_the_layout():
              and (p.suffix == ".py" or p.is_dir())]  # fmt: skip
     unnamed = [p.name for p in parts if f"src/adamomentum/{p.name}{'/' if p.is_dir() else ''}" not in named]
     assert not unnamed, unnamed
+
+
+def test_the_readme_verdict_is_what_the_report_makes_of_the_committed_runs():
+    """No verdict word, mean or interval in the README's verdict is typed by hand: the block is generated
+    (``python -m adamomentum.report.headline README.md``) from the verdict folders' runs."""
+    from adamomentum.report.headline import verdict_block
+
+    assert verdict_block(ROOT) in ROOT.joinpath("README.md").read_text(encoding="utf-8")

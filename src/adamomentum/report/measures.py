@@ -3,6 +3,7 @@ never test), the headline metric, the curves of its figure, and the paper's numb
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -43,6 +44,10 @@ class Task:
     paper: dict[str, float]
     paper_format: str
     paper_label: str
+    # The training loss per token of a uniform guess over the output classes (ln |V|), and it in words:
+    # a run above it has blown up (report/blowup.py).
+    uniform_loss: float
+    uniform_words: str
     # Shown beside the headline over seeds (NER: entity F1 beside token F1), not compared or judged.
     beside: tuple[Measure, ...] = ()
 
@@ -63,6 +68,7 @@ TASKS = {
         # Table 1 of the paper.
         paper={"sgd": 115.0, "momentum": 108.0, "adagrad": 140.0, "adamomentum": 106.0},
         paper_format="{:.0f}", paper_label="the paper's final test perplexity (Table 1)",
+        uniform_loss=math.log(10_000), uniform_words="ln 10,000 = 9.21, a uniform guess over the vocabulary",
     ),
     "ner": Task(
         name="ner", title="Chinese NER", heading="Chinese NER (Figure 2)", model="2-layer BiLSTM",
@@ -70,6 +76,8 @@ TASKS = {
         x_key="epoch", x_label="epoch", selection=VALID_F1, headline=TEST_F1, curves=(TEST_F1,),
         # Section 4 of the paper: AdaMomentum above 0.75.
         paper={"adamomentum": 0.75}, paper_format="{:.2f}+", paper_label="the paper's test token F1 (above it)",
+        # B- and I- tags of the four entity types, and O.
+        uniform_loss=math.log(9), uniform_words="ln 9 = 2.20, a uniform guess over the 9 tags",
         beside=(TEST_ENTITY_F1,),
     ),
 }

@@ -21,6 +21,9 @@ class Run:
     metrics: list[dict[str, Any]]
     # Where the run was found: its copy in runs/ keeps the path below this root.
     root: Path
+    # The evaluation of best validation score on the grid the report compares on (``select_best_valid``);
+    # None until selected, and for a run that did not complete.
+    best_valid: dict[str, Any] | None = None
 
     @property
     def optimizer(self) -> str:

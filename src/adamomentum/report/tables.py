@@ -43,11 +43,11 @@ def _final(measure: Measure, header: str) -> Column:
 
 
 def _at_best_valid(measure: Measure, header: str) -> Column:
-    return Column(header, lambda run, _, task: measure.fmt(run.summary.get("best_valid", {}).get(measure.key)))
+    return Column(header, lambda run, _, task: measure.fmt(at_best_valid(run, measure.key)))
 
 
 def _best_valid(run: Run, _: Setting, task: Task) -> str:
-    best = run.summary.get("best_valid", {})
+    best = run.best_valid or {}
     value = task.selection.fmt(best.get(task.selection.key))
     return value if task.x_key not in best else f"{value} ({task.x_key} {best[task.x_key]})"
 
@@ -173,15 +173,28 @@ def within_paper(groups: list[Setting], task: Task) -> list[str]:
     ]
 
 
+START = "optimizer.initial_accumulator_value"
+
+
+def _against_paper_start(ours: Setting, theirs: Setting) -> bool:
+    """Whether ``theirs`` starts its accumulator where the paper's Eq. 1 does (G_0 = 0) and differs from
+    ``ours`` in nothing else that varies: the baseline that reproduces the paper's number, for an AdaMomentum
+    at another start."""
+    rest = {k: v for k, v in ours.values.items() if k != START}
+    return not theirs.values.get(START) and rest == {k: v for k, v in theirs.values.items() if k != START}
+
+
 def comparison_pairs(groups: list[Setting], ours: str = "adamomentum") -> list[tuple[Setting, Setting]]:
     """AdaMomentum's settings against each baseline's: a setting against the baseline's of the same label
-    (G_0 = 0.1 against G_0 = 0.1), or against every setting where either side has only one."""
+    (G_0 = 0.1 against G_0 = 0.1) and against the baseline at the paper's start (the one that reproduces the
+    paper's numbers), or against every setting where either side has only one."""
     own = [s for s in groups if s.optimizer == ours]
     pairs = []
     for baseline in dict.fromkeys(s.optimizer for s in groups if s.optimizer != ours):
         theirs = [s for s in groups if s.optimizer == baseline]
         for a in own:
-            pairs += [(a, b) for b in theirs if a.label == b.label or len(own) == 1 or len(theirs) == 1]
+            pairs += [(a, b) for b in theirs
+                      if a.label == b.label or _against_paper_start(a, b) or len(own) == 1 or len(theirs) == 1]  # fmt: skip
     return pairs
 
 

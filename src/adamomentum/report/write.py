@@ -11,10 +11,12 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from adamomentum.report.blowup import blowup_section
 from adamomentum.report.figures import curves_figure, readings_figure, save_figure, sweep_figure
 from adamomentum.report.measures import TASKS
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import comparable_with_paper, flat_config, settings
+from adamomentum.report.statistics import grid_words, select_best_valid
 from adamomentum.report.tables import comparison_table, provenance, runs_table, seed_table, within_paper
 from adamomentum.report.verdict import verdict_section
 
@@ -53,7 +55,7 @@ def copy_runs(runs: list[Run], out: Path) -> None:
         if dest.resolve() == run.path.resolve():
             continue
         dest.mkdir(parents=True, exist_ok=True)
-        for name in ("summary.json", "metrics.jsonl"):
+        for name in ("summary.json", "metrics.jsonl", "train.log"):
             if (run.path / name).exists():
                 shutil.copyfile(run.path / name, dest / name)
 
@@ -67,7 +69,10 @@ def plan(runs: list[Run]) -> tuple[list[str], dict[str, Callable[[], Figure]]]:
     by_task = {name: [r for r in runs if r.task == name] for name in TASKS}
     for task in TASKS.values():
         if by_task[task.name]:
-            lines += [f"## {task.heading}", runs_table(by_task[task.name], task), "",
+            steps = select_best_valid(by_task[task.name], task.selection)
+            lines += [f"## {task.heading}", f"Best validation: selected on {task.selection.label} among "
+                      f"{grid_words(by_task[task.name], steps)}; test is never used to select.", "",
+                      runs_table(by_task[task.name], task), "",
                       f"![{task.figure}]({task.figure_file})", ""]  # fmt: skip
             figures[task.figure_file] = partial(curves_figure, by_task[task.name], task)
     for task in TASKS.values():
@@ -81,7 +86,7 @@ def plan(runs: list[Run]) -> tuple[list[str], dict[str, Callable[[], Figure]]]:
         verdict = verdict_section(groups, task)
         if verdict:
             name = f"verdict_{task.name}.png"
-            lines += [*verdict, f"![{task.figure} under both readings]({name})", ""]
+            lines += [*verdict, f"![{task.figure} under both readings]({name})", "", *blowup_section(groups, task)]
             figures[name] = partial(readings_figure, task_runs, task)
         configs = [flat_config(r) for r in task_runs]
         for key, x_of, xlabel, what, stem in SWEEPS:
