@@ -26,7 +26,7 @@ help:
 	@echo "make reproduce-ner-msra   the NER stand-in on MSRA (MSRA_DIR=...)"
 	@echo "make reproduce-ptb-verdict   the Penn Treebank verdict: 19 runs over seeds and accumulator starts"
 	@echo "make reproduce-ner-verdict   the NER verdict on the MSRA stand-in (MSRA_DIR=...): 18 runs"
-	@echo "make campaign        issue 34: same schedule, more seeds, data scale, lr tuning, Adam (LANES=$(LANES))"
+	@echo "make campaign        issue 34: same schedule, more seeds, bf16, data scale, lr tuning, Adam (LANES=$(LANES))"
 	@echo "make report          tables and figures from run directories (RUNS=..., into REPORT_OUT=$(REPORT_OUT))"
 	@echo "make bench-optim     time one optimizer step on the PTB model's parameters"
 	@echo "make bench           the speed targets: trainer vs a plain loop, memory, bf16, subnormals, NER"
@@ -112,11 +112,17 @@ reproduce-ner-verdict: venv
 # the issue's order. LANES processes (one thread each on a CPU) work through the list side by side: each
 # trains the runs no other lane holds (a lock in each run directory), so no lane waits at a section's end.
 # Relaunching skips finished runs and resumes unfinished ones from their checkpoints.
-CAMPAIGN ?= ptb_same_schedule ptb_more_seeds ptb_data_scale_claim ptb_lr_tuning ptb_adam
+# ptb_bf16 runs only on a CPU with bf16 instructions (elsewhere training refuses bf16, and the lanes skip it).
+CAMPAIGN ?= ptb_same_schedule ptb_more_seeds ptb_bf16 ptb_data_scale_claim ptb_lr_tuning ptb_adam
 LANES ?= 2
+HAS_BF16 = $(BIN)/python -c 'import sys, torch; from adamomentum.train import bf16_refusal; \
+	sys.exit(bf16_refusal(torch.device("cpu")) is not None)'
 campaign: venv
 	@pids=""; for lane in $$(seq $(LANES)); do \
 		( for experiment in $(CAMPAIGN); do \
+			if [ $$experiment = ptb_bf16 ] && ! $(HAS_BF16); then \
+				echo "lane $$lane: ptb_bf16 skipped, this CPU has no bf16 instructions"; continue; \
+			fi; \
 			$(BIN)/python -m adamomentum.train experiment=$$experiment task.data_dir=$(PTB_DATA) threads=1 \
 				progress=false $(ARGS) || exit 1; \
 		done ) & pids="$$pids $$!"; \

@@ -17,7 +17,9 @@ Parts:
   eval        one evaluation (whole valid and test splits, batch 20) against the 500 training
               batches between two evaluations.
   memory      peak resident memory of a real PTB run (``python -m adamomentum.train``, evaluations on).
-  bf16        the trainer with ``precision=bf16`` against float32: ms per batch.
+  bf16        the trainer with ``precision=bf16`` against float32: ms per batch, side by side in one table
+              (not measured, with the reason, on a CPU without bf16 instructions, where training refuses
+              bf16). Overrides after the options reach both: ``--parts bf16 threads=1``.
   bf16-epoch  one full PTB epoch at float32 and at bf16, side by side: valid perplexity after it.
   subnormal   AdaMomentum in the trainer with ``flush_denormal`` on and off, side by side: ms per batch
               in each window of 100 batches, and valid perplexity at the end.
@@ -257,8 +259,23 @@ def part_memory(a: argparse.Namespace) -> None:
           f"{summary['minor_faults_per_batch']:.0f} minor page faults per batch, evaluations included")
 
 
+def bf16_refused() -> bool:
+    """Say why bf16 is not measured on a CPU without bf16 instructions (where training refuses it)."""
+    import torch
+
+    from adamomentum.train import bf16_refusal
+
+    refusal = bf16_refusal(torch.device("cpu"))
+    if refusal:
+        print(f"  bf16 not measured: {refusal}")
+    return refusal is not None
+
+
 def part_bf16(a: argparse.Namespace) -> None:
-    base = ["--worker", "trainer", "--batches", str(a.batches), "--", *PTB, f"task.data_dir={a.data_dir}"]
+    if bf16_refused():
+        return
+    base = ["--worker", "trainer", "--batches", str(a.batches), "--", *PTB, f"task.data_dir={a.data_dir}",
+            *a.overrides]
     results = alternate({"float32": base, "bf16": [*base, "precision=bf16"]}, a.repeats)
     table(results, ["ms_per_batch"])
     ratio = median(results, "bf16", "ms_per_batch") / median(results, "float32", "ms_per_batch")
@@ -271,6 +288,8 @@ def side_by_side(candidates: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
 
 
 def part_bf16_epoch(a: argparse.Namespace) -> None:
+    if bf16_refused():
+        return
     base = ["--worker", "trainer", "--batches", "0", "--evaluate", "--", *PTB, f"task.data_dir={a.data_dir}",
             "task.epochs=1", "threads=1"]
     results = side_by_side({"float32": base, "bf16": [*base, "precision=bf16"]})

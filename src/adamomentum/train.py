@@ -146,14 +146,47 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# The CPU flags (Linux's /proc/cpuinfo) of instructions that multiply bf16 natively: x86's AMX and AVX512-BF16,
+# Arm's BF16. Without them oneDNN emulates bf16, 30-60x slower than float32 on an AVX2-only CPU, and its
+# LSTM primitive fails there.
+BF16_FLAGS = ("amx_bf16", "avx512_bf16", "bf16")
+# Set to a non-empty value to declare the CPU's bf16 instructions (a platform without /proc/cpuinfo), or to ""
+# to declare it has none.
+CPU_BF16_VARIABLE = "ADAMOMENTUM_CPU_BF16"
+
+
+def cpu_bf16() -> str | None:
+    """The bf16 instructions of this CPU (``AMX_BF16+AVX512_BF16``, say), or None where it has none."""
+    if CPU_BF16_VARIABLE in os.environ:
+        return os.environ[CPU_BF16_VARIABLE] or None
+    flags: set[str] = set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                flags.update(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return "+".join(f.upper() for f in BF16_FLAGS if f in flags) or None
+
+
 def device_description(device: torch.device) -> str:
-    """The device in words. On a CPU it names the model and the instruction set torch's kernels use
-    (AVX2, AVX512, ...): runs agree bit for bit only on the same kind, and differ elsewhere by rounding,
-    which a blowing-up run amplifies (README, Reproducibility)."""
+    """The device in words. On a CPU it names the model, the instruction set torch's kernels use (AVX2,
+    AVX512, ...) and its bf16 instructions: runs agree bit for bit only on the same kind, and differ
+    elsewhere by rounding, which a blowing-up run amplifies (README, Reproducibility)."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     capability = torch.backends.cpu.get_cpu_capability()
-    return f"cpu ({cpu_model()}, {platform.machine()}, {capability}, {torch.get_num_threads()} threads)"
+    return (f"cpu ({cpu_model()}, {platform.machine()}, {capability}, bf16: {cpu_bf16() or 'none'}, "
+            f"{torch.get_num_threads()} threads)")
+
+
+def bf16_refusal(device: torch.device) -> str | None:
+    """Why ``precision=bf16`` must not run on ``device``, or None where it may."""
+    if device.type != "cpu" or cpu_bf16() is not None:
+        return None
+    return (f"precision=bf16: this CPU ({cpu_model()}) has no bf16 instructions (AVX512-BF16, AMX-BF16 or Arm "
+            "BF16), so bf16 would run 30-60x slower than float32 and its LSTM fails; use precision=fp32 (the "
+            f"default), or set {CPU_BF16_VARIABLE}=<its instructions> if the CPU has them.")
 
 
 def validate(cfg: DictConfig) -> None:
@@ -180,6 +213,8 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"optimizer.momentum={opt.momentum} must lie in [0, 1).")
     if cfg.precision not in ("fp32", "bf16"):
         raise ConfigError(f"precision={cfg.precision!r} must be fp32 or bf16.")
+    if cfg.precision == "bf16" and (refusal := bf16_refusal(resolve_device(cfg.device))):
+        raise ConfigError(refusal)
     if cfg.log_interval <= 0:
         raise ConfigError(f"log_interval={cfg.log_interval} must be positive.")
 
@@ -248,6 +283,7 @@ def build_trainer(cfg: DictConfig, run_dir: Path, device: torch.device, commit: 
     return Trainer(
         task, optimizer, schedule, run_dir, device, cfg.precision, cfg.progress,
         checkpoint_interval=cfg.checkpoint_interval, config_yaml=OmegaConf.to_yaml(cfg, resolve=True), commit=commit,
+        device_description=device_description(device),
     )
 
 
@@ -319,7 +355,8 @@ def _run_claimed(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "optimizer": opt_cfg.name,
         "seed": cfg.seed,
         **summarize(result, task),
-        "device": device_description(device),
+        "device": trainer.devices[0] or device_description(device),
+        **({"devices": trainer.devices} if len(trainer.devices) > 1 else {}),
         "torch": torch.__version__,
         "git_commit": trainer.commits[0],
         **({"git_commits": trainer.commits} if len(trainer.commits) > 1 else {}),
@@ -383,9 +420,25 @@ def _check_output_dirs(argv: list[str]) -> None:
             sys.exit(2)
 
 
+def _check_precision(argv: list[str]) -> None:
+    """Refuse bf16 where the CPU cannot run it before Hydra makes a run directory (``validate`` checks the
+    composed config again, for a precision an experiment config sets)."""
+    if "precision=bf16" not in argv:
+        return
+    devices = [a.split("=", 1)[1] for a in argv if a.startswith("device=")]
+    try:
+        refusal = bf16_refusal(resolve_device(devices[-1] if devices else "auto"))
+    except ConfigError as e:
+        refusal = str(e)
+    if refusal:
+        print(f"error: {refusal}", file=sys.stderr)
+        sys.exit(2)
+
+
 def main() -> None:
     argv = _resume_in_place(sys.argv[1:])
     _check_output_dirs(argv)
+    _check_precision(argv)
     sys.argv = [sys.argv[0], *argv]
     _hydra_main()
 

@@ -260,6 +260,7 @@ class Trainer:
         config_yaml: str = "",
         commit: str | None = None,
         step_callbacks: Sequence[StepCallback] = (),
+        device_description: str | None = None,
     ) -> None:
         self.task = task
         self.optimizer = optimizer
@@ -272,6 +273,9 @@ class Trainer:
         self.step_callbacks = list(step_callbacks)
         # The git commits whose code trained this run: the launch's, then each resume's if different.
         self.commits = [commit]
+        # The devices (a CPU's model, instruction sets and threads) that trained it: the launch's, then each
+        # resume's if different. Runs agree bit for bit only on one kind.
+        self.devices = [device_description]
         self.autocast_dtype = torch.bfloat16 if precision == "bf16" else None
         decay = schedule.lr_decay
         self.lr_scheduler = LambdaLR(
@@ -551,6 +555,7 @@ class Trainer:
             "rng": rng_state(),
             "config": self.config_yaml,
             "commits": self.commits,
+            "devices": self.devices,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -572,6 +577,12 @@ class Trainer:
         # Checkpoints written before commits were recorded name none: the launch's commit is unknown.
         earlier = state.get("commits", [None])
         self.commits = [*earlier, *[c for c in self.commits if c not in earlier]]
+        earlier_devices = state.get("devices", [None])
+        here = [d for d in self.devices if d not in earlier_devices]
+        if here and earlier_devices != [None]:
+            log.warning("resumed on another kind of device: %s (it ran on %s before); runs agree bit for bit only "
+                        "on one kind", here[0], "; ".join(str(d) for d in earlier_devices))
+        self.devices = [*earlier_devices, *here]
         self.last_eval_step = state["last_eval_step"]
         self.result.epochs_completed = state["epochs_completed"]
         self.result.history = list(state["history"])

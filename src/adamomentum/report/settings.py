@@ -33,7 +33,7 @@ PAPER_START = {"adagrad": {"optimizer.initial_accumulator_value": 0.0},
 # The rest of the paper's setting as this repository reproduces it, for every optimizer. A key older runs
 # lack has the value given here, or the one adamomentum.config.ADDED_LATER gives it.
 PAPER_SETTING = {"study.lr_factor": 1.0, "optimizer.momentum_schedule": "constant", "task.clip_grad_norm": 5.0,
-                 "task.clip_grad_value": None, "task.loss_reduction": "sum_over_time"}  # fmt: skip
+                 "task.clip_grad_value": None, "task.loss_reduction": "sum_over_time", "precision": "fp32"}  # fmt: skip
 
 OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "adagrad": "AdaGrad", "adamomentum": "AdaMomentum",
                    "adam": "Adam", "rmsprop": "RMSprop"}
