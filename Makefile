@@ -1,36 +1,41 @@
-# Every target sets itself up: a fresh clone needs only Python 3.11+ and these commands.
+# Every target sets itself up: a fresh clone needs only Python 3.11+ and these commands. `make help` lists the
+# targets and variables from their `##` comments.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # The CPU build of torch 2.13 is what these machines install offline; a user with a
 # GPU may set TORCH='torch==2.14.1' (any 2.4 <= version < 2.15 works).
 TORCH ?= torch==2.13.0
+
+## PTB_DIR: the Penn Treebank folder, ptb.{train,valid,test}.txt (downloaded there when missing)
+PTB_DIR ?= data/ptb
+## MSRA_DIR: the MSRA NER folder, msra_train.txt and msra_test.txt (the stand-in for OntoNotes)
+MSRA_DIR ?= data/msra
+## ARGS: more overrides for every run (python -m adamomentum.train ...), or options for pytest and the benches
+ARGS ?=
+## OPTIMIZERS: reproduce-ptb and reproduce-ner train these, comma-separated
 OPTIMIZERS ?= sgd,momentum,adagrad,adamomentum
-RUNS ?= outputs/multirun
+## RESULTS_OVERWRITE: 1 lets a report target rewrite a committed results folder
+RESULTS_OVERWRITE ?= 0
+# The configs read the corpus folders from the environment (conf/task/ptb.yaml: ${oc.env:PTB_DIR,data/ptb}),
+# so the targets, the tests and a plain `python -m adamomentum.train` share one name for each.
+export PTB_DIR MSRA_DIR
+
 PTB_SWEEP ?= outputs/reproduce-ptb
 PTB_OUT ?= outputs/report-ptb
 NER_SWEEP ?= outputs/reproduce-ner
 NER_OUT ?= outputs/report-ner
-# A report into a folder holding committed results (results/ptb, say) rewrites them: only on request.
-RESULTS_OVERWRITE ?= 0
-MSRA_DIR ?= data/msra
-ARGS ?=
 
-.PHONY: help venv test bench bench-optim reproduce-ptb reproduce-ner reproduce-ner-msra report refuse-committed tensorboard clean \
-	campaign study reproduce-ptb-verdict reproduce-ner-verdict study-ptb-seeds study-ptb-lr-sweep study-ptb-data-scale study-ner-seeds
+.PHONY: help venv test bench bench-optim reproduce-ptb reproduce-ner reproduce-ner-msra report refuse-committed \
+	tensorboard clean campaign study reproduce-ptb-verdict reproduce-ner-verdict study-ptb-seeds study-ptb-lr-sweep \
+	study-ptb-data-scale study-ner-seeds
 
-help:
-	@echo "make test            install into $(VENV) and run the test suite"
-	@echo "make reproduce-ptb   Penn Treebank, Table 1 and Figure 1 (OPTIMIZERS=$(OPTIMIZERS))"
-	@echo "make reproduce-ner   Chinese NER, Figure 2 (needs OntoNotes; see README)"
-	@echo "make reproduce-ner-msra   the NER stand-in on MSRA (MSRA_DIR=...)"
-	@echo "make reproduce-ptb-verdict   the Penn Treebank verdict: 19 runs over seeds and accumulator starts"
-	@echo "make reproduce-ner-verdict   the NER verdict on the MSRA stand-in (MSRA_DIR=...): 18 runs"
-	@echo "make campaign        issue 34: same schedule, more seeds, bf16, data scale, lr tuning, Adam (LANES=$(LANES))"
-	@echo "make report          tables and figures from run directories (RUNS=..., into REPORT_OUT=$(REPORT_OUT))"
-	@echo "make bench-optim     time one optimizer step on the PTB model's parameters"
-	@echo "make bench           the speed targets: trainer vs a plain loop, memory, bf16, subnormals, NER"
-	@echo "make tensorboard     serve the run directories under outputs/"
+help: ## this list
+	@echo "Targets:"
+	@awk -F':.*## ' '/^[a-z][a-z0-9-]*:.*## / {printf "  make %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Variables (make TARGET NAME=value):"
+	@awk '/^## [A-Z_]+: / {sub(/^## /, ""); name = $$0; sub(/:.*/, "", name); sub(/^[A-Z_]+: /, ""); \
+		printf "  %-20s %s\n", name, $$0}' $(MAKEFILE_LIST)
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; run make with PYTHON=python3.11 (or newer)")'
@@ -42,21 +47,21 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[experiments,test,cluster]"
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed ## install everything into .venv (every target does it first)
 
-test: venv
+test: venv ## install and run the test suite (corpus tests need PTB_DIR and MSRA_DIR set)
 	$(BIN)/python -m pytest -q $(ARGS)
 
-bench-optim: venv
+bench-optim: venv ## time one optimizer step of each path on the PTB model's parameters
 	$(BIN)/python scripts/bench_optim.py $(ARGS)
 
-bench: venv
-	$(BIN)/python scripts/bench_train.py --msra-dir $(MSRA_DIR) $(ARGS)
+bench: venv ## the speed targets: trainer vs a plain loop, memory, bf16 vs float32, subnormals, NER
+	$(BIN)/python scripts/bench_train.py --data-dir $(PTB_DIR) --msra-dir $(MSRA_DIR) $(ARGS)
 
 # On a GPU the optimizers train concurrently, one process each: a batch-20 2x256 LSTM fills a
 # small part of it. PARALLEL=1 forces that, PARALLEL=0 runs them one after another.
 PARALLEL ?= auto
-reproduce-ptb: venv
+reproduce-ptb: venv ## Penn Treebank, Table 1 and Figure 1, into PTB_SWEEP; report into PTB_OUT
 	@$(MAKE) --no-print-directory refuse-committed OUT=$(PTB_OUT) VARIABLE=PTB_OUT
 	@if [ "$(PARALLEL)" = 1 ] || { [ "$(PARALLEL)" = auto ] && \
 		$(BIN)/python -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; }; then \
@@ -72,7 +77,7 @@ reproduce-ptb: venv
 	fi
 	$(BIN)/python -m adamomentum.report --task ptb --out $(PTB_OUT) $(PTB_SWEEP)
 
-reproduce-ner: venv
+reproduce-ner: venv ## Chinese NER, Figure 2, on OntoNotes (licensed; see docs/experiments.md); report into NER_OUT
 	@$(MAKE) --no-print-directory refuse-committed OUT=$(NER_OUT) VARIABLE=NER_OUT
 	$(BIN)/python -m adamomentum.train --multirun task=ner optimizer=$(OPTIMIZERS) \
 		hydra.sweep.dir=$(NER_SWEEP) progress=false $(ARGS)
@@ -80,8 +85,10 @@ reproduce-ner: venv
 
 # The stand-in for OntoNotes: MSRA (column files), train capped at the paper's 14,700 sentences, on the
 # per-token mean loss of the committed results/ner-msra (the NER verdict below uses the language model's).
-reproduce-ner-msra:
-	$(MAKE) reproduce-ner NER_SWEEP=outputs/reproduce-ner-msra NER_OUT=results/ner-msra \
+# NER_MSRA_OUT=results/ner-msra RESULTS_OVERWRITE=1 rewrites the committed folder.
+NER_MSRA_OUT ?= outputs/report-ner-msra
+reproduce-ner-msra: ## the NER stand-in on MSRA_DIR (per-token mean loss, as results/ner-msra); report into NER_MSRA_OUT
+	$(MAKE) reproduce-ner NER_SWEEP=outputs/reproduce-ner-msra NER_OUT=$(NER_MSRA_OUT) \
 		ARGS="task.source=columns task.data_dir=$(MSRA_DIR) task.max_train_sentences=14700 task.loss_reduction=mean $(ARGS)"
 
 # A verdict: $(1) the experiment (conf/experiment/$(1).yaml), $(2) runs at a time, $(3) the corpus, $(4) the
@@ -96,16 +103,15 @@ endef
 
 # The Penn Treebank verdict (issue #13): 19 full runs, JOBS at a time, one thread each on a CPU.
 JOBS ?= 2
-PTB_DATA ?= data/ptb
 PTB_VERDICT_OUT ?= outputs/report-ptb-verdict
-reproduce-ptb-verdict: venv
-	$(call verdict,ptb_verdict,$(JOBS),$(PTB_DATA),PTB_VERDICT_OUT)
+reproduce-ptb-verdict: venv ## the Penn Treebank verdict: 19 runs over seeds and accumulator starts (JOBS at a time)
+	$(call verdict,ptb_verdict,$(JOBS),$(PTB_DIR),PTB_VERDICT_OUT)
 
 # The NER verdict on the MSRA stand-in (issue #16): 18 runs of 30 epochs, NER_JOBS at a time (each with
 # cores / NER_JOBS threads).
 NER_JOBS ?= 1
 NER_VERDICT_OUT ?= outputs/report-ner-verdict
-reproduce-ner-verdict: venv
+reproduce-ner-verdict: venv ## the NER verdict on the MSRA stand-in: 18 runs (NER_JOBS at a time)
 	$(call verdict,ner_verdict,$(NER_JOBS),$(MSRA_DIR),NER_VERDICT_OUT)
 
 # Issue 34's campaign: the abstract's claims and a fair comparison, one experiment config per section, in
@@ -115,40 +121,42 @@ reproduce-ner-verdict: venv
 # ptb_bf16 runs only on a CPU with bf16 instructions (elsewhere training refuses bf16, and the lanes skip it).
 CAMPAIGN ?= ptb_same_schedule ptb_more_seeds ptb_bf16 ptb_data_scale_claim ptb_lr_tuning ptb_adam
 LANES ?= 2
-HAS_BF16 = $(BIN)/python -c 'import sys, torch; from adamomentum.train import bf16_refusal; \
+HAS_BF16 = $(BIN)/python -c 'import sys, torch; from adamomentum.process import bf16_refusal; \
 	sys.exit(bf16_refusal(torch.device("cpu")) is not None)'
-campaign: venv
+campaign: venv ## issue 34: same schedule, more seeds, bf16, data scale, lr tuning, Adam (LANES at a time)
 	@pids=""; for lane in $$(seq $(LANES)); do \
 		( for experiment in $(CAMPAIGN); do \
 			if [ $$experiment = ptb_bf16 ] && ! $(HAS_BF16); then \
 				echo "lane $$lane: ptb_bf16 skipped, this CPU has no bf16 instructions"; continue; \
 			fi; \
-			$(BIN)/python -m adamomentum.train experiment=$$experiment task.data_dir=$(PTB_DATA) threads=1 \
+			$(BIN)/python -m adamomentum.train experiment=$$experiment task.data_dir=$(PTB_DIR) threads=1 \
 				progress=false $(ARGS) || exit 1; \
 		done ) & pids="$$pids $$!"; \
 	done; status=0; for pid in $$pids; do wait $$pid || status=1; done; exit $$status
 
 # Studies beyond the paper (conf/experiment/): SCALE=small tries the machinery on a CPU.
 SCALE ?= full
-study-ptb-seeds:
+study-ptb-seeds: ## the seed study (make study EXPERIMENT=ptb_seeds)
 	$(MAKE) study EXPERIMENT=ptb_seeds
-study-ptb-lr-sweep:
+study-ptb-lr-sweep: ## the learning-rate sweep (make study EXPERIMENT=ptb_lr_sweep)
 	$(MAKE) study EXPERIMENT=ptb_lr_sweep
-study-ptb-data-scale:
+study-ptb-data-scale: ## the data-scale study (make study EXPERIMENT=ptb_data_scale)
 	$(MAKE) study EXPERIMENT=ptb_data_scale
-study-ner-seeds:
+study-ner-seeds: ## the NER seed study (make study EXPERIMENT=ner_seeds)
 	$(MAKE) study EXPERIMENT=ner_seeds
 
-# Any experiment config: make study EXPERIMENT=ptb_ablation_eps SCALE=small
+# Any experiment config: make study EXPERIMENT=ptb_ablation_eps SCALE=small. The committed folders under
+# results/study-small/ are rewritten only with STUDY_OUT=results/study-small/<name> RESULTS_OVERWRITE=1.
 EXPERIMENT ?= ptb_seeds
-STUDY_OUT ?= results/study-$(SCALE)/$(EXPERIMENT)
-study: venv
+STUDY_OUT ?= outputs/report-study-$(SCALE)/$(EXPERIMENT)
+study: venv ## any experiment config: EXPERIMENT=<conf/experiment name> SCALE=full|small, report into STUDY_OUT
 	@$(MAKE) --no-print-directory refuse-committed OUT=$(STUDY_OUT) VARIABLE=STUDY_OUT
 	$(BIN)/python -m adamomentum.train experiment=$(EXPERIMENT) study.scale=$(SCALE) progress=false $(ARGS)
 	$(BIN)/python -m adamomentum.report --out $(STUDY_OUT) outputs/study/$(EXPERIMENT)-$(SCALE)
 
-REPORT_OUT ?= results/report
-report: venv
+RUNS ?= outputs/multirun
+REPORT_OUT ?= outputs/report
+report: venv ## tables and figures from the run directories under RUNS, into REPORT_OUT
 	@$(MAKE) --no-print-directory refuse-committed OUT=$(REPORT_OUT) VARIABLE=REPORT_OUT
 	$(BIN)/python -m adamomentum.report --out $(REPORT_OUT) $(RUNS)
 
@@ -161,8 +169,8 @@ refuse-committed:
 		exit 2; \
 	fi
 
-tensorboard: venv
+tensorboard: venv ## serve the run directories under outputs/
 	$(BIN)/tensorboard --logdir outputs --bind_all
 
-clean:
+clean: ## remove .venv and the pytest cache
 	rm -rf $(VENV) .pytest_cache

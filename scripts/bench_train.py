@@ -54,7 +54,9 @@ def trainer_worker(overrides: list[str], batches: int, evaluate: bool) -> dict[s
     from hydra import compose, initialize_config_dir
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from adamomentum.train import CONFIG_DIR, set_up_trainer
+    from adamomentum.config import CONFIG_DIR
+
+    from adamomentum.run import set_up_trainer
 
     limit = [f"task.max_batches={batches}"] if batches else []
     with initialize_config_dir(str(CONFIG_DIR), version_base=None):
@@ -109,12 +111,14 @@ def plain_worker(data_dir: str, batches: int, environment: str) -> dict[str, Any
     import torch.nn.functional as F
     from torch import nn
 
-    from adamomentum.trainer import resource_usage
+    from adamomentum.resources import resource_usage
 
     if environment == "trainer":
         from hydra import compose, initialize_config_dir
 
-        from adamomentum.train import CONFIG_DIR, configure_process
+        from adamomentum.config import CONFIG_DIR
+
+        from adamomentum.process import configure_process
 
         with initialize_config_dir(str(CONFIG_DIR), version_base=None):
             configure_process(compose("config", overrides=PTB), torch.device("cpu"))
@@ -263,7 +267,7 @@ def bf16_refused() -> bool:
     """Say why bf16 is not measured on a CPU without bf16 instructions (where training refuses it)."""
     import torch
 
-    from adamomentum.train import bf16_refusal
+    from adamomentum.process import bf16_refusal
 
     refusal = bf16_refusal(torch.device("cpu"))
     if refusal:

@@ -39,7 +39,11 @@ import torch
 from hydra import compose, initialize_config_dir
 from torch import Tensor
 
-from adamomentum.train import CONFIG_DIR, git_commit, set_up_trainer
+from adamomentum.config import CONFIG_DIR
+
+from adamomentum.process import git_commit
+
+from adamomentum.run import set_up_trainer
 from adamomentum.trainer import Trainer
 
 matplotlib.use("Agg")

@@ -37,7 +37,9 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from adamomentum.train import CONFIG_DIR, set_up_trainer
+from adamomentum.config import CONFIG_DIR
+
+from adamomentum.run import set_up_trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD_AT = (1, 2, 5, 10, 20, 50, 100, 200)

@@ -16,7 +16,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from adamomentum.train import CONFIG_DIR  # importing it registers the structured schemas
+from adamomentum.config import CONFIG_DIR, register_configs
+
+# The structured schemas the configs name (conf/*.yaml: /schema/...), as the command line registers them.
+register_configs()
 
 # scripts/gpu_check.sh runs the training tests on CUDA through this variable.
 TEST_DEVICE = os.environ.get("ADAMOMENTUM_TEST_DEVICE", "cpu")

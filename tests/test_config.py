@@ -16,7 +16,8 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import DictConfig
 
 from adamomentum.optim import AdaMomentum, HeavyBall
-from adamomentum.train import CONFIG_DIR, optimizer_from_config
+from adamomentum.config import CONFIG_DIR
+from adamomentum.run import optimizer_from_config
 
 from conftest import SMALL_PTB, compose_cfg, read_jsonl, write_tiny_ptb
 
@@ -26,7 +27,7 @@ PAPER_OPTIMIZERS = ["sgd", "momentum", "adagrad", "adamomentum"]
 
 
 def build_like_train_run(cfg: DictConfig) -> torch.optim.Optimizer:
-    """The optimizer ``adamomentum.train.run`` constructs for ``cfg``, over one parameter."""
+    """The optimizer ``adamomentum.run.run`` constructs for ``cfg``, over one parameter."""
     return optimizer_from_config(cfg, [torch.nn.Parameter(torch.zeros(3))])
 
 
@@ -254,7 +255,7 @@ def test_an_unknown_study_scale_fails():
 
 
 def test_lr_factor_scales_the_learning_rate(tmp_path, tiny_ptb):
-    from adamomentum.train import run
+    from adamomentum.run import run
 
     cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "optimizer=sgd", "optimizer.lr_decay=false",
                        "study.lr_factor=0.25", "task.max_batches=3", "task.eval_interval=null"])

@@ -27,7 +27,8 @@ def test_the_committed_table_rebuilds_from_the_committed_logs(task: str):
 
 
 def trained(task: str, data: Path, observe: bool, tmp_path: Path, every: int = 10) -> tuple[dict, list, Path]:
-    from adamomentum.train import build_trainer, seed_everything
+    from adamomentum.run import build_trainer
+    from adamomentum.process import seed_everything
 
     small = {"ptb": [*SMALL_PTB, "task.eval_interval=null"], "ner": SMALL_NER}[task]
     cfg = compose_cfg([*small, f"task.data_dir={data}", "task.max_batches=20", "optimizer=adamomentum",

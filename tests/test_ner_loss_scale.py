@@ -18,7 +18,7 @@ from adamomentum.errors import ConfigError
 from adamomentum.report import find_runs
 from adamomentum.report.settings import flat_config, in_words
 from adamomentum.tasks.ner import NERTask
-from adamomentum.train import run
+from adamomentum.run import run
 
 from conftest import SMALL_NER, compose_cfg, read_scalars, write_tiny_ner
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from adamomentum.tasks.ner import NERTask
-from adamomentum.train import run
+from adamomentum.run import run
 
 from conftest import NER_TRAIN_LENGTHS, SMALL_NER, compose_cfg, read_jsonl, read_scalars
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from adamomentum.train import configure_process, resolve_device
+from adamomentum.process import configure_process, resolve_device
 
 from conftest import SMALL_PTB, compose_cfg
 
@@ -22,7 +22,7 @@ from conftest import SMALL_PTB, compose_cfg
 PINNED_GLIBC_DEFAULT = {"MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
 ROUNDS_OF_BUFFERS = """
 import resource, sys, torch
-from adamomentum.train import keep_freed_memory
+from adamomentum.process import keep_freed_memory
 if sys.argv[1] == "keep" and not keep_freed_memory():
     print("no glibc"); sys.exit()
 def round_of_buffers():
@@ -64,7 +64,7 @@ def test_flush_denormal_turns_subnormal_results_into_zero_on_cpu(flush: bool) ->
 
 PEAK_AFTER_RESET = """
 import torch
-from adamomentum.trainer import reset_peak_rss, resource_usage
+from adamomentum.resources import reset_peak_rss, resource_usage
 block = torch.ones(100_000_000)  # 400 MB, served by mmap and returned on free whatever the thresholds
 del block
 before = resource_usage()[1]

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from omegaconf import OmegaConf
 
 from adamomentum.tasks.ptb import PTBTask
-from adamomentum.train import run
+from adamomentum.run import run
 
 from conftest import SMALL_PTB, compose_cfg, read_jsonl, read_scalars
 
@@ -68,7 +68,7 @@ def test_step_callbacks_see_every_step_with_its_loss_and_unclipped_gradient_norm
 ) -> None:
     """The seam a diagnostic hangs on: called after each optimizer step, in order, with the loss the
     step minimised and the gradient norm before clipping."""
-    from adamomentum.train import build_trainer
+    from adamomentum.run import build_trainer
 
     cfg = ptb_cfg(tiny_ptb, "task.max_batches=12", "task.eval_interval=null", "log_interval=1",
                   "task.loss_reduction=mean", "task.clip_grad_norm=0.01")
@@ -408,7 +408,7 @@ def test_train_fraction_is_a_prefix_of_the_text_with_the_full_vocabulary(tiny_pt
 def test_element_wise_clipping_bounds_every_gradient_element_the_step_uses(tmp_path: Path, tiny_ptb: Path) -> None:
     """task.clip_grad_value (the authors' C++ code clips each element to [-1, 1]): the optimizer steps with the
     clipped gradients, while the logged gradient norm is the one before clipping."""
-    from adamomentum.train import build_trainer
+    from adamomentum.run import build_trainer
 
     cfg = ptb_cfg(tiny_ptb, "optimizer=sgd", "task.clip_grad_norm=null", "task.clip_grad_value=0.001",
                   "task.max_batches=3", "task.eval_interval=null", "checkpoint_interval=null")

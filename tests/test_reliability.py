@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -15,8 +16,8 @@ import pytest
 import torch
 
 from adamomentum.checkpoint import CHECKPOINT, PREVIOUS, CheckpointError, load_checkpoint
-from adamomentum.train import build_trainer, run
-from adamomentum.trainer import Interrupted
+from adamomentum.run import build_trainer, run
+from adamomentum.signals import Interrupted
 from conftest import SMALL_PTB, compose_cfg, read_jsonl, read_scalars, write_tiny_ptb
 
 # Long enough (about 40 epochs of 49 batches) that a signal lands mid-run, short enough for CI.
@@ -225,8 +226,21 @@ def test_a_truncated_checkpoint_is_refused_and_the_previous_one_used(tmp_path, c
         load_checkpoint(run_dir)
 
 
+def test_two_damaged_checkpoints_name_both_and_say_what_to_do(tmp_path):
+    run_dir = short_run(tmp_path)
+    for name in (CHECKPOINT, PREVIOUS):
+        data = (run_dir / name).read_bytes()
+        (run_dir / name).write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(run_dir)
+    message = str(error.value)
+    assert message.startswith(f"both checkpoints of {run_dir} are unusable")
+    assert CHECKPOINT in message and PREVIOUS in message and "start the run again" in message
+    assert "weights_only" not in message
+
+
 def test_loading_a_checkpoint_leaves_metrics_alone_and_resuming_cuts_them_back(tmp_path):
-    from adamomentum.train import build_trainer
+    from adamomentum.run import build_trainer
 
     run_dir = short_run(tmp_path, "task.eval_interval=5")
     cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tmp_path / 'ptb'}", "task.epochs=2", "checkpoint_interval=10",
@@ -308,9 +322,11 @@ def test_a_run_records_the_cpus_bf16_instructions_and_a_resume_on_another_kind_s
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["task=foo"], "Could not find 'task/foo'"),
-        (["optimizer=adamw9"], "Could not find 'optimizer/adamw9'"),
-        (["optimizer.lrr=1"], "optimizer.lrr"),
+        (["task=foo"], "Could not find 'task/foo'; choose one of: ner, ptb."),
+        (["optimizer=adamomentun"], "Could not find 'optimizer/adamomentun'; choose one of: adagrad, adam,"),
+        (["optimizer.lrr=1"], "Could not override 'optimizer.lrr': Key 'lrr' not in 'OptimizerConfig'"),
+        (["+optimizer.lrr=0.1"], "optimizer.lrr is not a config key"),
+        (["optimizer.lr=abc"], "optimizer.lr=abc: Value 'abc' of type 'str' could not be converted to Float"),
         (["task.epochs=many"], "task.epochs"),
         (["optimizer.lr=-1"], "optimizer.lr=-1.0 must be >= 0"),
         (["optimizer.eps=-1"], "optimizer.eps=-1.0 must be >= 0"),
@@ -318,17 +334,41 @@ def test_a_run_records_the_cpus_bf16_instructions_and_a_resume_on_another_kind_s
         (["task.epochs=-1"], "task.epochs=-1 must be >= 0"),
         (["task.eval_interval=0"], "task.eval_interval=0 must be a positive number"),
         (["task.train_fraction=0"], "task.train_fraction=0.0 must lie in (0, 1]"),
+        (["task.data_dir={tmp}/nowhere"], "missing PTB file(s)"),
+        (["resume={tmp}/nowhere"], "holds no checkpoint.pt"),
     ],
 )
-def test_bad_input_gives_a_message_and_a_non_zero_exit(tmp_path, overrides, message):
+def test_every_mistake_is_one_line_exit_2_and_leaves_no_run_folder(tmp_path, overrides, message):
     data = write_tiny_ptb(tmp_path / "ptb")
-    proc = run_cli(train_cmd(tmp_path / "run", *SMALL_PTB, f"task.data_dir={data}", *overrides), cwd=tmp_path)
-    assert proc.returncode != 0
-    assert message in proc.stderr
-    assert not proc.stderr.lstrip().startswith("Traceback")
+    overrides = [o.format(tmp=tmp_path) for o in overrides]
+    run_dir = tmp_path / "run"
+    proc = run_cli(train_cmd(run_dir, *SMALL_PTB, f"task.data_dir={data}", *overrides), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("error: ") and message in line, line
+    assert not run_dir.exists() and not (tmp_path / "outputs").exists()
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_the_resume_command_a_stopped_run_prints_works_pasted_into_a_shell(tmp_path, tiny_ptb):
+    """A sweep's run directory holds ``=`` and ``,``, which Hydra reads as syntax: the printed command quotes
+    them for Hydra and for the shell."""
+    run_dir = tmp_path / "sweep" / "sgd" / "seed=0" / "checkpoint_interval=5,task.max_batches=40"
+    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "optimizer=sgd", "checkpoint_interval=5",
+                       "task.max_batches=40", "task.eval_interval=null"])
+    trainer = build_trainer(cfg, run_dir, torch.device("cpu"))
+    trainer.step_callbacks.append(lambda step, *_: os.kill(os.getpid(), signal.SIGTERM) if step == 12 else None)
+    with pytest.raises(Interrupted) as stopped:
+        trainer.fit()
+    command = str(stopped.value).split("continue with: ", 1)[1]
+    assert command.startswith("python -m adamomentum.train ")
+    pasted = subprocess.run(command.replace("python", shlex.quote(sys.executable), 1), shell=True, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert pasted.returncode == 0, pasted.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["steps"] == 40
+    assert "resuming" in (run_dir / "train.log").read_text()
+
+
 def test_cuda_without_a_gpu(tmp_path):
     data = write_tiny_ptb(tmp_path / "ptb")
     proc = run_cli(train_cmd(tmp_path / "run", *SMALL_PTB, f"task.data_dir={data}", "device=cuda"), cwd=tmp_path)
@@ -411,7 +451,7 @@ def test_divergence_is_found_at_the_same_step_when_checks_are_deferred(tmp_path)
 
 
 def test_summary_names_the_commit_the_run_started_from(tmp_path, monkeypatch):
-    import adamomentum.train as train
+    import adamomentum.run as train
 
     monkeypatch.setattr(train, "git_commit", lambda: "commit-at-launch")
     run_dir = short_run(tmp_path, "task.max_batches=30")
@@ -431,7 +471,7 @@ def test_summary_names_the_commit_the_run_started_from(tmp_path, monkeypatch):
 
 def test_the_commit_is_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """A multirun process keeps the code it imported: later HEADs must not be credited with its runs."""
-    import adamomentum.train as train
+    import adamomentum.process as train
     heads = iter(["first\n", "second\n"])
 
     def fake_git(args: list[str], **kwargs: object) -> subprocess.CompletedProcess:

@@ -144,7 +144,7 @@ def write_unfinished_run(run_dir: Path, tiny_ptb: Path) -> None:
     """A run still training: metrics.jsonl and Hydra's record of its config, no summary.json."""
     from conftest import SMALL_PTB, compose_cfg
 
-    from adamomentum.train import run
+    from adamomentum.run import run
 
     (run_dir / ".hydra").mkdir(parents=True)
     overrides = [*SMALL_PTB, f"task.data_dir={tiny_ptb}", "task.max_batches=10", "task.eval_interval=5"]
@@ -206,7 +206,8 @@ def test_make_targets_refuse_to_overwrite_committed_results_without_the_flag() -
     assert make("refuse-committed", "OUT=outputs/report-ptb", "VARIABLE=PTB_OUT").returncode == 0
     # Each target that writes a report checks its folder before it trains (a dry run executes nothing).
     for target, out in [("reproduce-ptb", "outputs/report-ptb"), ("reproduce-ner", "outputs/report-ner"),
-                        ("study", "results/study-full/ptb_seeds"), ("report", "results/report")]:  # fmt: skip
+                        ("study", "outputs/report-study-full/ptb_seeds"), ("report", "outputs/report"),
+                        ("reproduce-ptb-verdict", "outputs/report-ptb-verdict")]:  # fmt: skip
         lines = make("-n", target).stdout.splitlines()
         guard = next(i for i, line in enumerate(lines) if f"refuse-committed OUT={out} " in line)
         work = next(i for i, line in enumerate(lines) if "adamomentum.train" in line or "adamomentum.report" in line)

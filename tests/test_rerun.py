@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from adamomentum.rerun import main, rerun
-from adamomentum.train import device_description, run
+from adamomentum.process import device_description
+from adamomentum.run import run
 
 from conftest import SMALL_PTB, compose_cfg
 

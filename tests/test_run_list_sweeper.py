@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from adamomentum.train import CONFIG_DIR
+from adamomentum.config import CONFIG_DIR
 
 TINY_MODEL = [
     "task.download=false", "task.verify=false", "task.embedding_dim=8", "task.hidden_size=8", "task.num_layers=1",

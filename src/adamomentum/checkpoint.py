@@ -68,7 +68,9 @@ def _read(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, bad pickle, refused global: all mean "unusable"
-        raise CheckpointError(f"{path} cannot be read ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+        # torch's own text goes on to advise weights_only=False, which would not mend a damaged file.
+        reason = str(e).splitlines()[0].split(". ")[0][:120]
+        raise CheckpointError(f"{path} cannot be read ({type(e).__name__}: {reason})") from None
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
         version = state.get("format_version") if isinstance(state, dict) else None
         raise CheckpointError(
@@ -91,7 +93,14 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
     except CheckpointError as newest_error:
         if not previous.exists():
             raise CheckpointError(f"{newest_error}; there is no {PREVIOUS} to fall back to: start a new run.") from None
-        state = _read(previous)
+        try:
+            state = _read(previous)
+        except CheckpointError as previous_error:
+            raise CheckpointError(
+                f"both checkpoints of {run_dir} are unusable ({newest_error}; {previous_error}); the run cannot "
+                "be resumed: move the folder aside and start the run again (the same config and seed train the "
+                "same numbers)"
+            ) from None
         log.warning("%s; resuming from the previous checkpoint %s (step %d) instead.", newest_error, previous, state["step"])
         return state
 

@@ -7,10 +7,15 @@ wrong type in a YAML file or an override fails when the config is composed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# The YAML configs: a wheel carries them inside the package; a checkout keeps them at the top.
+CONFIG_DIR = _PACKAGE_DIR / "conf" if (_PACKAGE_DIR / "conf").is_dir() else _PACKAGE_DIR.parents[1] / "conf"
 
 
 @dataclass
@@ -128,7 +133,7 @@ class NERTaskConfig(TaskConfig):
 
 @dataclass
 class StudyConfig:
-    """Settings of the studies in conf/experiment (see README, Studies)."""
+    """Settings of the studies in conf/experiment (see docs/experiments.md, Studies beyond the paper)."""
 
     # full: the paper's scale; small: short runs that try the machinery on a 2-core CPU
     # (experiment configs read it through the ${by_scale:FULL,SMALL} resolver).
@@ -150,10 +155,10 @@ class Config:
     precision: str = "fp32"
     deterministic: bool = False
     # Flush subnormal floats to zero on CPU: decaying momentum velocities reach
-    # subnormals and slow CPU arithmetic several-fold (see README, Performance).
+    # subnormals and slow CPU arithmetic several-fold (docs/performance.md).
     flush_denormal: bool = True
     # Keep freed memory in the process (glibc mallopt) instead of page-faulting every
-    # batch's buffers back in from the OS (see README, Performance).
+    # batch's buffers back in from the OS (docs/performance.md).
     keep_freed_memory: bool = True
     # torch threads on CPU; null keeps torch's default (one per core).
     threads: Optional[int] = None
@@ -203,6 +208,18 @@ def by_scale(full: Any, small: Any, *, _root_: Any) -> Any:
     if scale not in ("full", "small"):
         raise ValueError(f"study.scale={scale!r} must be full or small.")
     return small if scale == "small" else full
+
+
+def schema_keys(node: str) -> set[str] | None:
+    """The keys the schema gives ``node`` ("" for the top level, "optimizer", "task", "study"): every task's
+    for "task"; None for a node the schema leaves open."""
+    from dataclasses import fields
+
+    schemas: dict[str, tuple[type, ...]] = {"": (Config,), "optimizer": (OptimizerConfig,),
+                                             "task": (PTBTaskConfig, NERTaskConfig), "study": (StudyConfig,)}  # fmt: skip
+    if node not in schemas:
+        return None
+    return {f.name for schema in schemas[node] for f in fields(schema)}
 
 
 def register_configs() -> None:

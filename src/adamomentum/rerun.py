@@ -32,7 +32,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from adamomentum.config import fill_keys_added_later
 from adamomentum.errors import UserError
-from adamomentum.train import CONFIG_DIR, device_description, set_up_trainer
+from adamomentum.config import CONFIG_DIR
+from adamomentum.process import device_description
+from adamomentum.run import set_up_trainer
 
 
 def read_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:

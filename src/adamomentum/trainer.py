@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import resource
 import signal
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +27,8 @@ from tqdm import tqdm
 
 from adamomentum.checkpoint import CHECKPOINT, CheckpointError, rng_state, save_checkpoint, set_rng_state
 from adamomentum.optim import MomentumScheduler
+from adamomentum.resources import resource_usage
+from adamomentum.signals import Interrupted, StopRequest
 
 log = logging.getLogger(__name__)
 
@@ -103,105 +103,6 @@ class TrainingResult:
 def lr_factor(epoch_index: int, start: int, factor: float) -> float:
     """Zaremba's decay: full lr for epochs 0..start, then x factor per epoch."""
     return factor ** max(epoch_index - start, 0)
-
-
-def reset_peak_rss() -> None:
-    """Start a new count of peak resident memory, where Linux (4.0+) allows it.
-
-    A multirun trains its runs one after another in one process, and without this each run
-    would report the largest peak of the runs before it. Elsewhere the peak stays the process's.
-    """
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def resource_usage() -> tuple[int, float]:
-    """This process's minor page faults so far and its peak resident memory in MiB since
-    ``reset_peak_rss`` (Linux's VmHWM), or since it started where there is no /proc."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    try:
-        status = Path("/proc/self/status").read_text()
-        peak_kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
-        return usage.ru_minflt, peak_kib / 1024
-    except (OSError, StopIteration):
-        rss_unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
-        return usage.ru_minflt, usage.ru_maxrss * rss_unit / 2**20
-
-
-class Interrupted(Exception):
-    """A stop signal arrived (see ``stop_signals``); a checkpoint was written at the batch boundary, unless
-    checkpoints are off (``checkpoint_interval=null``)."""
-
-    def __init__(self, signum: int, step: int, run_dir: Path, checkpointed: bool = True) -> None:
-        self.signal_name = signal.Signals(signum).name
-        if checkpointed:
-            outcome = (f"after writing {run_dir / 'checkpoint.pt'}; continue with: "
-                       f"python -m adamomentum.train resume={run_dir}")  # fmt: skip
-        else:
-            outcome = "without a checkpoint (checkpoint_interval=null): start the run again to redo it"
-        super().__init__(f"{self.signal_name} received: stopped at step {step} {outcome}")
-        # A shell reports a process ended by signal N as 128 + N: 143 for SIGTERM, 130 for SIGINT.
-        self.exit_code = 128 + signum
-
-
-def submitit_signal() -> signal.Signals | None:
-    """The signal submitit has SLURM send before the time limit and at preemption, when submitit
-    runs this process (it imports itself before it calls the job); None otherwise.
-
-    submitit 1.5 picks USR2 unless ``SUBMITIT_PREEMPT_SIGNAL`` names another, and asks sbatch for
-    ``--signal=USR2@<signal_delay_s>``; its handler then requeues the job and exits.
-    """
-    if "submitit" not in sys.modules:
-        return None
-    from submitit.core.job_environment import JobEnvironment
-
-    return signal.Signals(JobEnvironment._usr_sig())
-
-
-def stop_signals() -> list[signal.Signals]:
-    """The signals that stop training at the next batch boundary, after a checkpoint."""
-    extra = submitit_signal()
-    return [signal.SIGTERM, signal.SIGINT, *([extra] if extra not in (None, signal.SIGTERM, signal.SIGINT) else [])]
-
-
-class _StopRequest:
-    """Turns the stop signals into a flag the loop reads at batch boundaries.
-
-    The handler each signal had before is kept, and ``hand_over`` runs it once the checkpoint is
-    written: under submitit that handler requeues the job (and exits), so a preempted or timed-out
-    job comes back and resumes from the step where it stopped.
-    """
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._frame: Any = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> "_StopRequest":
-        for sig in stop_signals():
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: leave signals to the caller
-                pass
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.signum, self._frame = signum, frame
-
-    def hand_over(self) -> None:
-        """Run the handler the signal had before training started, if it was a Python function.
-
-        Python's own SIGINT handler is skipped: ``Interrupted`` takes the place of its KeyboardInterrupt.
-        """
-        previous = self._previous.get(self.signum)
-        if callable(previous) and previous is not signal.default_int_handler:
-            previous(self.signum, self._frame)
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 class StepCallback(Protocol):
@@ -396,11 +297,13 @@ class Trainer:
         self._total_steps = self.schedule.epochs * self.task.batches_per_epoch()
         if self.schedule.max_batches is not None:
             self._total_steps = min(self._total_steps, self.schedule.max_batches)
+        # The bar's own estimate of the time left would count training only and jump after each evaluation:
+        # the time left is in its postfix instead (``_eta``).
         self._bar = tqdm(total=self._total_steps, initial=self.step, disable=not self.progress, unit="batch",
-                         dynamic_ncols=True)
+                         dynamic_ncols=True, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
         self.task.model.train()
         self._first_bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
-        self._stop = _StopRequest()
+        self._stop = StopRequest()
 
     def _end_fit(self) -> TrainingResult:
         result = self.result
@@ -505,13 +408,26 @@ class Trainer:
         w.add_scalar("lr", self.optimizer.param_groups[0]["lr"], step)
         w.add_scalar("grad_norm", grad_norm.item(), step)
         w.add_scalar("throughput/tokens_per_s", tokens_per_s, step)
-        eta = (self._total_steps - step) * elapsed / window.steps
-        self._bar.set_postfix(loss=f"{mean_nll:.3f}", tok_s=f"{tokens_per_s:.0f}")
+        eta = self._eta(elapsed / window.steps)
+        self._bar.set_postfix(loss=f"{mean_nll:.3f}", tok_s=f"{tokens_per_s:.0f}", eta=eta.split(" ", 1)[0])
         log.info(
-            "epoch %d step %d/%d: loss %.4f, %.0f tokens/s, ETA %s (training only)",
-            self.epoch, step, self._total_steps, mean_nll, tokens_per_s, _format_duration(eta),
+            "epoch %d step %d/%d: loss %.4f, %.0f tokens/s, ETA %s",
+            self.epoch, step, self._total_steps, mean_nll, tokens_per_s, eta,
         )
         window.restart()
+
+    def _eta(self, seconds_per_step: float) -> str:
+        """The time left, the evaluations still to come included once one has been timed: the batches left at
+        the last window's pace, and each evaluation left at the mean of those so far."""
+        left = self._total_steps - self.step
+        seconds = left * seconds_per_step
+        evaluated = len(self.result.history)
+        if not evaluated:
+            return f"{_format_duration(seconds)} (training only, until the first evaluation)"
+        evaluations_left = sum(self._total_steps // every - self.step // every
+                               for every in (self.task.batches_per_epoch(), self.schedule.eval_interval) if every)
+        seconds += evaluations_left * self.result.eval_time_s / evaluated
+        return f"{_format_duration(seconds)} (evaluations included)"
 
     def _autocast(self) -> Any:
         if self.autocast_dtype is None:

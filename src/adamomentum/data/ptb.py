@@ -204,8 +204,8 @@ def load_ptb(
     elif missing:
         names = ", ".join(path.name for path in missing)
         raise DataError(
-            f"missing PTB file(s) {names} in {data_dir}: {_offline_hint(base_url, data_dir)}, "
-            "or call load_ptb with download=True"
+            f"missing PTB file(s) {names} in {data_dir}: {_offline_hint(base_url, data_dir)}, or let the run "
+            "download them (task.download=true; load_ptb(..., download=True) from Python)"
         )
 
     for path in paths.values():

@@ -29,6 +29,17 @@ class AdaMomentum(Optimizer):
     r"""AdaMomentum (Pham, Dai and Li, *On Optimization Algorithms for Recurrent
     Networks with Long Short-Term Memory*).
 
+    **Set** ``initial_accumulator_value`` **for your model.** Its default, 0, is
+    the paper's Eq. 1, kept so that the class computes what the paper writes;
+    with it every coordinate's first steps are ``lr``-sized whatever the
+    gradient, and the Penn Treebank model of the paper blows up (this project's
+    ``results/ptb-blowup``; its NER tagger recovers). The start of the authors'
+    C++ code, 0.1, trains both, on a loss summed over time steps; it is not
+    scale-free: where :math:`g^2 \ll G_0` the first steps are SGD at
+    :math:`\eta / \sqrt{G_0}`, so a loss averaged over tokens (gradients tens
+    of times smaller) stalls with it. Choose it against your first gradients'
+    squares (docs/paper-choices.md, "Choosing lr, G_0 and eps").
+
     With :math:`g_t` the gradient at step :math:`t` (all operations element-wise,
     :math:`G_0 = G_{init}`, :math:`v_0 = 0`):
 

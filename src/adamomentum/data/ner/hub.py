@@ -66,10 +66,17 @@ def _parquet_files(folder: Path) -> dict[str, list[str]]:
         if found:
             files[hub_split] = [str(path) for path in found]
     if "train" not in files or "test" not in files:
+        parquet = sorted(p.name for p in folder.glob("*.parquet"))
+        text_files = sorted(p.name for p in folder.iterdir() if p.suffix in (".txt", ".tsv", ".bio", ".conll"))
+        if not parquet and text_files:
+            raise DataError(
+                f"{folder} holds text files ({', '.join(text_files[:4])}), not the hub's Parquet files that "
+                "task.source=hub (the default) reads: for token-and-tag column files such as MSRA pass "
+                "task.source=columns, for the LDC's *gold_conll files task.source=conll2012"
+            )
         raise DataError(
             f"{folder}: need train*.parquet and test*.parquet (validation*.parquet optional), "
-            f"found {sorted(p.name for p in folder.glob('*.parquet')) or 'no Parquet files'}; "
-            "save the splits with Dataset.to_parquet under those names"
+            f"found {parquet or 'no Parquet files'}; save the splits with Dataset.to_parquet under those names"
         )
     return files
 
