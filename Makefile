@@ -26,7 +26,7 @@ PTB_OUT ?= outputs/report-ptb
 NER_SWEEP ?= outputs/reproduce-ner
 NER_OUT ?= outputs/report-ner
 
-.PHONY: help venv test bench bench-optim reproduce-ptb reproduce-ner reproduce-ner-msra report refuse-committed \
+.PHONY: help venv test lint bench bench-optim reproduce-ptb reproduce-ner reproduce-ner-msra report refuse-committed \
 	tensorboard clean campaign study reproduce-ptb-verdict reproduce-ner-verdict study-ptb-seeds study-ptb-lr-sweep \
 	study-ptb-data-scale study-ner-seeds
 
@@ -44,13 +44,18 @@ $(BIN)/python:
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[experiments,test,cluster]"
+	$(BIN)/python -m pip install --quiet -e ".[experiments,test,cluster,lint]"
 	touch $@
 
 venv: $(VENV)/.installed ## install everything into .venv (every target does it first)
 
 test: venv ## install and run the test suite (corpus tests need PTB_DIR and MSRA_DIR set)
 	$(BIN)/python -m pytest -q $(ARGS)
+
+lint: venv ## ruff (lint, and the format check) and mypy, as CI runs them
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/mypy
 
 bench-optim: venv ## time one optimizer step of each path on the PTB model's parameters
 	$(BIN)/python scripts/bench_optim.py $(ARGS)

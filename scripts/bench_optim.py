@@ -83,20 +83,26 @@ def main() -> None:
 
     medians = {name: statistics.median(ts) for name, ts in times.items()}
     base = medians["Adagrad"]
-    print(f"device: {device} ({torch.get_num_threads()} threads), torch {torch.__version__}, "
-          f"{sum(p.numel() for p in make_params(torch.device('cpu'))) / 1e6:.1f}M parameters, "
-          f"{args.repeats} rounds x {args.steps} steps")
+    print(
+        f"device: {device} ({torch.get_num_threads()} threads), torch {torch.__version__}, "
+        f"{sum(p.numel() for p in make_params(torch.device('cpu'))) / 1e6:.1f}M parameters, "
+        f"{args.repeats} rounds x {args.steps} steps"
+    )
     print(f"{'optimizer':32s} {'min':>7s} {'median':>7s} {'max':>7s}  {'/Adagrad':>8s}")
     for name, ts in times.items():
         print(f"{name:32s} {min(ts):7.2f} {medians[name]:7.2f} {max(ts):7.2f}  {medians[name] / base:8.2f}")
     default_path = "foreach" if device.type == "cuda" else "loop"
-    print(f"\nAdaMomentum default ({default_path}) / Adagrad default: "
-          f"{medians[f'AdaMomentum {default_path}'] / base:.2f} (target <= 1.5)")
+    print(
+        f"\nAdaMomentum default ({default_path}) / Adagrad default: "
+        f"{medians[f'AdaMomentum {default_path}'] / base:.2f} (target <= 1.5)"
+    )
     if "AdaMomentum fused" in medians:
         fused = medians["AdaMomentum fused"]
         print(f"AdaMomentum fused / Adagrad fused:     {fused / medians['Adagrad fused']:.2f} (target <= 1.4)")
-        print(f"AdaMomentum fused / loop, / foreach:   {fused / medians['AdaMomentum loop']:.2f}, "
-              f"{fused / medians['AdaMomentum foreach']:.2f} (fused is kept only while both are < 1)")
+        print(
+            f"AdaMomentum fused / loop, / foreach:   {fused / medians['AdaMomentum loop']:.2f}, "
+            f"{fused / medians['AdaMomentum foreach']:.2f} (fused is kept only while both are < 1)"
+        )
 
 
 if __name__ == "__main__":

@@ -55,14 +55,20 @@ def trainer_worker(overrides: list[str], batches: int, evaluate: bool) -> dict[s
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from adamomentum.config import CONFIG_DIR
-
     from adamomentum.run import set_up_trainer
 
     limit = [f"task.max_batches={batches}"] if batches else []
     with initialize_config_dir(str(CONFIG_DIR), version_base=None):
-        cfg = compose("config", overrides=[
-            *overrides, *limit, "task.eval_interval=null", "checkpoint_interval=null", "progress=false",
-        ])
+        cfg = compose(
+            "config",
+            overrides=[
+                *overrides,
+                *limit,
+                "task.eval_interval=null",
+                "checkpoint_interval=null",
+                "progress=false",
+            ],
+        )
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = set_up_trainer(cfg, Path(run_dir))
         if not evaluate:
@@ -117,7 +123,6 @@ def plain_worker(data_dir: str, batches: int, environment: str) -> dict[str, Any
         from hydra import compose, initialize_config_dir
 
         from adamomentum.config import CONFIG_DIR
-
         from adamomentum.process import configure_process
 
         with initialize_config_dir(str(CONFIG_DIR), version_base=None):
@@ -221,13 +226,24 @@ def median(results: dict[str, list[dict[str, Any]]], name: str, key: str) -> flo
 def part_loop(a: argparse.Namespace) -> None:
     batches = str(a.batches)
     plain = ["--worker", "plain", "--batches", batches, "--data-dir", a.data_dir]
-    results = alternate({
-        "plain loop (pytorch/examples)": plain,
-        "plain loop, trainer's environment": [*plain, "--environment", "trainer"],
-        "trainer": ["--worker", "trainer", "--batches", batches, "--", *PTB, f"task.data_dir={a.data_dir}"],
-        "trainer, keep_freed_memory=false": ["--worker", "trainer", "--batches", batches, "--", *PTB,
-                                             f"task.data_dir={a.data_dir}", "keep_freed_memory=false"],
-    }, a.repeats)
+    results = alternate(
+        {
+            "plain loop (pytorch/examples)": plain,
+            "plain loop, trainer's environment": [*plain, "--environment", "trainer"],
+            "trainer": ["--worker", "trainer", "--batches", batches, "--", *PTB, f"task.data_dir={a.data_dir}"],
+            "trainer, keep_freed_memory=false": [
+                "--worker",
+                "trainer",
+                "--batches",
+                batches,
+                "--",
+                *PTB,
+                f"task.data_dir={a.data_dir}",
+                "keep_freed_memory=false",
+            ],
+        },
+        a.repeats,
+    )
     table(results, ["ms_per_batch", "minor_faults_per_batch", "peak_rss_mb"])
     plain = median(results, "plain loop (pytorch/examples)", "ms_per_batch")
     bare = median(results, "plain loop, trainer's environment", "ms_per_batch")
@@ -235,8 +251,10 @@ def part_loop(a: argparse.Namespace) -> None:
     no_keep = median(results, "trainer, keep_freed_memory=false", "ms_per_batch")
     faults = median(results, "trainer", "minor_faults_per_batch")
     print(f"  trainer / plain loop, median ms per batch: {trainer / plain:.3f} (target <= 0.80)")
-    print(f"  trainer / plain loop in the trainer's environment: {trainer / bare:.3f} (the trainer's own overhead; "
-          "target <= 1.05)")
+    print(
+        f"  trainer / plain loop in the trainer's environment: {trainer / bare:.3f} (the trainer's own overhead; "
+        "target <= 1.05)"
+    )
     print(f"  trainer with / without keep_freed_memory: {trainer / no_keep:.3f}")
     print(f"  trainer minor page faults per batch: {faults:.0f} (target <= 1000)")
 
@@ -253,14 +271,24 @@ def part_eval(a: argparse.Namespace) -> None:
 
 def part_memory(a: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as run_dir:
-        command = [sys.executable, "-m", "adamomentum.train", *PTB, f"task.data_dir={a.data_dir}",
-                   f"task.max_batches={a.batches * 2}", f"task.eval_interval={a.batches}", "progress=false",
-                   f"hydra.run.dir={run_dir}"]
+        command = [
+            sys.executable,
+            "-m",
+            "adamomentum.train",
+            *PTB,
+            f"task.data_dir={a.data_dir}",
+            f"task.max_batches={a.batches * 2}",
+            f"task.eval_interval={a.batches}",
+            "progress=false",
+            f"hydra.run.dir={run_dir}",
+        ]
         subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         summary = json.loads(Path(run_dir, "summary.json").read_text(encoding="utf-8"))
     print(f"  {' '.join(command[1:-1])}")
-    print(f"  peak resident memory: {summary['peak_rss_mb']:.0f} MiB (target < 2048), with "
-          f"{summary['minor_faults_per_batch']:.0f} minor page faults per batch, evaluations included")
+    print(
+        f"  peak resident memory: {summary['peak_rss_mb']:.0f} MiB (target < 2048), with "
+        f"{summary['minor_faults_per_batch']:.0f} minor page faults per batch, evaluations included"
+    )
 
 
 def bf16_refused() -> bool:
@@ -278,8 +306,7 @@ def bf16_refused() -> bool:
 def part_bf16(a: argparse.Namespace) -> None:
     if bf16_refused():
         return
-    base = ["--worker", "trainer", "--batches", str(a.batches), "--", *PTB, f"task.data_dir={a.data_dir}",
-            *a.overrides]
+    base = ["--worker", "trainer", "--batches", str(a.batches), "--", *PTB, f"task.data_dir={a.data_dir}", *a.overrides]
     results = alternate({"float32": base, "bf16": [*base, "precision=bf16"]}, a.repeats)
     table(results, ["ms_per_batch"])
     ratio = median(results, "bf16", "ms_per_batch") / median(results, "float32", "ms_per_batch")
@@ -294,20 +321,43 @@ def side_by_side(candidates: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
 def part_bf16_epoch(a: argparse.Namespace) -> None:
     if bf16_refused():
         return
-    base = ["--worker", "trainer", "--batches", "0", "--evaluate", "--", *PTB, f"task.data_dir={a.data_dir}",
-            "task.epochs=1", "threads=1"]
+    base = [
+        "--worker",
+        "trainer",
+        "--batches",
+        "0",
+        "--evaluate",
+        "--",
+        *PTB,
+        f"task.data_dir={a.data_dir}",
+        "task.epochs=1",
+        "threads=1",
+    ]
     results = side_by_side({"float32": base, "bf16": [*base, "precision=bf16"]})
     for name, r in results.items():
-        print(f"  {name:8s} valid perplexity after one epoch: {r['valid_ppl']:.2f} ({r['ms_per_batch']:.1f} ms/batch, "
-              f"1 thread, side by side)")
+        print(
+            f"  {name:8s} valid perplexity after one epoch: {r['valid_ppl']:.2f} ({r['ms_per_batch']:.1f} ms/batch, "
+            f"1 thread, side by side)"
+        )
     change = results["bf16"]["valid_ppl"] / results["float32"]["valid_ppl"] - 1
     verdict = "under" if abs(change) < 0.01 else "not under"
     print(f"  bf16 changes it by {100 * change:+.2f}% ({verdict} the 1% the README's recommendation needs)")
 
 
 def part_subnormal(a: argparse.Namespace) -> None:
-    base = ["--worker", "trainer", "--batches", str(a.subnormal_batches), "--evaluate", "--", "task=ptb",
-            "optimizer=adamomentum", "device=cpu", f"task.data_dir={a.data_dir}", "threads=1"]
+    base = [
+        "--worker",
+        "trainer",
+        "--batches",
+        str(a.subnormal_batches),
+        "--evaluate",
+        "--",
+        "task=ptb",
+        "optimizer=adamomentum",
+        "device=cpu",
+        f"task.data_dir={a.data_dir}",
+        "threads=1",
+    ]
     results = side_by_side({"flush_denormal=true": base, "flush_denormal=false": [*base, "flush_denormal=false"]})
     on, off = results["flush_denormal=true"], results["flush_denormal=false"]
     window = on["log_interval"]
@@ -315,8 +365,10 @@ def part_subnormal(a: argparse.Namespace) -> None:
     print(f"  {'batches':>13s} {'flush on':>9s} {'flush off':>9s} {'off / on':>9s}")
     for i, (ms_on, ms_off) in enumerate(zip(on["window_ms_per_batch"], off["window_ms_per_batch"])):
         print(f"  {i * window + 1:6d}-{(i + 1) * window:6d} {ms_on:9.1f} {ms_off:9.1f} {ms_off / ms_on:9.2f}")
-    print(f"  whole run: {on['ms_per_batch']:.1f} (on) vs {off['ms_per_batch']:.1f} (off) ms per batch, "
-          f"ratio {off['ms_per_batch'] / on['ms_per_batch']:.2f}")
+    print(
+        f"  whole run: {on['ms_per_batch']:.1f} (on) vs {off['ms_per_batch']:.1f} (off) ms per batch, "
+        f"ratio {off['ms_per_batch'] / on['ms_per_batch']:.2f}"
+    )
     print(f"  valid perplexity after {on['steps']} batches: {on['valid_ppl']:.3f} (on) vs {off['valid_ppl']:.3f} (off)")
 
 
@@ -324,12 +376,25 @@ def part_ner(a: argparse.Namespace) -> None:
     if not Path(a.msra_dir, "msra_train.txt").exists() and not Path(a.msra_dir, "train.txt").exists():
         print(f"  skipped: no MSRA corpus in {a.msra_dir} (pass --msra-dir; see data/README.md)")
         return
-    args = ["--worker", "trainer", "--batches", str(a.ner_batches), "--", "task=ner", "optimizer=adamomentum",
-            "device=cpu", "task.source=columns", f"task.data_dir={a.msra_dir}", "task.max_train_sentences=14700"]
+    args = [
+        "--worker",
+        "trainer",
+        "--batches",
+        str(a.ner_batches),
+        "--",
+        "task=ner",
+        "optimizer=adamomentum",
+        "device=cpu",
+        "task.source=columns",
+        f"task.data_dir={a.msra_dir}",
+        "task.max_train_sentences=14700",
+    ]
     results = alternate({"NER trainer": args}, a.repeats)
     table(results, ["ms_per_batch", "sentences_per_s", "padding_percent"])
-    print(f"  padding: {median(results, 'NER trainer', 'padding_percent'):.1f}% of the tokens in the batches "
-          "(target < 10%)")
+    print(
+        f"  padding: {median(results, 'NER trainer', 'padding_percent'):.1f}% of the tokens in the batches "
+        "(target < 10%)"
+    )
 
 
 def main() -> None:
@@ -355,15 +420,22 @@ def main() -> None:
     import torch
 
     parts: dict[str, Callable[[argparse.Namespace], None]] = {
-        "loop": part_loop, "eval": part_eval, "memory": part_memory, "bf16": part_bf16, "bf16-epoch": part_bf16_epoch,
-        "subnormal": part_subnormal, "ner": part_ner,
+        "loop": part_loop,
+        "eval": part_eval,
+        "memory": part_memory,
+        "bf16": part_bf16,
+        "bf16-epoch": part_bf16_epoch,
+        "subnormal": part_subnormal,
+        "ner": part_ner,
     }
     chosen = [p.strip() for p in a.parts.split(",") if p.strip()]
     unknown = sorted(set(chosen) - set(parts))
     if unknown:
         sys.exit(f"error: --parts {','.join(unknown)}: no such part; choose from {', '.join(PARTS)}.")
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads by default, "
-          f"CUDA: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}")
+    print(
+        f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads by default, "
+        f"CUDA: {torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'none'}"
+    )
     for name in chosen:
         began = time.perf_counter()
         print(f"\n== {name}", flush=True)

@@ -40,17 +40,17 @@ from hydra import compose, initialize_config_dir
 from torch import Tensor
 
 from adamomentum.config import CONFIG_DIR
-
 from adamomentum.process import git_commit
-
 from adamomentum.run import set_up_trainer
 from adamomentum.trainer import Trainer
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-SETTINGS = {"table1": ("Table 1 (G_0 = 0)", []),
-            "authors_start": ("the authors' start (G_0 = 0.1)", ["optimizer.initial_accumulator_value=0.1"])}
+SETTINGS = {
+    "table1": ("Table 1 (G_0 = 0)", []),
+    "authors_start": ("the authors' start (G_0 = 0.1)", ["optimizer.initial_accumulator_value=0.1"]),
+}
 QUANTILES = (0.01, 0.5, 0.99)
 TABLE_STEPS = (10, 50, 100, 200, 500, 1000, 2000)
 
@@ -71,24 +71,43 @@ class Setup:
 
 
 TASKS = {
-    "ptb": Setup("the Penn Treebank", ("task=ptb", "task.eval_interval=null", "task.final_test_batch_size=20"),
-                 "decoder",
-                 {"embedding.weight": "embedding", "lstm.weight_hh_l0": "LSTM W_hh layer 1", "decoder.weight": "decoder"},
-                 ("valid_ppl", "test_ppl"), "valid perplexity {valid_ppl:.1f} at batch {step}",
-                 # The update RMS of the G_0 = 0 run falls through the lower left and settles near the bottom.
-                 ((1, 1, "upper right"), (1, 0, "lower right"), (1, 0, "lower right"), (1, 0.13, "lower right"),
-                  (1, 0.5, "center right"))),
-    "ner": Setup("MSRA (Chinese NER)", ("task=ner", "task.source=columns", "task.max_train_sentences=14700",
-                                        "task.loss_reduction=sum_over_time"),
-                 "classifier",
-                 {"embedding.weight": "embedding", "forward_layers.0.weight_hh_l0": "forward LSTM W_hh layer 1",
-                  "classifier.weight": "classifier"},
-                 ("epoch", "valid_token_f1", "test_token_f1"),
-                 "valid token F1 {valid_token_f1:.4f} (test {test_token_f1:.4f}) at batch {step}",
-                 # Below the curves, right of the G_0 = 0.1 run's first dip in update RMS.
-                 ((1, 1, "upper right"), (1, 0, "lower right"), (1, 0, "lower right"), (1, 0, "lower right"),
-                  (1, 0, "lower right"))),
-}  # fmt: skip
+    "ptb": Setup(
+        "the Penn Treebank",
+        ("task=ptb", "task.eval_interval=null", "task.final_test_batch_size=20"),
+        "decoder",
+        {"embedding.weight": "embedding", "lstm.weight_hh_l0": "LSTM W_hh layer 1", "decoder.weight": "decoder"},
+        ("valid_ppl", "test_ppl"),
+        "valid perplexity {valid_ppl:.1f} at batch {step}",
+        # The update RMS of the G_0 = 0 run falls through the lower left and settles near the bottom.
+        (
+            (1, 1, "upper right"),
+            (1, 0, "lower right"),
+            (1, 0, "lower right"),
+            (1, 0.13, "lower right"),
+            (1, 0.5, "center right"),
+        ),
+    ),
+    "ner": Setup(
+        "MSRA (Chinese NER)",
+        ("task=ner", "task.source=columns", "task.max_train_sentences=14700", "task.loss_reduction=sum_over_time"),
+        "classifier",
+        {
+            "embedding.weight": "embedding",
+            "forward_layers.0.weight_hh_l0": "forward LSTM W_hh layer 1",
+            "classifier.weight": "classifier",
+        },
+        ("epoch", "valid_token_f1", "test_token_f1"),
+        "valid token F1 {valid_token_f1:.4f} (test {test_token_f1:.4f}) at batch {step}",
+        # Below the curves, right of the G_0 = 0.1 run's first dip in update RMS.
+        (
+            (1, 1, "upper right"),
+            (1, 0, "lower right"),
+            (1, 0, "lower right"),
+            (1, 0, "lower right"),
+            (1, 0, "lower right"),
+        ),
+    ),
+}
 
 
 class Recorder:
@@ -110,8 +129,9 @@ class Recorder:
         if module.training:
             self.max_logit = max(self.max_logit, float(logits.detach().abs().max()))
 
-    def __call__(self, step: int, loss: Tensor, nll: Tensor, tokens: int, grad_norm: Tensor, task: Any,
-                 optimizer: Any) -> None:  # fmt: skip
+    def __call__(
+        self, step: int, loss: Tensor, nll: Tensor, tokens: int, grad_norm: Tensor, task: Any, optimizer: Any
+    ) -> None:
         self.nll += float(nll)
         self.tokens += tokens
         self.norms.append(float(grad_norm))
@@ -125,19 +145,24 @@ class Recorder:
                 update_rms[names[id(p)]] = float(state["velocity"].pow(2).mean().sqrt())
                 sums.append(state["sum"].flatten())
         everything = torch.cat(sums).double()
-        self.records.append({
-            "step": step,
-            "loss": self.nll / self.tokens,
-            "clipped": sum(n > self.clip for n in self.norms),
-            "batches": len(self.norms),
-            "max_grad_norm": max(self.norms),
-            "max_abs_logit": self.max_logit,
-            "update_rms": update_rms,
-            "G_quantiles": dict(zip((str(q) for q in QUANTILES),
-                                    (float(v) for v in torch.quantile(everything, torch.tensor(QUANTILES,
-                                                                                               dtype=torch.float64))))),
-            "G_max": float(everything.max()),
-        })  # fmt: skip
+        self.records.append(
+            {
+                "step": step,
+                "loss": self.nll / self.tokens,
+                "clipped": sum(n > self.clip for n in self.norms),
+                "batches": len(self.norms),
+                "max_grad_norm": max(self.norms),
+                "max_abs_logit": self.max_logit,
+                "update_rms": update_rms,
+                "G_quantiles": dict(
+                    zip(
+                        (str(q) for q in QUANTILES),
+                        (float(v) for v in torch.quantile(everything, torch.tensor(QUANTILES, dtype=torch.float64))),
+                    )
+                ),
+                "G_max": float(everything.max()),
+            }
+        )
         self._reset()
 
 
@@ -149,13 +174,25 @@ def attach(trainer: Trainer, setup: Setup, every: int, clip: float) -> Recorder:
     return recorder
 
 
-def diagnose(task: str, name: str, overrides: list[str], data_dir: str, batches: int, every: int,
-             out: Path) -> dict[str, Any]:  # fmt: skip
+def diagnose(
+    task: str, name: str, overrides: list[str], data_dir: str, batches: int, every: int, out: Path
+) -> dict[str, Any]:
     setup = TASKS[task]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        cfg = compose("config", overrides=[
-            *setup.overrides, "optimizer=adamomentum", "seed=0", "threads=1", "progress=false",
-            "checkpoint_interval=null", f"task.data_dir={data_dir}", f"task.max_batches={batches}", *overrides])  # fmt: skip
+        cfg = compose(
+            "config",
+            overrides=[
+                *setup.overrides,
+                "optimizer=adamomentum",
+                "seed=0",
+                "threads=1",
+                "progress=false",
+                "checkpoint_interval=null",
+                f"task.data_dir={data_dir}",
+                f"task.max_batches={batches}",
+                *overrides,
+            ],
+        )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = set_up_trainer(cfg, Path(run_dir), git_commit())
@@ -164,9 +201,15 @@ def diagnose(task: str, name: str, overrides: list[str], data_dir: str, batches:
     evaluations = [{k: v for k, v in r.items() if k in ("step", *setup.evaluation)} for r in result.history]
     lines = [json.dumps(r) for r in recorder.records] + [json.dumps({"evaluation": e}) for e in evaluations]
     (out / f"{name}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return {"setting": name, "task": task, "wall_time_s": round(time.perf_counter() - started, 1),
-            "status": result.status, "commit": git_commit(), "device": str(trainer.device),
-            "evaluation": evaluations[-1]}  # fmt: skip
+    return {
+        "setting": name,
+        "task": task,
+        "wall_time_s": round(time.perf_counter() - started, 1),
+        "status": result.status,
+        "commit": git_commit(),
+        "device": str(trainer.device),
+        "evaluation": evaluations[-1],
+    }
 
 
 def read(out: Path) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
@@ -183,19 +226,32 @@ def fmt(value: float) -> str:
 
 
 def table(logs: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]], setup: Setup) -> str:
-    rows = ["| setting | batch | loss (nats/token) | clipped / batches | largest pre-clip norm | largest abs(logit) "
-            f"| update RMS: {' / '.join(setup.shown.values())} | G: 1% / median / 99% / max |",
-            "|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for name, (records, evaluation) in logs.items():
+    rows = [
+        "| setting | batch | loss (nats/token) | clipped / batches | largest pre-clip norm | largest abs(logit) "
+        f"| update RMS: {' / '.join(setup.shown.values())} | G: 1% / median / 99% / max |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, (records, _) in logs.items():
         for r in (r for r in records if r["step"] in TABLE_STEPS):
             rms = " / ".join(fmt(r["update_rms"][t]) for t in setup.shown)
             g = " / ".join(fmt(r["G_quantiles"][str(q)]) for q in QUANTILES) + f" / {fmt(r['G_max'])}"
-            rows.append(f"| {SETTINGS[name][0]} | {r['step']} | {r['loss']:.2f} | {r['clipped']} / {r['batches']} | "
-                        f"{r['max_grad_norm']:.3g} | {r['max_abs_logit']:.3g} | {rms} | {g} |")  # fmt: skip
+            rows.append(
+                f"| {SETTINGS[name][0]} | {r['step']} | {r['loss']:.2f} | {r['clipped']} / {r['batches']} | "
+                f"{r['max_grad_norm']:.3g} | {r['max_abs_logit']:.3g} | {rms} | {g} |"
+            )
     after = ", ".join(f"{SETTINGS[n][0]}: {setup.after.format(**e)}" for n, (_, e) in logs.items())
-    return "\n".join([f"# AdaMomentum's first batches on {setup.corpus}", "",
-                      "Each row summarises the 10 batches up to the one named (update RMS and G: at that batch).",
-                      "", *rows, "", f"After the last batch: {after}.", ""])  # fmt: skip
+    return "\n".join(
+        [
+            f"# AdaMomentum's first batches on {setup.corpus}",
+            "",
+            "Each row summarises the 10 batches up to the one named (update RMS and G: at that batch).",
+            "",
+            *rows,
+            "",
+            f"After the last batch: {after}.",
+            "",
+        ]
+    )
 
 
 def figure(logs: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]], setup: Setup) -> plt.Figure:
@@ -209,14 +265,28 @@ def figure(logs: dict[str, tuple[list[dict[str, Any]], dict[str, Any]]], setup: 
         axes[1].plot(steps, [r["clipped"] / r["batches"] for r in records], color=colour, label=label)
         axes[2].plot(steps, [r["max_abs_logit"] for r in records], color=colour, label=label)
         for tensor, style in styles.items():
-            axes[3].plot(steps, [r["update_rms"][tensor] for r in records], color=colour, linestyle=style,
-                         label=f"{label}: {tensor}")  # fmt: skip
+            axes[3].plot(
+                steps,
+                [r["update_rms"][tensor] for r in records],
+                color=colour,
+                linestyle=style,
+                label=f"{label}: {tensor}",
+            )
         axes[4].plot(steps, [r["G_quantiles"]["0.5"] for r in records], color=colour, label=f"{label}: median")
-        axes[4].plot(steps, [r["G_quantiles"]["0.99"] for r in records], color=colour, linestyle="--",
-                     label=f"{label}: 99th percentile")  # fmt: skip
-    titles = ["training loss (mean NLL per token, over 10 batches)", "share of batches clipped (pre-clip norm > 5)",
-              "largest |logit| in a training batch", "RMS of the update v per parameter tensor",
-              "accumulator G over all elements"]  # fmt: skip
+        axes[4].plot(
+            steps,
+            [r["G_quantiles"]["0.99"] for r in records],
+            color=colour,
+            linestyle="--",
+            label=f"{label}: 99th percentile",
+        )
+    titles = [
+        "training loss (mean NLL per token, over 10 batches)",
+        "share of batches clipped (pre-clip norm > 5)",
+        "largest |logit| in a training batch",
+        "RMS of the update v per parameter tensor",
+        "accumulator G over all elements",
+    ]
     for ax, title, (x, y, place) in zip(axes, titles, setup.legends):
         ax.set_title(title, fontsize="medium")
         ax.grid(True, which="both", alpha=0.3)
@@ -242,18 +312,24 @@ def main() -> None:
     records = args.out / "runs.json"
     if args.rebuild:
         if not records.is_file():
-            parser.error(f"{records} does not exist: --rebuild redraws a folder this script trained into; "
-                         f"train it first (drop --rebuild, pass --data-dir)")  # fmt: skip
+            parser.error(
+                f"{records} does not exist: --rebuild redraws a folder this script trained into; "
+                f"train it first (drop --rebuild, pass --data-dir)"
+            )
         made_for = {run.get("task", "ptb") for run in json.loads(records.read_text(encoding="utf-8"))}
         if made_for != {args.task}:
-            parser.error(f"{args.out} holds the records of --task {' and '.join(sorted(made_for))} (its runs.json); "
-                         f"rebuild it with that --task")  # fmt: skip
+            parser.error(
+                f"{args.out} holds the records of --task {' and '.join(sorted(made_for))} (its runs.json); "
+                f"rebuild it with that --task"
+            )
     else:
         if not args.data_dir:
             parser.error("--data-dir is needed to train (or pass --rebuild)")
         args.out.mkdir(parents=True, exist_ok=True)
-        runs = [diagnose(args.task, name, overrides, args.data_dir, args.batches, args.every, args.out)
-                for name, (_, overrides) in SETTINGS.items()]  # fmt: skip
+        runs = [
+            diagnose(args.task, name, overrides, args.data_dir, args.batches, args.every, args.out)
+            for name, (_, overrides) in SETTINGS.items()
+        ]
         records.write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
     logs = read(args.out)
     (args.out / "diagnosis.md").write_text(table(logs, setup), encoding="utf-8")

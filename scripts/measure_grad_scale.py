@@ -38,7 +38,6 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from adamomentum.config import CONFIG_DIR
-
 from adamomentum.run import set_up_trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,9 +83,16 @@ def element_stats(grad: torch.Tensor, accumulated: torch.Tensor, g0: float) -> d
 
 def measure(overrides: list[str], optimizer: str, batches: int, g0: float, threads: int) -> dict[str, Any]:
     with initialize_config_dir(str(CONFIG_DIR), version_base=None):
-        cfg = compose("config", overrides=[
-            *overrides, f"optimizer={optimizer}", f"threads={threads}", "device=cpu", "progress=false",
-        ])
+        cfg = compose(
+            "config",
+            overrides=[
+                *overrides,
+                f"optimizer={optimizer}",
+                f"threads={threads}",
+                "device=cpu",
+                "progress=false",
+            ],
+        )
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = set_up_trainer(cfg, Path(run_dir))
     task, opt, params = trainer.task, trainer.optimizer, trainer.params
@@ -110,11 +116,13 @@ def measure(overrides: list[str], optimizer: str, batches: int, g0: float, threa
         if step in RECORD_AT or step == batches:
             flat_grad = torch.cat([g.reshape(-1) for g in grads])
             flat_total = torch.cat([s.reshape(-1) for s in accumulated])
-            records.append({
-                "step": step,
-                "all": element_stats(flat_grad, flat_total, g0),
-                "per_tensor": {n: element_stats(g, s, g0) for n, g, s in zip(names, grads, accumulated)},
-            })
+            records.append(
+                {
+                    "step": step,
+                    "all": element_stats(flat_grad, flat_total, g0),
+                    "per_tensor": {n: element_stats(g, s, g0) for n, g, s in zip(names, grads, accumulated)},
+                }
+            )
         opt.step()
         if step == batches:
             break
@@ -222,8 +230,12 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     for name, overrides in ({} if args.tables_only else chosen).items():
         result = measure(overrides, args.optimizer, args.batches, args.g0, args.threads)
-        result.update(setting=name, commit=commit, machine=platform.processor() or platform.machine(),
-                      command=" ".join(["python", *sys.argv]))
+        result.update(
+            setting=name,
+            commit=commit,
+            machine=platform.processor() or platform.machine(),
+            command=" ".join(["python", *sys.argv]),
+        )
         (args.out / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
         print(f"{name}: {result['batches']} batches in {result['seconds']} s", flush=True)
     # The tables cover every setting measured into --out so far, so settings can be run one at a time.

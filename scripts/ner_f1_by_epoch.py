@@ -48,7 +48,9 @@ def read_runs(folders: list[Path]) -> tuple[Curves, Curves, list[int]]:
             summary = json.loads(summary_path.read_text(encoding="utf-8"))
             if summary.get("task") != "ner":
                 continue
-            rows = [json.loads(line) for line in (summary_path.parent / "metrics.jsonl").read_text().splitlines() if line]
+            rows = [
+                json.loads(line) for line in (summary_path.parent / "metrics.jsonl").read_text().splitlines() if line
+            ]
             by_epoch = {row["epoch"]: row["test_token_f1"] for row in rows}  # the last row of an epoch is its end
             setting = setting_of(summary["config"])
             if summary["seed"] in runs[setting]:
@@ -88,7 +90,14 @@ def table(runs: Curves, columns: list[str], last: str = "", last_cell: Any = Non
     for setting in sorted(runs, key=order):
         name, lr, g0, reduction = setting
         curves = list(runs[setting].values())
-        row = [name, f"{lr:g}", f"{g0:g}", reduction, ",".join(str(s) for s in sorted(runs[setting])), *cells(curves, len(columns))]
+        row = [
+            name,
+            f"{lr:g}",
+            f"{g0:g}",
+            reduction,
+            ",".join(str(s) for s in sorted(runs[setting])),
+            *cells(curves, len(columns)),
+        ]
         if last:
             row.append(last_cell(curves))
         lines.append("| " + " | ".join(row) + " |")
@@ -103,8 +112,9 @@ def report(runs: Curves, losses: Curves, loss_steps: list[int], learned: float) 
         return "-" if None in firsts else str(max(firsts))
 
     lines = ["## Test token F1 after each epoch", ""]
-    lines += table(runs, [f"epoch {e}" for e in range(1, epochs + 1)], f"first epoch all seeds >= {learned}",
-                   first_learned)
+    lines += table(
+        runs, [f"epoch {e}" for e in range(1, epochs + 1)], f"first epoch all seeds >= {learned}", first_learned
+    )
     if losses:
         lines += ["", "## Training loss (mean NLL per token over the logging window ending at each step)", ""]
         lines += table(losses, [f"step {s}" for s in loss_steps])

@@ -74,10 +74,7 @@ def ptb_lines(n: int, offset: int = 0) -> list[str]:
     """Line i is 4 consecutive words of a 7-word cycle starting at word i: after each word
     the next one is fully predictable, so a language model can learn the pattern quickly."""
     k = len(PTB_WORDS)
-    return [
-        " " + " ".join(PTB_WORDS[(i + offset + j) % k] for j in range(PTB_WORDS_PER_LINE)) + " "
-        for i in range(n)
-    ]
+    return [" " + " ".join(PTB_WORDS[(i + offset + j) % k] for j in range(PTB_WORDS_PER_LINE)) + " " for i in range(n)]
 
 
 def write_tiny_ptb(directory: Path) -> Path:

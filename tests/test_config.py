@@ -15,10 +15,9 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import DictConfig
 
-from adamomentum.optim import AdaMomentum, HeavyBall
 from adamomentum.config import CONFIG_DIR
+from adamomentum.optim import AdaMomentum, HeavyBall
 from adamomentum.run import optimizer_from_config
-
 from conftest import SMALL_PTB, compose_cfg, read_jsonl, write_tiny_ptb
 
 OPTIMIZER_NAMES = sorted(p.stem for p in (CONFIG_DIR / "optimizer").glob("*.yaml"))
@@ -73,7 +72,9 @@ def test_table1_values_reach_the_constructed_optimizer(name: str, cls: type, exp
         assert group[key] == value, key
 
 
-@pytest.mark.parametrize("name, decays", [("sgd", True), ("momentum", True), ("adagrad", False), ("adamomentum", False)])
+@pytest.mark.parametrize(
+    "name, decays", [("sgd", True), ("momentum", True), ("adagrad", False), ("adamomentum", False)]
+)
 def test_lr_decay_only_for_sgd_and_momentum(name: str, decays: bool) -> None:
     assert compose_cfg([f"optimizer={name}"]).optimizer.lr_decay is decays
 
@@ -205,9 +206,17 @@ EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
 
 
 def test_the_named_studies_and_ablations_exist():
-    assert {"ptb_seeds", "ptb_lr_sweep", "ptb_data_scale", "ner_seeds", "ptb_ablation_momentum_schedule",
-            "ptb_ablation_clipping", "ptb_ablation_eps", "ptb_ablation_accumulator",
-            "ptb_ablation_loss_reduction"} <= set(EXPERIMENTS)
+    assert {
+        "ptb_seeds",
+        "ptb_lr_sweep",
+        "ptb_data_scale",
+        "ner_seeds",
+        "ptb_ablation_momentum_schedule",
+        "ptb_ablation_clipping",
+        "ptb_ablation_eps",
+        "ptb_ablation_accumulator",
+        "ptb_ablation_loss_reduction",
+    } <= set(EXPERIMENTS)
 
 
 def swept_overrides(cfg: DictConfig) -> list[list[str]]:
@@ -257,8 +266,17 @@ def test_an_unknown_study_scale_fails():
 def test_lr_factor_scales_the_learning_rate(tmp_path, tiny_ptb):
     from adamomentum.run import run
 
-    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "optimizer=sgd", "optimizer.lr_decay=false",
-                       "study.lr_factor=0.25", "task.max_batches=3", "task.eval_interval=null"])
+    cfg = compose_cfg(
+        [
+            *SMALL_PTB,
+            f"task.data_dir={tiny_ptb}",
+            "optimizer=sgd",
+            "optimizer.lr_decay=false",
+            "study.lr_factor=0.25",
+            "task.max_batches=3",
+            "task.eval_interval=null",
+        ]
+    )
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     run(cfg, run_dir)
@@ -272,10 +290,23 @@ def tiny_sweep(tmp_path: Path, launcher: list[str]) -> list[dict]:
     data = write_tiny_ptb(tmp_path / "ptb")
     sweep = tmp_path / "sweep"
     proc = subprocess.run(
-        [sys.executable, "-m", "adamomentum.train", "--multirun", *launcher, "optimizer=sgd,adamomentum",
-         *[o for o in SMALL_PTB if not o.startswith("threads=")], f"task.data_dir={data}", "task.max_batches=3",
-         "task.eval_interval=null", f"hydra.sweep.dir={sweep}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            "-m",
+            "adamomentum.train",
+            "--multirun",
+            *launcher,
+            "optimizer=sgd,adamomentum",
+            *[o for o in SMALL_PTB if not o.startswith("threads=")],
+            f"task.data_dir={data}",
+            "task.max_batches=3",
+            "task.eval_interval=null",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return [json.loads(p.read_text()) for p in sorted(sweep.rglob("summary.json"))]

@@ -27,12 +27,20 @@ def test_the_committed_table_rebuilds_from_the_committed_logs(task: str):
 
 
 def trained(task: str, data: Path, observe: bool, tmp_path: Path, every: int = 10) -> tuple[dict, list, Path]:
-    from adamomentum.run import build_trainer
     from adamomentum.process import seed_everything
+    from adamomentum.run import build_trainer
 
     small = {"ptb": [*SMALL_PTB, "task.eval_interval=null"], "ner": SMALL_NER}[task]
-    cfg = compose_cfg([*small, f"task.data_dir={data}", "task.max_batches=20", "optimizer=adamomentum",
-                       "checkpoint_interval=null", f"log_interval={every}"])  # fmt: skip
+    cfg = compose_cfg(
+        [
+            *small,
+            f"task.data_dir={data}",
+            "task.max_batches=20",
+            "optimizer=adamomentum",
+            "checkpoint_interval=null",
+            f"log_interval={every}",
+        ]
+    )
     seed_everything(0)
     run_dir = tmp_path / f"{task}-observed={observe}"
     trainer = build_trainer(cfg, run_dir, torch.device("cpu"))
@@ -44,8 +52,9 @@ def trained(task: str, data: Path, observe: bool, tmp_path: Path, every: int = 1
 
 
 @pytest.mark.parametrize("task", ["ptb", "ner"])
-def test_recording_leaves_the_run_as_it_was_and_summarises_each_window(task: str, tiny_ptb: Path, tiny_ner: Path,
-                                                                       tmp_path: Path):  # fmt: skip
+def test_recording_leaves_the_run_as_it_was_and_summarises_each_window(
+    task: str, tiny_ptb: Path, tiny_ner: Path, tmp_path: Path
+):
     data = {"ptb": tiny_ptb, "ner": tiny_ner}[task]
     plain, _, _ = trained(task, data, False, tmp_path)
     observed, records, run_dir = trained(task, data, True, tmp_path)

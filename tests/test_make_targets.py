@@ -16,49 +16,93 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 
 def dry_run(*args: str) -> str:
     """What make would run (nothing is executed; the venv target is taken as made)."""
-    proc = subprocess.run(["make", "--no-print-directory", "-n", "-o", "venv", "-o", ".venv/.installed", *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-o", "venv", "-o", ".venv/.installed", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
 
 def help_text() -> str:
-    return subprocess.run(["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, check=True).stdout  # fmt: skip
+    return subprocess.run(
+        ["make", "--no-print-directory", "help"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    ).stdout
 
 
 def test_help_lists_every_target_and_the_variables_a_user_sets():
     text = help_text()
     targets = set(re.findall(r"^  make (\S+)", text, re.M))
-    assert {"test", "reproduce-ptb", "reproduce-ner", "reproduce-ner-msra", "campaign", "study", "report",
-            "bench", "bench-optim"} <= targets
+    assert {
+        "test",
+        "reproduce-ptb",
+        "reproduce-ner",
+        "reproduce-ner-msra",
+        "campaign",
+        "study",
+        "report",
+        "bench",
+        "bench-optim",
+    } <= targets
     variables = set(re.findall(r"^  ([A-Z_]+) ", text, re.M))
     assert {"PTB_DIR", "MSRA_DIR", "ARGS", "OPTIMIZERS", "RESULTS_OVERWRITE"} <= variables
 
 
-@pytest.mark.parametrize("target, variables, expected", [
-    ("reproduce-ptb", ["OPTIMIZERS=sgd", "ARGS=task.max_batches=300"], ["optimizer=sgd", "task.max_batches=300"]),
-    ("reproduce-ptb", ["PTB_OUT=outputs/mine"], ["--out outputs/mine"]),
-    ("reproduce-ner", ["NER_OUT=outputs/mine-ner", "ARGS=task.source=columns"], ["--out outputs/mine-ner",
-                                                                              "task.source=columns"]),
-    ("reproduce-ner-msra", ["MSRA_DIR=/corpora/msra", "NER_MSRA_OUT=outputs/msra"],
-     ["task.data_dir=/corpora/msra", "--out outputs/msra"]),
-    ("reproduce-ptb-verdict", ["PTB_DIR=/corpora/ptb", "JOBS=3"], ["task.data_dir=/corpora/ptb",
-                                                                   "hydra.launcher.n_jobs=3"]),
-    ("campaign", ["PTB_DIR=/corpora/ptb", "LANES=1"], ["task.data_dir=/corpora/ptb", "seq 1"]),
-    ("study", ["EXPERIMENT=ptb_ablation_eps", "SCALE=small"], ["experiment=ptb_ablation_eps study.scale=small",
-                                                               "--out outputs/report-study-small/ptb_ablation_eps"]),
-    ("report", ["RUNS=outputs/x", "REPORT_OUT=outputs/y"], ["--out outputs/y outputs/x"]),
-    ("bench", ["PTB_DIR=/corpora/ptb", "MSRA_DIR=/corpora/msra"], ["--data-dir /corpora/ptb --msra-dir /corpora/msra"]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "target, variables, expected",
+    [
+        ("reproduce-ptb", ["OPTIMIZERS=sgd", "ARGS=task.max_batches=300"], ["optimizer=sgd", "task.max_batches=300"]),
+        ("reproduce-ptb", ["PTB_OUT=outputs/mine"], ["--out outputs/mine"]),
+        (
+            "reproduce-ner",
+            ["NER_OUT=outputs/mine-ner", "ARGS=task.source=columns"],
+            ["--out outputs/mine-ner", "task.source=columns"],
+        ),
+        (
+            "reproduce-ner-msra",
+            ["MSRA_DIR=/corpora/msra", "NER_MSRA_OUT=outputs/msra"],
+            ["task.data_dir=/corpora/msra", "--out outputs/msra"],
+        ),
+        (
+            "reproduce-ptb-verdict",
+            ["PTB_DIR=/corpora/ptb", "JOBS=3"],
+            ["task.data_dir=/corpora/ptb", "hydra.launcher.n_jobs=3"],
+        ),
+        ("campaign", ["PTB_DIR=/corpora/ptb", "LANES=1"], ["task.data_dir=/corpora/ptb", "seq 1"]),
+        (
+            "study",
+            ["EXPERIMENT=ptb_ablation_eps", "SCALE=small"],
+            ["experiment=ptb_ablation_eps study.scale=small", "--out outputs/report-study-small/ptb_ablation_eps"],
+        ),
+        ("report", ["RUNS=outputs/x", "REPORT_OUT=outputs/y"], ["--out outputs/y outputs/x"]),
+        (
+            "bench",
+            ["PTB_DIR=/corpora/ptb", "MSRA_DIR=/corpora/msra"],
+            ["--data-dir /corpora/ptb --msra-dir /corpora/msra"],
+        ),
+    ],
+)
 def test_every_variable_reaches_the_command(target, variables, expected):
     commands = dry_run(target, *variables)
     for text in expected:
         assert text in commands, (target, variables, commands)
 
 
-@pytest.mark.parametrize("target", ["reproduce-ptb", "reproduce-ner", "reproduce-ner-msra", "study", "report",
-                                    "reproduce-ptb-verdict", "reproduce-ner-verdict"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "reproduce-ptb",
+        "reproduce-ner",
+        "reproduce-ner-msra",
+        "study",
+        "report",
+        "reproduce-ptb-verdict",
+        "reproduce-ner-verdict",
+    ],
+)
 def test_default_reports_go_under_outputs_never_into_a_committed_folder(target):
     outs = re.findall(r"adamomentum\.report .*--out (\S+)", dry_run(target))
     assert outs and all(out.startswith("outputs/") for out in outs), outs

@@ -70,7 +70,9 @@ def test_nothing_to_find_is_zero_not_an_error() -> None:
 
 
 def random_tags(rng: random.Random, length: int) -> list[str]:
-    return [rng.choice(["O", "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-GPE"]) for _ in range(length)]
+    return [
+        rng.choice(["O", "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-GPE"]) for _ in range(length)
+    ]
 
 
 def test_entity_f1_equals_seqeval_called_directly() -> None:

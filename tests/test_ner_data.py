@@ -24,12 +24,44 @@ FIXTURES = Path(__file__).parent / "fixtures" / "ner"
 CONLL_FIXTURE = FIXTURES / "conll2012"
 
 ONTONOTES_NAMES = [
-    "O", "B-PERSON", "I-PERSON", "B-NORP", "I-NORP", "B-FAC", "I-FAC", "B-ORG", "I-ORG",
-    "B-GPE", "I-GPE", "B-LOC", "I-LOC", "B-PRODUCT", "I-PRODUCT", "B-DATE", "I-DATE",
-    "B-TIME", "I-TIME", "B-PERCENT", "I-PERCENT", "B-MONEY", "I-MONEY", "B-QUANTITY",
-    "I-QUANTITY", "B-ORDINAL", "I-ORDINAL", "B-CARDINAL", "I-CARDINAL", "B-EVENT", "I-EVENT",
-    "B-WORK_OF_ART", "I-WORK_OF_ART", "B-LAW", "I-LAW", "B-LANGUAGE", "I-LANGUAGE",
-]  # fmt: skip
+    "O",
+    "B-PERSON",
+    "I-PERSON",
+    "B-NORP",
+    "I-NORP",
+    "B-FAC",
+    "I-FAC",
+    "B-ORG",
+    "I-ORG",
+    "B-GPE",
+    "I-GPE",
+    "B-LOC",
+    "I-LOC",
+    "B-PRODUCT",
+    "I-PRODUCT",
+    "B-DATE",
+    "I-DATE",
+    "B-TIME",
+    "I-TIME",
+    "B-PERCENT",
+    "I-PERCENT",
+    "B-MONEY",
+    "I-MONEY",
+    "B-QUANTITY",
+    "I-QUANTITY",
+    "B-ORDINAL",
+    "I-ORDINAL",
+    "B-CARDINAL",
+    "I-CARDINAL",
+    "B-EVENT",
+    "I-EVENT",
+    "B-WORK_OF_ART",
+    "I-WORK_OF_ART",
+    "B-LAW",
+    "I-LAW",
+    "B-LANGUAGE",
+    "I-LANGUAGE",
+]
 
 # What the conll2012 fixture holds, after normalisation to the four kept types. The Parquet
 # fixture below is built from the same sentences, so both sources must give exactly this.
@@ -362,10 +394,14 @@ def test_columns_crlf_same_as_lf(tmp_path: Path) -> None:
     crlf_folder = columns_corpus(tmp_path / "crlf", train, dev=dev, newline="\r\n")
     assert b"\r\n" in (crlf_folder / "train.txt").read_bytes()
     crlf = load_ner("columns", crlf_folder)
-    assert pairs(crlf.train) == pairs(lf.train) == [
-        (["张", "三", "说"], ["B-PERSON", "I-PERSON", "O"]),
-        (["好", "的"], ["O", "O"]),
-    ]
+    assert (
+        pairs(crlf.train)
+        == pairs(lf.train)
+        == [
+            (["张", "三", "说"], ["B-PERSON", "I-PERSON", "O"]),
+            (["好", "的"], ["O", "O"]),
+        ]
+    )
     assert all("\r" not in t for s in crlf.train + crlf.valid + crlf.test for t in s.tokens + s.tags)
 
 
@@ -382,14 +418,20 @@ def test_columns_lines_break_at_newline_only(tmp_path: Path) -> None:
     text = "\ufeff张\tB-PER\r\n\u2028\tO\r\n\x85\tO\n\r3\tO\n\n说\tO\n了\tO"
     (folder / "train.txt").write_bytes(text.encode("utf-8"))
     data = load_ner("columns", folder)
-    assert pairs(data.train) == [(["张", "\u2028", "\x85", "\r3"], ["B-PERSON", "O", "O", "O"]), (["说", "了"], ["O", "O"])]
+    assert pairs(data.train) == [
+        (["张", "\u2028", "\x85", "\r3"], ["B-PERSON", "O", "O", "O"]),
+        (["说", "了"], ["O", "O"]),
+    ]
 
 
 def test_repeated_tokens_and_tags_share_one_string(tmp_path: Path) -> None:
     """A corpus repeats a few thousand tokens millions of times: one object each keeps MSRA's
     loading memory to a third."""
-    folder = columns_corpus(tmp_path, [sentence("张 三 说", "B-PER I-PER O"), sentence("张 三 来", "B-PER I-PER O")],
-                            dev=[sentence("张 三", "B-PER I-PER")])
+    folder = columns_corpus(
+        tmp_path,
+        [sentence("张 三 说", "B-PER I-PER O"), sentence("张 三 来", "B-PER I-PER O")],
+        dev=[sentence("张 三", "B-PER I-PER")],
+    )
     first, second = load_ner("columns", folder).train
     assert all(a is b for a, b in zip(first.tokens[:2] + first.tags, second.tokens[:2] + second.tags, strict=True))
 

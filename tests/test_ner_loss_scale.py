@@ -17,9 +17,8 @@ from adamomentum.checkpoint import CHECKPOINT, CheckpointError
 from adamomentum.errors import ConfigError
 from adamomentum.report import find_runs
 from adamomentum.report.settings import flat_config, in_words
-from adamomentum.tasks.ner import NERTask
 from adamomentum.run import run
-
+from adamomentum.tasks.ner import NERTask
 from conftest import SMALL_NER, compose_cfg, read_scalars, write_tiny_ner
 
 CPU = torch.device("cpu")
@@ -119,7 +118,9 @@ def test_sum_over_time_trains_through_the_command(tmp_path: Path) -> None:
     data = write_tiny_ner(tmp_path / "data", [4 + (i * 3) % 9 for i in range(40)])
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    cfg = compose_cfg([*SMALL_NER, f"task.data_dir={data}", "task.loss_reduction=sum_over_time", "task.epochs=3", "log_interval=5"])
+    cfg = compose_cfg(
+        [*SMALL_NER, f"task.data_dir={data}", "task.loss_reduction=sum_over_time", "task.epochs=3", "log_interval=5"]
+    )
     summary = run(cfg, run_dir)
     assert summary["status"] == "completed"
     assert summary["config"]["task"]["loss_reduction"] == "sum_over_time"
@@ -146,19 +147,40 @@ def test_a_run_made_before_the_option_counts_as_the_per_token_mean(tmp_path: Pat
 
 
 @pytest.mark.skipif(not MSRA_DIR, reason="set MSRA_DIR to the MSRA folder (msra_train.txt, msra_test.txt) to run")
-@pytest.mark.parametrize("setting", [["optimizer=adamomentum", "optimizer.initial_accumulator_value=0.1"],
-                                     ["optimizer=sgd", "optimizer.lr=0.3"]])  # fmt: skip
+@pytest.mark.parametrize(
+    "setting",
+    [["optimizer=adamomentum", "optimizer.initial_accumulator_value=0.1"], ["optimizer=sgd", "optimizer.lr=0.3"]],
+)
 def test_a_first_run_on_a_small_corpus_learns_entities_within_three_epochs(tmp_path: Path, setting: list[str]) -> None:
     """The README's command for a corpus of one's own, with its settings for a small one, on the 1,000-sentence
     MSRA check set of results/ner-loss-scale: AdaMomentum from G_0 = 0.1, which stalls on the per-token mean
     (0.000 after three epochs there), and SGD, the slowest (0.20-0.30 after three epochs over three seeds)."""
     data = tmp_path / "msra-small"
-    subprocess.run([sys.executable, "scripts/make_msra_check_set.py", "--msra-dir", MSRA_DIR, "--out", str(data)],
-                   cwd=ROOT, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "scripts/make_msra_check_set.py", "--msra-dir", MSRA_DIR, "--out", str(data)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     run_dir = tmp_path / "run"
-    subprocess.run([sys.executable, "-m", "adamomentum.train", "task=ner", "task.source=columns",
-                    f"task.data_dir={data}", *setting, "task.epochs=3", "threads=1", "progress=false",
-                    f"hydra.run.dir={run_dir}"], cwd=ROOT, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "adamomentum.train",
+            "task=ner",
+            "task.source=columns",
+            f"task.data_dir={data}",
+            *setting,
+            "task.epochs=3",
+            "threads=1",
+            "progress=false",
+            f"hydra.run.dir={run_dir}",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     last = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["epoch"] == 3
     assert last["test_token_f1"] >= 0.1, last
@@ -169,8 +191,19 @@ def test_resume_of_a_run_made_before_the_option_continues_on_the_per_token_mean(
     continues on the per-token mean it trained on, not on today's default."""
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    run(compose_cfg([*SMALL_NER, f"task.data_dir={tiny_ner}", "task.epochs=2", "task.loss_reduction=mean",
-                     "task.max_batches=3", "checkpoint_interval=1"]), run_dir)  # fmt: skip
+    run(
+        compose_cfg(
+            [
+                *SMALL_NER,
+                f"task.data_dir={tiny_ner}",
+                "task.epochs=2",
+                "task.loss_reduction=mean",
+                "task.max_batches=3",
+                "checkpoint_interval=1",
+            ]
+        ),
+        run_dir,
+    )
     (run_dir / "summary.json").unlink()  # as if it had been interrupted
     state = torch.load(run_dir / CHECKPOINT, weights_only=False)
     lines = state["config"].splitlines(keepends=True)
@@ -178,8 +211,13 @@ def test_resume_of_a_run_made_before_the_option_continues_on_the_per_token_mean(
     assert len(state["config"]) < len("".join(lines))
     torch.save(state, run_dir / CHECKPOINT)
     (run_dir / "checkpoint.prev.pt").unlink(missing_ok=True)
-    proc = subprocess.run([sys.executable, "-m", "adamomentum.train", f"resume={run_dir}", "task.max_batches=null"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=180)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "adamomentum.train", f"resume={run_dir}", "task.max_batches=null"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["config"]["task"]["loss_reduction"] == "mean"

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from adamomentum.tasks.ner import NERTask
 from adamomentum.run import run
-
+from adamomentum.tasks.ner import NERTask
 from conftest import NER_TRAIN_LENGTHS, SMALL_NER, compose_cfg, read_jsonl, read_scalars
 
 CPU = torch.device("cpu")
@@ -158,9 +157,15 @@ def test_bucketing_lowers_padding(tmp_path: Path, varied_ner: Path) -> None:
     fractions = {}
     for bucket in ("true", "false"):
         _, summary = train(
-            tmp_path, varied_ner, "task.epochs=1", f"task.bucket_by_length={bucket}", "log_interval=100",
-            "task.embedding_dim=8", "task.hidden_size=8", name=f"bucket_{bucket}",
-        )  # fmt: skip
+            tmp_path,
+            varied_ner,
+            "task.epochs=1",
+            f"task.bucket_by_length={bucket}",
+            "log_interval=100",
+            "task.embedding_dim=8",
+            "task.hidden_size=8",
+            name=f"bucket_{bucket}",
+        )
         fractions[bucket] = summary["padding_fraction"]
         assert 0.0 <= fractions[bucket] < 1.0
 
@@ -229,9 +234,15 @@ def test_the_tagger_computes_a_packed_bidirectional_lstm(tiny_ner: Path) -> None
     embedding_grad = torch.zeros(50, 8).index_add_(0, tokens[real], reference_grads[0][real])
     embedding_grad[0] = 0  # the padding row is never trained
     torch.testing.assert_close(tagger.embedding.weight.grad, embedding_grad)
-    ours = [p.grad for layer in zip(tagger.forward_layers, tagger.backward_layers) for d in layer for p in d.parameters()]
+    ours = [
+        p.grad for layer in zip(tagger.forward_layers, tagger.backward_layers) for d in layer for p in d.parameters()
+    ]
     theirs = {n: g for (n, _), g in zip(packed_lstm.named_parameters(), reference_grads[1:])}
-    expected = [theirs[f"{name}_l{layer}{suffix}"] for layer in range(2) for suffix in ("", "_reverse")
-                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]  # fmt: skip
+    expected = [
+        theirs[f"{name}_l{layer}{suffix}"]
+        for layer in range(2)
+        for suffix in ("", "_reverse")
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    ]
     for got, want in zip(ours, expected, strict=True):
         torch.testing.assert_close(got, want)

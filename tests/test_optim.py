@@ -40,8 +40,9 @@ def test_matches_numpy_reference_for_two_groups_over_30_steps():
     expected = reference_adamomentum(x0, quadratic_grads(A, b), groups, steps=30)
 
     params = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in x0]
-    opt = AdaMomentum([{"params": [params[0]], "lr": 0.05, "momentum": 0.9},
-                       {"params": [params[1]], "lr": 0.2, "momentum": 0.5}])
+    opt = AdaMomentum(
+        [{"params": [params[0]], "lr": 0.05, "momentum": 0.9}, {"params": [params[1]], "lr": 0.2, "momentum": 0.5}]
+    )
     At, bt = torch.tensor(A), torch.tensor(b)
     for _ in range(30):
         opt.zero_grad()
@@ -55,8 +56,10 @@ def test_matches_numpy_reference_for_two_groups_over_30_steps():
 
 def make_problem(dtype=torch.float32, seed=0):
     gen = torch.Generator().manual_seed(seed)
-    params = [torch.randn(7, 3, generator=gen, dtype=dtype).requires_grad_(),
-              torch.randn(11, generator=gen, dtype=dtype).requires_grad_()]
+    params = [
+        torch.randn(7, 3, generator=gen, dtype=dtype).requires_grad_(),
+        torch.randn(11, generator=gen, dtype=dtype).requires_grad_(),
+    ]
     targets = [torch.randn(7, 3, generator=gen, dtype=dtype), torch.randn(11, generator=gen, dtype=dtype)]
 
     def loss_fn():
@@ -80,7 +83,7 @@ def test_momentum_zero_reproduces_torch_adagrad(initial_accumulator_value):
     ours = AdaMomentum(params_a, lr=0.1, momentum=0.0, eps=1e-10, initial_accumulator_value=initial_accumulator_value)
     theirs = torch.optim.Adagrad(params_b, lr=0.1, eps=1e-10, initial_accumulator_value=initial_accumulator_value)
     for _ in range(25):
-        for opt, ps, lf in ((ours, params_a, loss_a), (theirs, params_b, loss_b)):
+        for opt, lf in ((ours, loss_a), (theirs, loss_b)):
             opt.zero_grad()
             lf().backward()
             opt.step()
@@ -135,9 +138,15 @@ def test_save_and_load_continue_bit_for_bit(optimizer, dtype):
 def test_16_bit_state_saved_by_older_versions_is_widened_to_float32():
     x = torch.ones(4, dtype=torch.bfloat16, requires_grad=True)
     opt = AdaMomentum([x])
-    old_state = {"state": {0: {"sum": torch.full((4,), 0.5, dtype=torch.bfloat16),
-                               "velocity": torch.full((4,), 0.25, dtype=torch.bfloat16)}},
-                 "param_groups": opt.state_dict()["param_groups"]}
+    old_state = {
+        "state": {
+            0: {
+                "sum": torch.full((4,), 0.5, dtype=torch.bfloat16),
+                "velocity": torch.full((4,), 0.25, dtype=torch.bfloat16),
+            }
+        },
+        "param_groups": opt.state_dict()["param_groups"],
+    }
     opt.load_state_dict(old_state)
     assert opt.state[x]["sum"].dtype == opt.state[x]["velocity"].dtype == torch.float32
     assert torch.equal(opt.state[x]["sum"], old_state["state"][0]["sum"].float())
@@ -168,8 +177,13 @@ def test_minimises_rosenbrock():
 
 @pytest.mark.parametrize(
     "kwargs, name",
-    [({"lr": -1.0}, "lr"), ({"eps": -1e-8}, "eps"), ({"momentum": 1.0}, "momentum"),
-     ({"momentum": -0.1}, "momentum"), ({"weight_decay": -1}, "weight_decay")],
+    [
+        ({"lr": -1.0}, "lr"),
+        ({"eps": -1e-8}, "eps"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"momentum": -0.1}, "momentum"),
+        ({"weight_decay": -1}, "weight_decay"),
+    ],
 )
 def test_invalid_hyperparameters_raise_naming_the_value(kwargs, name):
     with pytest.raises(ValueError, match=name):
@@ -221,11 +235,15 @@ def test_cuda_paths_agree_with_cpu():
     params_cpu, loss_cpu = make_problem()
     out_cpu = run_steps(AdaMomentum(params_cpu), params_cpu, loss_cpu, 10)
     gen = torch.Generator().manual_seed(0)
-    params_gpu = [torch.randn(7, 3, generator=gen).cuda().requires_grad_(), torch.randn(11, generator=gen).cuda().requires_grad_()]
+    params_gpu = [
+        torch.randn(7, 3, generator=gen).cuda().requires_grad_(),
+        torch.randn(11, generator=gen).cuda().requires_grad_(),
+    ]
     targets = [torch.randn(7, 3, generator=gen).cuda(), torch.randn(11, generator=gen).cuda()]
     opt = AdaMomentum(params_gpu)
-    out_gpu = run_steps(opt, params_gpu,
-                        lambda: sum(((p - t) ** 2 * (1 + p.abs())).sum() for p, t in zip(params_gpu, targets)), 10)
+    out_gpu = run_steps(
+        opt, params_gpu, lambda: sum(((p - t) ** 2 * (1 + p.abs())).sum() for p, t in zip(params_gpu, targets)), 10
+    )
     for a, b in zip(out_cpu, out_gpu):
         torch.testing.assert_close(a, b.cpu(), rtol=1e-5, atol=1e-6)
 

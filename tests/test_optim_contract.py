@@ -78,7 +78,7 @@ def test_fused_matches_the_loop_over_many_layouts_in_one_process(dtype):
             loop.step()
             fused.step()
         for a, b in zip(loop_params, fused_params):
-            torch.testing.assert_close(b, a, msg=lambda m: f"case {case_index}: {m}")
+            torch.testing.assert_close(b, a, msg=lambda m, case=case_index: f"case {case}: {m}")
             for key in ("sum", "velocity"):
                 torch.testing.assert_close(fused.state[b][key], loop.state[a][key])
 

@@ -16,7 +16,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # What a user who installs only the optimizer must not pay for (import names).
-EXPERIMENT_STACK = ("hydra", "omegaconf", "datasets", "pyarrow", "tensorboard", "matplotlib", "seqeval", "scipy", "tqdm")
+EXPERIMENT_STACK = (
+    "hydra",
+    "omegaconf",
+    "datasets",
+    "pyarrow",
+    "tensorboard",
+    "matplotlib",
+    "seqeval",
+    "scipy",
+    "tqdm",
+)
 
 
 def distribution_name(requirement: str) -> str:
@@ -59,8 +69,10 @@ def test_importing_the_optimizer_imports_no_third_party_module_beyond_torch():
 
 def test_the_experiments_without_their_extra_fail_with_the_install_command():
     """A torch-only install (simulated by hiding hydra) gets the command that installs the experiments."""
-    probe = ("import runpy, sys; sys.modules['hydra'] = None; sys.argv = ['adamomentum-train']; "
-             "runpy.run_module('adamomentum.train', run_name='__main__')")  # fmt: skip
+    probe = (
+        "import runpy, sys; sys.modules['hydra'] = None; sys.argv = ['adamomentum-train']; "
+        "runpy.run_module('adamomentum.train', run_name='__main__')"
+    )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.strip() == (
@@ -79,7 +91,9 @@ def test_every_imported_package_is_declared():
         declared |= {distribution_name(r) for r in requirements}
     files = [*ROOT.glob("src/**/*.py"), *ROOT.glob("scripts/*.py"), *ROOT.glob("tests/*.py")]
     # tests/ and scripts/ run with their own folder on sys.path, so their files import each other by name.
-    local = {p.name for p in (ROOT / "src").iterdir()} | {f.stem for f in files if f.parent.name in ("tests", "scripts")}
+    local = {p.name for p in (ROOT / "src").iterdir()} | {
+        f.stem for f in files if f.parent.name in ("tests", "scripts")
+    }
     distributions = importlib.metadata.packages_distributions()
     undeclared = {}
     for path in files:

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from adamomentum.process import configure_process, resolve_device
-
 from conftest import SMALL_PTB, compose_cfg
 
 # Four 16 MB buffers alive at once and freed together, as a PTB batch's logits and their
@@ -37,8 +36,13 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
 
 
 def faults_per_round(mode: str) -> float | None:
-    out = subprocess.run([sys.executable, "-c", ROUNDS_OF_BUFFERS, mode], capture_output=True, text=True, check=True,
-                         env={**os.environ, **PINNED_GLIBC_DEFAULT})
+    out = subprocess.run(
+        [sys.executable, "-c", ROUNDS_OF_BUFFERS, mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **PINNED_GLIBC_DEFAULT},
+    )
     return None if out.stdout.strip() == "no glibc" else float(out.stdout)
 
 

@@ -13,9 +13,8 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
-from adamomentum.tasks.ptb import PTBTask
 from adamomentum.run import run
-
+from adamomentum.tasks.ptb import PTBTask
 from conftest import SMALL_PTB, compose_cfg, read_jsonl, read_scalars
 
 CPU = torch.device("cpu")
@@ -41,9 +40,7 @@ def build_task(data_dir: Path, *overrides: str, seed: int = 0) -> PTBTask:
 
 
 def test_a_few_dozen_batches_lower_the_training_loss(tmp_path: Path, tiny_ptb: Path) -> None:
-    run_dir, summary = train(
-        tmp_path, tiny_ptb, "task.max_batches=40", "task.eval_interval=null", "log_interval=5"
-    )
+    run_dir, summary = train(tmp_path, tiny_ptb, "task.max_batches=40", "task.eval_interval=null", "log_interval=5")
     losses = [v for _, v in read_scalars(run_dir)["loss/train"]]
     assert len(losses) == 8
     assert losses[0] > 1.5  # about ln(8) at the start
@@ -70,15 +67,28 @@ def test_step_callbacks_see_every_step_with_its_loss_and_unclipped_gradient_norm
     step minimised and the gradient norm before clipping."""
     from adamomentum.run import build_trainer
 
-    cfg = ptb_cfg(tiny_ptb, "task.max_batches=12", "task.eval_interval=null", "log_interval=1",
-                  "task.loss_reduction=mean", "task.clip_grad_norm=0.01")
+    cfg = ptb_cfg(
+        tiny_ptb,
+        "task.max_batches=12",
+        "task.eval_interval=null",
+        "log_interval=1",
+        "task.loss_reduction=mean",
+        "task.clip_grad_norm=0.01",
+    )
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     trainer = build_trainer(cfg, run_dir, CPU)
     seen = []
 
-    def record(step: int, loss: torch.Tensor, nll: torch.Tensor, tokens: int, grad_norm: torch.Tensor, task: object,
-               optimizer: object) -> None:  # fmt: skip
+    def record(
+        step: int,
+        loss: torch.Tensor,
+        nll: torch.Tensor,
+        tokens: int,
+        grad_norm: torch.Tensor,
+        task: object,
+        optimizer: object,
+    ) -> None:
         assert task is trainer.task and optimizer is trainer.optimizer
         clipped = torch.stack([p.grad.norm() for p in task.model.parameters()]).norm()
         seen.append((step, loss.item(), grad_norm.item(), clipped.item()))
@@ -367,7 +377,9 @@ def test_unknown_loss_reduction_is_a_config_error(tiny_ptb: Path) -> None:
 
 def test_same_seed_gives_identical_metrics(tmp_path: Path, tiny_ptb: Path) -> None:
     overrides = ("task.max_batches=10", "task.eval_interval=5", "log_interval=1000")
-    runs = [train(tmp_path, tiny_ptb, *overrides, f"seed={seed}", name=f"run{i}")[0] for i, seed in enumerate((3, 3, 4))]
+    runs = [
+        train(tmp_path, tiny_ptb, *overrides, f"seed={seed}", name=f"run{i}")[0] for i, seed in enumerate((3, 3, 4))
+    ]
     first, again, other = (read_jsonl(r / "metrics.jsonl") for r in runs)
     assert len(first) == 2
     assert first == again
@@ -379,9 +391,15 @@ def test_same_seed_gives_identical_metrics(tmp_path: Path, tiny_ptb: Path) -> No
 
 def test_zaremba_lr_decay_per_epoch(tmp_path: Path, tiny_ptb: Path) -> None:
     common = (
-        "optimizer=sgd", "task.batch_size=10", "task.bptt=4", "task.epochs=3", "task.eval_interval=null",
-        "task.lr_decay_start=1", "task.lr_decay_factor=0.5", "log_interval=12",
-    )  # fmt: skip
+        "optimizer=sgd",
+        "task.batch_size=10",
+        "task.bptt=4",
+        "task.epochs=3",
+        "task.eval_interval=null",
+        "task.lr_decay_start=1",
+        "task.lr_decay_factor=0.5",
+        "log_interval=12",
+    )
     run_dir, _ = train(tmp_path, tiny_ptb, *common, name="decay")
     rows = read_jsonl(run_dir / "metrics.jsonl")
     assert [(r["epoch"], r["step"]) for r in rows] == [(1, 24), (2, 48), (3, 72)]
@@ -395,8 +413,9 @@ def test_zaremba_lr_decay_per_epoch(tmp_path: Path, tiny_ptb: Path) -> None:
 
 def test_train_fraction_is_a_prefix_of_the_text_with_the_full_vocabulary(tiny_ptb: Path) -> None:
     full = PTBTask(compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}"]).task, torch.device("cpu"))
-    quarter = PTBTask(compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "task.train_fraction=0.25"]).task,
-                      torch.device("cpu"))
+    quarter = PTBTask(
+        compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "task.train_fraction=0.25"]).task, torch.device("cpu")
+    )
     assert quarter.vocab_size == full.vocab_size
     # Column 0 of the batchified quarter is the first quarter-of-a-column of the text.
     rows = quarter.train_data.shape[0]
@@ -410,15 +429,27 @@ def test_element_wise_clipping_bounds_every_gradient_element_the_step_uses(tmp_p
     clipped gradients, while the logged gradient norm is the one before clipping."""
     from adamomentum.run import build_trainer
 
-    cfg = ptb_cfg(tiny_ptb, "optimizer=sgd", "task.clip_grad_norm=null", "task.clip_grad_value=0.001",
-                  "task.max_batches=3", "task.eval_interval=null", "checkpoint_interval=null")
+    cfg = ptb_cfg(
+        tiny_ptb,
+        "optimizer=sgd",
+        "task.clip_grad_norm=null",
+        "task.clip_grad_value=0.001",
+        "task.max_batches=3",
+        "task.eval_interval=null",
+        "checkpoint_interval=null",
+    )
     trainer = build_trainer(cfg, tmp_path, CPU)
     seen = []
 
     def record(step, loss, nll, tokens, grad_norm, task, optimizer) -> None:
         grads = [p.grad for p in task.model.parameters()]
-        seen.append((float(grad_norm), max(float(g.abs().max()) for g in grads),
-                     float(torch.cat([g.flatten() for g in grads]).norm())))
+        seen.append(
+            (
+                float(grad_norm),
+                max(float(g.abs().max()) for g in grads),
+                float(torch.cat([g.flatten() for g in grads]).norm()),
+            )
+        )
 
     trainer.step_callbacks.append(record)
     trainer.fit()

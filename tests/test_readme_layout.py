@@ -34,8 +34,11 @@ def test_every_path_the_layout_names_exists():
 def test_every_module_and_package_of_src_is_in_the_layout():
     named = set(layout_paths())
     package = ROOT / "src" / "adamomentum"
-    parts = [p for p in package.iterdir() if p.name != "__init__.py" and not p.name.startswith((".", "__"))
-             and (p.suffix == ".py" or p.is_dir())]  # fmt: skip
+    parts = [
+        p
+        for p in package.iterdir()
+        if p.name != "__init__.py" and not p.name.startswith((".", "__")) and (p.suffix == ".py" or p.is_dir())
+    ]
     unnamed = [p.name for p in parts if f"src/adamomentum/{p.name}{'/' if p.is_dir() else ''}" not in named]
     assert not unnamed, unnamed
 

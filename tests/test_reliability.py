@@ -21,8 +21,15 @@ from adamomentum.signals import Interrupted
 from conftest import SMALL_PTB, compose_cfg, read_jsonl, read_scalars, write_tiny_ptb
 
 # Long enough (about 40 epochs of 49 batches) that a signal lands mid-run, short enough for CI.
-LONG_PTB = [*SMALL_PTB, "task=ptb", "optimizer=adamomentum", "task.epochs=40", "task.eval_interval=30",
-            "checkpoint_interval=20", "log_interval=10"]
+LONG_PTB = [
+    *SMALL_PTB,
+    "task=ptb",
+    "optimizer=adamomentum",
+    "task.epochs=40",
+    "task.eval_interval=30",
+    "checkpoint_interval=20",
+    "log_interval=10",
+]
 
 
 def train_cmd(run_dir: Path, *overrides: str) -> list[str]:
@@ -69,8 +76,13 @@ def reference_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
 def test_interrupted_and_resumed_run_matches_uninterrupted_run(reference_run, tmp_path, how):
     reference_dir, data = reference_run
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(train_cmd(run_dir, *LONG_PTB, f"task.data_dir={data}"), cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        train_cmd(run_dir, *LONG_PTB, f"task.data_dir={data}"),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_for_checkpoint(run_dir, proc, min_step=250)
     proc.send_signal(getattr(signal, how))
     _, stderr = proc.communicate(timeout=120)
@@ -97,8 +109,11 @@ def test_a_stop_with_checkpoints_off_says_there_is_nothing_to_resume(tmp_path, t
     cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "checkpoint_interval=null", "task.max_batches=10"])
     trainer = build_trainer(cfg, tmp_path, torch.device("cpu"))
     trainer.step_callbacks.append(lambda step, *_: os.kill(os.getpid(), signal.SIGTERM) if step == 3 else None)
-    with pytest.raises(Interrupted, match=r"^SIGTERM received: stopped at step 3 without a checkpoint "
-                                          r"\(checkpoint_interval=null\): start the run again to redo it$"):
+    with pytest.raises(
+        Interrupted,
+        match=r"^SIGTERM received: stopped at step 3 without a checkpoint "
+        r"\(checkpoint_interval=null\): start the run again to redo it$",
+    ):
         trainer.fit()
     assert not (tmp_path / CHECKPOINT).exists()
 
@@ -135,9 +150,22 @@ def test_submitit_preemption_signal_checkpoints_the_current_step_and_the_requeue
     run_dir = sweep / "run"
     # log_interval=1 puts every trained step in train.log.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "adamomentum.train", "--multirun", "hydra/launcher=submitit_local",
-         *LONG_PTB, "log_interval=1", f"task.data_dir={data}", f"hydra.sweep.dir={sweep}", "hydra.sweep.subdir=run"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "adamomentum.train",
+            "--multirun",
+            "hydra/launcher=submitit_local",
+            *LONG_PTB,
+            "log_interval=1",
+            f"task.data_dir={data}",
+            f"hydra.sweep.dir={sweep}",
+            "hydra.sweep.subdir=run",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     wait_for_checkpoint(run_dir, proc, min_step=250)
     jobs = [pid for pid, cmdline in descendants(proc.pid) if "submitit.core._submit" in cmdline]
@@ -154,7 +182,7 @@ def test_submitit_preemption_signal_checkpoints_the_current_step_and_the_requeue
     assert stop, f"no checkpoint on {name} in {run_dir / 'train.log'}"
     stopped_at = int(stop.group(1))
     last_trained = int(re.findall(r"step (\d+)/\d+: loss", log[: stop.start()])[-1])
-    handed_over = log[stop.end():]
+    handed_over = log[stop.end() :]
     assert f"Caught signal {name}" in handed_over and "Requeued job" in handed_over  # submitit's handler ran
     resumed_at = int(re.search(r"resuming .* at epoch \d+, step (\d+)", handed_over).group(1))
     # No batch trained twice: the requeued job starts right after the last step the first one trained.
@@ -243,8 +271,15 @@ def test_loading_a_checkpoint_leaves_metrics_alone_and_resuming_cuts_them_back(t
     from adamomentum.run import build_trainer
 
     run_dir = short_run(tmp_path, "task.eval_interval=5")
-    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tmp_path / 'ptb'}", "task.epochs=2", "checkpoint_interval=10",
-                       "task.eval_interval=5"])
+    cfg = compose_cfg(
+        [
+            *SMALL_PTB,
+            f"task.data_dir={tmp_path / 'ptb'}",
+            "task.epochs=2",
+            "checkpoint_interval=10",
+            "task.eval_interval=5",
+        ]
+    )
     logged = read_jsonl(run_dir / "metrics.jsonl")
     before = (run_dir / "metrics.jsonl").read_bytes()
     state = torch.load(run_dir / PREVIOUS, weights_only=True)
@@ -263,7 +298,9 @@ def test_loading_a_checkpoint_leaves_metrics_alone_and_resuming_cuts_them_back(t
 def test_resuming_with_a_changed_model_config_is_refused(tmp_path):
     run_dir = short_run(tmp_path, "task.max_batches=30")
     (run_dir / "summary.json").unlink()  # as if it had been interrupted
-    proc = run_cli([sys.executable, "-m", "adamomentum.train", f"resume={run_dir}", "task.hidden_size=32"], cwd=tmp_path)
+    proc = run_cli(
+        [sys.executable, "-m", "adamomentum.train", f"resume={run_dir}", "task.hidden_size=32"], cwd=tmp_path
+    )
     assert proc.returncode == 2
     assert "task.hidden_size: 16 -> 32" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -278,12 +315,26 @@ def test_resume_of_a_folder_without_checkpoint_says_so(tmp_path):
 def test_divergence_stops_the_run_cleanly_and_a_multirun_carries_on(tmp_path):
     data = write_tiny_ptb(tmp_path / "ptb")
     sweep = tmp_path / "sweep"
-    proc = run_cli([sys.executable, "-m", "adamomentum.train", "--multirun", *SMALL_PTB, "optimizer=sgd",
-                    f"task.data_dir={data}", "task.epochs=1", "task.clip_grad_norm=null",
-                    "optimizer.lr=1e38,0.5", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    proc = run_cli(
+        [
+            sys.executable,
+            "-m",
+            "adamomentum.train",
+            "--multirun",
+            *SMALL_PTB,
+            "optimizer=sgd",
+            f"task.data_dir={data}",
+            "task.epochs=1",
+            "task.clip_grad_norm=null",
+            "optimizer.lr=1e38,0.5",
+            f"hydra.sweep.dir={sweep}",
+        ],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
-    summaries = {s["config"]["optimizer"]["lr"]: s for s in
-                 (json.loads(p.read_text()) for p in sweep.rglob("summary.json"))}
+    summaries = {
+        s["config"]["optimizer"]["lr"]: s for s in (json.loads(p.read_text()) for p in sweep.rglob("summary.json"))
+    }
     assert summaries[1e38]["status"] == "diverged"
     assert summaries[1e38]["diverged_at_step"] >= 1
     assert summaries[0.5]["status"] == "completed"
@@ -294,16 +345,21 @@ def test_bf16_on_a_cpu_without_bf16_instructions_is_refused_before_any_run_folde
     The variable declares the CPU's bf16 instructions, so the check runs on every CPU."""
     data = write_tiny_ptb(tmp_path / "ptb")
     env = {**os.environ, "ADAMOMENTUM_CPU_BF16": ""}
-    proc = subprocess.run(train_cmd(tmp_path / "run", *SMALL_PTB, f"task.data_dir={data}", "precision=bf16"),
-                          cwd=tmp_path, capture_output=True, text=True, timeout=180, env=env)  # fmt: skip
+    proc = subprocess.run(
+        train_cmd(tmp_path / "run", *SMALL_PTB, f"task.data_dir={data}", "precision=bf16"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     assert proc.returncode == 2
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith("error: precision=bf16: this CPU (") and "use precision=fp32" in line
     assert not (tmp_path / "run").exists()
 
 
-def test_a_run_records_the_cpus_bf16_instructions_and_a_resume_on_another_kind_says_so(tmp_path, monkeypatch,
-                                                                                         caplog):
+def test_a_run_records_the_cpus_bf16_instructions_and_a_resume_on_another_kind_says_so(tmp_path, monkeypatch, caplog):
     data = write_tiny_ptb(tmp_path / "ptb")
     cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}", "task.eval_interval=null"])
     monkeypatch.setenv("ADAMOMENTUM_CPU_BF16", "AVX512_BF16")
@@ -353,16 +409,30 @@ def test_the_resume_command_a_stopped_run_prints_works_pasted_into_a_shell(tmp_p
     """A sweep's run directory holds ``=`` and ``,``, which Hydra reads as syntax: the printed command quotes
     them for Hydra and for the shell."""
     run_dir = tmp_path / "sweep" / "sgd" / "seed=0" / "checkpoint_interval=5,task.max_batches=40"
-    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "optimizer=sgd", "checkpoint_interval=5",
-                       "task.max_batches=40", "task.eval_interval=null"])
+    cfg = compose_cfg(
+        [
+            *SMALL_PTB,
+            f"task.data_dir={tiny_ptb}",
+            "optimizer=sgd",
+            "checkpoint_interval=5",
+            "task.max_batches=40",
+            "task.eval_interval=null",
+        ]
+    )
     trainer = build_trainer(cfg, run_dir, torch.device("cpu"))
     trainer.step_callbacks.append(lambda step, *_: os.kill(os.getpid(), signal.SIGTERM) if step == 12 else None)
     with pytest.raises(Interrupted) as stopped:
         trainer.fit()
     command = str(stopped.value).split("continue with: ", 1)[1]
     assert command.startswith("python -m adamomentum.train ")
-    pasted = subprocess.run(command.replace("python", shlex.quote(sys.executable), 1), shell=True, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=180)  # fmt: skip
+    pasted = subprocess.run(
+        command.replace("python", shlex.quote(sys.executable), 1),
+        shell=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert pasted.returncode == 0, pasted.stderr
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["steps"] == 40
@@ -397,8 +467,9 @@ def test_truncated_real_data_file_fails_its_checksum(tmp_path):
         (data / name).write_bytes((Path(os.environ["PTB_DIR"]) / name).read_bytes())
     target = data / "ptb.valid.txt"
     target.write_bytes(target.read_bytes()[:-1000])
-    proc = run_cli(train_cmd(tmp_path / "run", "threads=1", f"task.data_dir={data}", "task.download=false"),
-                   cwd=tmp_path)
+    proc = run_cli(
+        train_cmd(tmp_path / "run", "threads=1", f"task.data_dir={data}", "task.download=false"), cwd=tmp_path
+    )
     assert proc.returncode == 2
     assert "ptb.valid.txt" in proc.stderr and "SHA-256" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -414,8 +485,14 @@ def test_unwritable_output_directory(tmp_path):
 def test_full_error_env_shows_the_traceback(tmp_path):
     data = write_tiny_ptb(tmp_path / "ptb")
     env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
-    proc = subprocess.run(train_cmd(tmp_path / "run", *SMALL_PTB, f"task.data_dir={data}", "optimizer.lr=-1"),
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run(
+        train_cmd(tmp_path / "run", *SMALL_PTB, f"task.data_dir={data}", "optimizer.lr=-1"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert proc.returncode != 0
     assert "Traceback" in proc.stderr
 
@@ -433,9 +510,18 @@ def test_divergence_is_found_at_the_same_step_when_checks_are_deferred(tmp_path)
         torch.manual_seed(0)
         task = PTBTask(cfg.task, torch.device("cpu"))
         optimizer = torch.optim.SGD(task.model.parameters(), lr=1e38)
-        schedule = TrainingSchedule(epochs=1, max_batches=None, eval_interval=None, log_interval=7,
-                                    clip_grad_norm=None, lr_decay=False, lr_decay_start=0, lr_decay_factor=1.0,
-                                    momentum_schedule="constant", momentum_warmup_steps=0)
+        schedule = TrainingSchedule(
+            epochs=1,
+            max_batches=None,
+            eval_interval=None,
+            log_interval=7,
+            clip_grad_norm=None,
+            lr_decay=False,
+            lr_decay_start=0,
+            lr_decay_factor=1.0,
+            momentum_schedule="constant",
+            momentum_warmup_steps=0,
+        )
         run_dir = tmp_path / f"run-every-step-{every_step}"
         run_dir.mkdir()
         trainer = Trainer(task, optimizer, schedule, run_dir, torch.device("cpu"), progress=False)
@@ -461,8 +547,15 @@ def test_summary_names_the_commit_the_run_started_from(tmp_path, monkeypatch):
     # Resumed under newer code: both commits are recorded, the launch's first.
     (run_dir / "summary.json").unlink()
     monkeypatch.setattr(train, "git_commit", lambda: "commit-at-resume")
-    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tmp_path / 'ptb'}", "task.epochs=2", "checkpoint_interval=10",
-                       "task.max_batches=60"])
+    cfg = compose_cfg(
+        [
+            *SMALL_PTB,
+            f"task.data_dir={tmp_path / 'ptb'}",
+            "task.epochs=2",
+            "checkpoint_interval=10",
+            "task.max_batches=60",
+        ]
+    )
     train.run(cfg, run_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["git_commits"] == ["commit-at-launch", "commit-at-resume"]
@@ -472,6 +565,7 @@ def test_summary_names_the_commit_the_run_started_from(tmp_path, monkeypatch):
 def test_the_commit_is_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
     """A multirun process keeps the code it imported: later HEADs must not be credited with its runs."""
     import adamomentum.process as train
+
     heads = iter(["first\n", "second\n"])
 
     def fake_git(args: list[str], **kwargs: object) -> subprocess.CompletedProcess:

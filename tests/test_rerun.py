@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from adamomentum.rerun import main, rerun
 from adamomentum.process import device_description
+from adamomentum.rerun import main, rerun
 from adamomentum.run import run
-
 from conftest import SMALL_PTB, compose_cfg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +41,8 @@ def test_a_changed_number_is_reported_with_its_step_and_key(tmp_path: Path, tiny
     (run_dir / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     changed = rerun(run_dir, batches=10)
     assert changed.differences == [
-        f"step 10: valid_ppl logged {logged * (1 + 1e-12)!r}, rerun {logged!r} (-1.00e-12 relative)"]
+        f"step 10: valid_ppl logged {logged * (1 + 1e-12)!r}, rerun {logged!r} (-1.00e-12 relative)"
+    ]
     assert changed.logged_device == changed.device == device_description(torch.device("cpu"))
     with pytest.raises(SystemExit) as exit_code:
         main([str(run_dir), "--batches", "10"])
@@ -72,7 +72,9 @@ def committed_runs_made_here() -> list[Path]:
 def test_a_committed_run_made_on_this_kind_of_cpu_reproduces_its_first_500_batches() -> None:
     runs = committed_runs_made_here()
     if not runs:
-        pytest.skip(f"no committed PTB run was made on {device_description(torch.device('cpu'))} with one thread: "
-                    "runs agree bit for bit only on the same kind of CPU")
+        pytest.skip(
+            f"no committed PTB run was made on {device_description(torch.device('cpu'))} with one thread: "
+            "runs agree bit for bit only on the same kind of CPU"
+        )
     result = rerun(runs[0], batches=500, data_dir=PTB_DIR)
     assert result.differences == [], runs[0]

@@ -16,9 +16,19 @@ from hydra import compose, initialize_config_dir
 from adamomentum.config import CONFIG_DIR
 
 TINY_MODEL = [
-    "task.download=false", "task.verify=false", "task.embedding_dim=8", "task.hidden_size=8", "task.num_layers=1",
-    "task.batch_size=4", "task.eval_batch_size=4", "task.bptt=5", "task.max_batches=2", "threads=1", "device=cpu",
-    "progress=false", "checkpoint_interval=null",
+    "task.download=false",
+    "task.verify=false",
+    "task.embedding_dim=8",
+    "task.hidden_size=8",
+    "task.num_layers=1",
+    "task.batch_size=4",
+    "task.eval_batch_size=4",
+    "task.bptt=5",
+    "task.max_batches=2",
+    "threads=1",
+    "device=cpu",
+    "progress=false",
+    "checkpoint_interval=null",
 ]
 
 
@@ -29,8 +39,14 @@ def compose_verdict(*overrides: str):
 
 def run_study(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    return subprocess.run([sys.executable, "-m", "adamomentum.train", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "adamomentum.train", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_the_verdict_lists_the_issues_runs_with_seed_0_evaluated_every_500_batches():
@@ -51,11 +67,19 @@ def test_the_verdict_lists_the_issues_runs_with_seed_0_evaluated_every_500_batch
 
 def test_the_study_trains_each_listed_run_once_and_a_relaunch_skips_them(tmp_path: Path, tiny_ptb: Path):
     sweep = tmp_path / "sweep"
-    runs = ["optimizer=adamomentum optimizer.initial_accumulator_value=0.1 seed=0",
-            "optimizer=adamomentum optimizer.initial_accumulator_value=0.1 seed=1 task.eval_interval=null",
-            "optimizer=sgd seed=1 task.eval_interval=null"]
-    args = ["experiment=ptb_verdict", "study.scale=small", f"task.data_dir={tiny_ptb}", *TINY_MODEL,
-            f"hydra.sweeper.runs=[{','.join(repr(r) for r in runs)}]", f"hydra.sweep.dir={sweep}"]
+    runs = [
+        "optimizer=adamomentum optimizer.initial_accumulator_value=0.1 seed=0",
+        "optimizer=adamomentum optimizer.initial_accumulator_value=0.1 seed=1 task.eval_interval=null",
+        "optimizer=sgd seed=1 task.eval_interval=null",
+    ]
+    args = [
+        "experiment=ptb_verdict",
+        "study.scale=small",
+        f"task.data_dir={tiny_ptb}",
+        *TINY_MODEL,
+        f"hydra.sweeper.runs=[{','.join(repr(r) for r in runs)}]",
+        f"hydra.sweep.dir={sweep}",
+    ]
     first = run_study(args, tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     summaries = {p.parent.relative_to(sweep).parts[:2]: json.loads(p.read_text()) for p in sweep.rglob("summary.json")}
@@ -65,8 +89,11 @@ def test_the_study_trains_each_listed_run_once_and_a_relaunch_skips_them(tmp_pat
     assert summaries["sgd", "seed=1"]["config"]["optimizer"]["initial_accumulator_value"] is None
     # The directory names the overrides that make the setting, never the evaluation schedule.
     dirs = [p.parent.relative_to(sweep).parts for p in sweep.rglob("summary.json")]
-    assert [d[2].startswith("checkpoint_interval=null,optimizer.initial_accumulator_value=0.1,") for d in dirs
-            if d[0] == "adamomentum"] == [True, True]
+    assert [
+        d[2].startswith("checkpoint_interval=null,optimizer.initial_accumulator_value=0.1,")
+        for d in dirs
+        if d[0] == "adamomentum"
+    ] == [True, True]
     assert not any("eval_interval" in d[2] for d in dirs)
 
     again = run_study(args, tmp_path)
@@ -75,8 +102,17 @@ def test_the_study_trains_each_listed_run_once_and_a_relaunch_skips_them(tmp_pat
 
 
 def test_a_sweep_on_the_command_line_is_refused_with_the_fix(tmp_path: Path, tiny_ptb: Path):
-    proc = run_study(["experiment=ptb_verdict", "study.scale=small", f"task.data_dir={tiny_ptb}", *TINY_MODEL,
-                      "optimizer.lr=0.1,0.2", f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path)
+    proc = run_study(
+        [
+            "experiment=ptb_verdict",
+            "study.scale=small",
+            f"task.data_dir={tiny_ptb}",
+            *TINY_MODEL,
+            "optimizer.lr=0.1,0.2",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        ],
+        tmp_path,
+    )
     assert proc.returncode != 0
     assert "optimizer.lr=0.1,0.2" in proc.stderr and "hydra.sweeper.runs" in proc.stderr
     assert not list((tmp_path / "sweep").rglob("summary.json"))
@@ -84,8 +120,17 @@ def test_a_sweep_on_the_command_line_is_refused_with_the_fix(tmp_path: Path, tin
 
 @pytest.mark.parametrize("entry", ["optimizer=sgd,momentum seed=1"])
 def test_an_entry_that_sweeps_is_refused(tmp_path: Path, tiny_ptb: Path, entry: str):
-    proc = run_study(["experiment=ptb_verdict", "study.scale=small", f"task.data_dir={tiny_ptb}", *TINY_MODEL,
-                      f"hydra.sweeper.runs=[{entry!r}]", f"hydra.sweep.dir={tmp_path / 'sweep'}"], tmp_path)
+    proc = run_study(
+        [
+            "experiment=ptb_verdict",
+            "study.scale=small",
+            f"task.data_dir={tiny_ptb}",
+            *TINY_MODEL,
+            f"hydra.sweeper.runs=[{entry!r}]",
+            f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        ],
+        tmp_path,
+    )
     assert proc.returncode != 0
     assert "one entry per value" in proc.stderr
 
@@ -98,9 +143,16 @@ def test_the_ner_verdict_lists_three_seeds_of_each_setting_on_the_stand_in_corpu
             run = compose("config", overrides=["experiment=ner_verdict", *entry.split()])
             runs.append((run.optimizer.name, run.optimizer.initial_accumulator_value, run.seed))
     settings = {(o, None) for o in ("sgd", "momentum", "adagrad", "adamomentum")} | {
-        ("adagrad", 0.1), ("adamomentum", 0.1)}
+        ("adagrad", 0.1),
+        ("adamomentum", 0.1),
+    }
     assert sorted(runs, key=str) == sorted(((o, g, s) for o, g in settings for s in (0, 1, 2)), key=str)
     assert runs[:2] == [("momentum", None, 0), ("adamomentum", 0.1, 0)]  # the issue's order
     task = cfg.task
     assert (task.name, task.source, task.max_train_sentences, task.epochs, task.loss_reduction) == (
-        "ner", "columns", 14700, 30, "sum_over_time")
+        "ner",
+        "columns",
+        14700,
+        30,
+        "sum_over_time",
+    )

@@ -15,7 +15,7 @@ import os
 import random
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -101,15 +101,24 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
                 "be resumed: move the folder aside and start the run again (the same config and seed train the "
                 "same numbers)"
             ) from None
-        log.warning("%s; resuming from the previous checkpoint %s (step %d) instead.", newest_error, previous, state["step"])
+        log.warning(
+            "%s; resuming from the previous checkpoint %s (step %d) instead.", newest_error, previous, state["step"]
+        )
         return state
 
 
 def rng_state() -> dict[str, Any]:
-    np_state = np.random.get_state()
+    # The legacy form: a tuple (bit generator, keys, position, has_gauss, cached_gaussian).
+    np_state = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state(legacy=True))
     return {
         "python": random.getstate(),
-        "numpy": [np_state[0], torch.from_numpy(np_state[1].copy()), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "numpy": [
+            np_state[0],
+            torch.from_numpy(np_state[1].copy()),
+            int(np_state[2]),
+            int(np_state[3]),
+            float(np_state[4]),
+        ],
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
@@ -28,12 +28,12 @@ class OptimizerConfig:
 
     name: str = MISSING
     lr: float = MISSING
-    momentum: Optional[float] = None
-    eps: Optional[float] = None
-    weight_decay: Optional[float] = None
-    initial_accumulator_value: Optional[float] = None
-    foreach: Optional[bool] = None
-    fused: Optional[bool] = None
+    momentum: float | None = None
+    eps: float | None = None
+    weight_decay: float | None = None
+    initial_accumulator_value: float | None = None
+    foreach: bool | None = None
+    fused: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     # Apply the task's learning-rate decay (Zaremba's x0.5 per epoch for PTB).
     lr_decay: bool = False
@@ -49,9 +49,9 @@ class TaskConfig:
     name: str = MISSING
     epochs: int = MISSING
     # Stop after this many training batches in all; null means no limit.
-    max_batches: Optional[int] = None
+    max_batches: int | None = None
     # Evaluate every this many training batches (and at each epoch end); null: epoch ends only.
-    eval_interval: Optional[int] = None
+    eval_interval: int | None = None
     batch_size: int = 20
     eval_batch_size: int = 20
     embedding_dim: int = 256
@@ -59,10 +59,10 @@ class TaskConfig:
     num_layers: int = 2
     dropout: float = 0.0
     init_range: float = 0.1
-    clip_grad_norm: Optional[float] = 5.0
+    clip_grad_norm: float | None = 5.0
     # Clip each gradient element to [-v, v] as the authors' C++ code does (v = 1, with no norm clipping);
     # null: none.
-    clip_grad_value: Optional[float] = None
+    clip_grad_value: float | None = None
     # Train on this share of the training split (PTB: its first tokens, contiguous;
     # NER: a sample of sentences drawn with split_seed). The vocabulary stays that
     # of the whole training split, so runs at different fractions stay comparable.
@@ -84,7 +84,7 @@ class PTBTaskConfig(TaskConfig):
     # Check SHA-256, token counts and vocabulary size of the real corpus.
     verify: bool = True
     epochs: int = 13
-    eval_interval: Optional[int] = 500
+    eval_interval: int | None = 500
     bptt: int = 20
     # Zaremba's code scores the test split as one stream (batch 1) at the end.
     final_test_batch_size: int = 1
@@ -107,7 +107,7 @@ class NERTaskConfig(TaskConfig):
 
     name: str = "ner"
     source: str = "hub"
-    data_dir: Optional[str] = None
+    data_dir: str | None = None
     hub_dataset: str = "ontonotes/conll2012_ontonotesv5"
     hub_config: str = "chinese_v4"
     entity_types: list[str] = field(default_factory=lambda: ["GPE", "LOC", "ORG", "PERSON"])
@@ -116,7 +116,7 @@ class NERTaskConfig(TaskConfig):
     )
     min_length: int = 2
     max_length: int = 80
-    max_train_sentences: Optional[int] = None
+    max_train_sentences: int | None = None
     dev_fraction: float = 0.1
     split_seed: int = 0
     min_count: int = 1
@@ -161,11 +161,11 @@ class Config:
     # batch's buffers back in from the OS (docs/performance.md).
     keep_freed_memory: bool = True
     # torch threads on CPU; null keeps torch's default (one per core).
-    threads: Optional[int] = None
+    threads: int | None = None
     log_interval: int = 100
     progress: bool = True
-    checkpoint_interval: Optional[int] = 1000
-    resume: Optional[str] = None
+    checkpoint_interval: int | None = 1000
+    resume: str | None = None
 
 
 def flatten(node: dict[str, Any]) -> dict[str, Any]:
@@ -215,8 +215,12 @@ def schema_keys(node: str) -> set[str] | None:
     for "task"; None for a node the schema leaves open."""
     from dataclasses import fields
 
-    schemas: dict[str, tuple[type, ...]] = {"": (Config,), "optimizer": (OptimizerConfig,),
-                                             "task": (PTBTaskConfig, NERTaskConfig), "study": (StudyConfig,)}  # fmt: skip
+    schemas: dict[str, tuple[type, ...]] = {
+        "": (Config,),
+        "optimizer": (OptimizerConfig,),
+        "task": (PTBTaskConfig, NERTaskConfig),
+        "study": (StudyConfig,),
+    }
     if node not in schemas:
         return None
     return {f.name for schema in schemas[node] for f in fields(schema)}

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 
-
 def perplexity(total_nll: float, total_tokens: int) -> float:
     """``exp(total_nll / total_tokens)``, from summed natural-log NLL so that batches of
     different sizes weigh by tokens, not by batch.

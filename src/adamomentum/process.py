@@ -98,8 +98,13 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     commit = out.stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PACKAGE_DIR,
-                           capture_output=True, text=True, timeout=10)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=PACKAGE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     return commit + ("-dirty" if dirty.stdout.strip() else "")
 
 
@@ -144,14 +149,18 @@ def device_description(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     capability = torch.backends.cpu.get_cpu_capability()
-    return (f"cpu ({cpu_model()}, {platform.machine()}, {capability}, bf16: {cpu_bf16() or 'none'}, "
-            f"{torch.get_num_threads()} threads)")
+    return (
+        f"cpu ({cpu_model()}, {platform.machine()}, {capability}, bf16: {cpu_bf16() or 'none'}, "
+        f"{torch.get_num_threads()} threads)"
+    )
 
 
 def bf16_refusal(device: torch.device) -> str | None:
     """Why ``precision=bf16`` must not run on ``device``, or None where it may."""
     if device.type != "cpu" or cpu_bf16() is not None:
         return None
-    return (f"precision=bf16: this CPU ({cpu_model()}) has no bf16 instructions (AVX512-BF16, AMX-BF16 or Arm "
-            "BF16), so bf16 would run 30-60x slower than float32 and its LSTM fails; use precision=fp32 (the "
-            f"default), or set {CPU_BF16_VARIABLE}=<its instructions> if the CPU has them.")
+    return (
+        f"precision=bf16: this CPU ({cpu_model()}) has no bf16 instructions (AVX512-BF16, AMX-BF16 or Arm "
+        "BF16), so bf16 would run 30-60x slower than float32 and its LSTM fails; use precision=fp32 (the "
+        f"default), or set {CPU_BF16_VARIABLE}=<its instructions> if the CPU has them."
+    )

@@ -30,9 +30,8 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from adamomentum.config import fill_keys_added_later
+from adamomentum.config import CONFIG_DIR, fill_keys_added_later
 from adamomentum.errors import UserError
-from adamomentum.config import CONFIG_DIR
 from adamomentum.process import device_description
 from adamomentum.run import set_up_trainer
 
@@ -42,7 +41,9 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
         lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     except FileNotFoundError as e:
-        raise UserError(f"{e.filename} is missing: pass a run directory holding summary.json and metrics.jsonl.")
+        raise UserError(
+            f"{e.filename} is missing: pass a run directory holding summary.json and metrics.jsonl."
+        ) from None
     return summary, [json.loads(line) for line in lines if line]
 
 
@@ -53,6 +54,7 @@ def rerun_config(summary: dict[str, Any], batches: int, data_dir: str | None) ->
     stored = OmegaConf.create(summary["config"])
     fill_keys_added_later(stored)
     cfg = OmegaConf.merge(defaults, stored)
+    assert isinstance(cfg, DictConfig), "a run's config is a mapping"
     cfg.task.max_batches = batches
     cfg.progress, cfg.checkpoint_interval, cfg.resume = False, None, None
     if data_dir is not None:
@@ -69,8 +71,9 @@ def _agrees(logged: Any, again: Any, rtol: float) -> bool:
     return logged == again
 
 
-def differences(logged: list[dict[str, Any]], rerun: list[dict[str, Any]], batches: int,
-                rtol: float = 0.0) -> list[str]:  # fmt: skip
+def differences(
+    logged: list[dict[str, Any]], rerun: list[dict[str, Any]], batches: int, rtol: float = 0.0
+) -> list[str]:
     """Each logged evaluation up to ``batches`` against the rerun's at the same step (floats within ``rtol``)."""
     redone = {r["step"]: r for r in rerun}
     found = []
@@ -81,8 +84,11 @@ def differences(logged: list[dict[str, Any]], rerun: list[dict[str, Any]], batch
             continue
         for key, value in record.items():
             if not _agrees(value, again.get(key), rtol):
-                relative = (f" ({again[key] / value - 1:+.2e} relative)"
-                            if isinstance(value, float) and isinstance(again.get(key), float) and value else "")
+                relative = (
+                    f" ({again[key] / value - 1:+.2e} relative)"
+                    if isinstance(value, float) and isinstance(again.get(key), float) and value
+                    else ""
+                )
                 found.append(f"step {record['step']}: {key} logged {value!r}, rerun {again.get(key)!r}{relative}")
     return found
 
@@ -105,13 +111,17 @@ def rerun(run_dir: Path, batches: int | None = None, data_dir: str | None = None
     with tempfile.TemporaryDirectory() as scratch:
         trainer = set_up_trainer(cfg, Path(scratch))
         result = trainer.fit()
-    return Rerun(differences(logged, result.history, batches, rtol), summary.get("device", "unknown"),
-                 device_description(trainer.device))  # fmt: skip
+    return Rerun(
+        differences(logged, result.history, batches, rtol),
+        summary.get("device", "unknown"),
+        device_description(trainer.device),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m adamomentum.rerun", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m adamomentum.rerun", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("run_dir", type=Path, help="a run directory (summary.json, metrics.jsonl)")
     parser.add_argument("--batches", type=int, help="how many batches to retrain (default: to the first evaluation)")
     parser.add_argument("--data-dir", help="where the corpus is, if not where the run read it")

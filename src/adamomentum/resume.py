@@ -43,16 +43,32 @@ def resume_command(run_dir: Path) -> str:
 
 # What a resumed run may change: where and how fast it runs, and how long it trains.
 RESUME_MAY_CHANGE = {
-    "resume", "device", "threads", "keep_freed_memory", "progress", "log_interval", "checkpoint_interval",
-    "task.epochs", "task.max_batches", "task.data_dir", "task.download",
+    "resume",
+    "device",
+    "threads",
+    "keep_freed_memory",
+    "progress",
+    "log_interval",
+    "checkpoint_interval",
+    "task.epochs",
+    "task.max_batches",
+    "task.data_dir",
+    "task.download",
 }
+
+
+def _flat(cfg: DictConfig) -> dict[str, Any]:
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict), "a run's config is a mapping"
+    return flatten({str(key): value for key, value in container.items()})
 
 
 def check_resumable(stored_yaml: str, cfg: DictConfig, run_dir: Path) -> None:
     """A checkpoint continues only the config that wrote it (bar RESUME_MAY_CHANGE)."""
-    current = flatten(OmegaConf.to_container(cfg, resolve=True))
-    stored = with_keys_added_later(current.get("task.name"),
-                                   flatten(OmegaConf.to_container(OmegaConf.create(stored_yaml), resolve=True)))
+    current = _flat(cfg)
+    stored_config = OmegaConf.create(stored_yaml)
+    assert isinstance(stored_config, DictConfig), "a checkpoint stores its run's config as a mapping"
+    stored = with_keys_added_later(str(current.get("task.name")), _flat(stored_config))
     # Other options added to adamomentum after the checkpoint was written are not in `stored`: their
     # defaults keep the old behaviour, and they are not compared.
     changed = sorted(k for k in stored if stored[k] != current.get(k) and k not in RESUME_MAY_CHANGE)

@@ -29,9 +29,9 @@ from adamomentum.process import (
     resolve_device,
     seed_everything,
 )
+from adamomentum.resources import reset_peak_rss
 from adamomentum.resume import check_resumable
 from adamomentum.tasks import build_task
-from adamomentum.resources import reset_peak_rss
 from adamomentum.trainer import Trainer, TrainingSchedule, summarize
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,9 @@ def validate(cfg: DictConfig) -> None:
     if not 0 < task.train_fraction <= 1:
         raise ConfigError(f"task.train_fraction={task.train_fraction} must lie in (0, 1].")
     if task.clip_grad_value is not None and task.clip_grad_value <= 0:
-        raise ConfigError(f"task.clip_grad_value={task.clip_grad_value} must be positive, or null for no element-wise "
-                          "clipping.")
+        raise ConfigError(
+            f"task.clip_grad_value={task.clip_grad_value} must be positive, or null for no element-wise clipping."
+        )
     if task.max_batches is not None and task.max_batches <= 0:
         raise ConfigError(f"task.max_batches={task.max_batches} must be positive, or null for no limit.")
     if opt.lr < 0:
@@ -100,8 +101,16 @@ def build_trainer(cfg: DictConfig, run_dir: Path, device: torch.device, commit: 
         momentum_warmup_steps=opt_cfg.momentum_warmup_steps,
     )
     return Trainer(
-        task, optimizer, schedule, run_dir, device, cfg.precision, cfg.progress,
-        checkpoint_interval=cfg.checkpoint_interval, config_yaml=OmegaConf.to_yaml(cfg, resolve=True), commit=commit,
+        task,
+        optimizer,
+        schedule,
+        run_dir,
+        device,
+        cfg.precision,
+        cfg.progress,
+        checkpoint_interval=cfg.checkpoint_interval,
+        config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
+        commit=commit,
         device_description=device_description(device),
     )
 
@@ -185,7 +194,9 @@ def _run_claimed(cfg: DictConfig, run_dir: Path, checkpoint: dict[str, Any] | No
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    log.info("%s: %s after %d steps; summary in %s", opt_cfg.name, result.status, result.steps, run_dir / "summary.json")
+    log.info(
+        "%s: %s after %d steps; summary in %s", opt_cfg.name, result.status, result.steps, run_dir / "summary.json"
+    )
     return summary
 
 

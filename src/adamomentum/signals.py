@@ -59,7 +59,7 @@ class StopRequest:
         self._frame: Any = None
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> "StopRequest":
+    def __enter__(self) -> StopRequest:
         for sig in stop_signals():
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -75,6 +75,8 @@ class StopRequest:
 
         Python's own SIGINT handler is skipped: ``Interrupted`` takes the place of its KeyboardInterrupt.
         """
+        if self.signum is None:
+            return
         previous = self._previous.get(self.signum)
         if callable(previous) and previous is not signal.default_int_handler:
             previous(self.signum, self._frame)

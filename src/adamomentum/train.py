@@ -18,8 +18,10 @@ try:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import DictConfig
 except ModuleNotFoundError as missing:  # a torch-only install: the optimizer works, the experiments do not
-    sys.exit(f"error: {missing.name} is not installed, and the experiments need it: pip install "
-             "'adamomentum[experiments]' (make venv installs everything); the optimizer alone needs only torch.")
+    sys.exit(
+        f"error: {missing.name} is not installed, and the experiments need it: pip install "
+        "'adamomentum[experiments]' (make venv installs everything); the optimizer alone needs only torch."
+    )
 
 from adamomentum.config import CONFIG_DIR, schema_keys
 from adamomentum.errors import ConfigError, UserError
@@ -85,9 +87,11 @@ def _check_output_dirs(argv: list[str]) -> None:
             existing = existing.parent
         if not existing.is_dir() or not os.access(existing, os.W_OK):
             problem = "is not a directory" if not existing.is_dir() else "is not writable"
-            raise ConfigError(f"cannot create run directories under {target}: {existing} {problem}; pass "
-                              "hydra.run.dir=<writable folder> (hydra.sweep.dir for --multirun) or start from a "
-                              "writable directory.")
+            raise ConfigError(
+                f"cannot create run directories under {target}: {existing} {problem}; pass "
+                "hydra.run.dir=<writable folder> (hydra.sweep.dir for --multirun) or start from a "
+                "writable directory."
+            )
 
 
 def _check_appended_keys(argv: list[str]) -> None:
@@ -103,8 +107,10 @@ def _check_appended_keys(argv: list[str]) -> None:
         parent, _, leaf = key.rpartition(".")
         known = schema_keys(parent)
         if known is not None and leaf not in known:
-            raise ConfigError(f"{arg}: {key} is not a config key (and + adds keys, so a typo would be trained "
-                              f"at the default); {parent or 'the top level'} has: {', '.join(sorted(known))}.")
+            raise ConfigError(
+                f"{arg}: {key} is not a config key (and + adds keys, so a typo would be trained "
+                f"at the default); {parent or 'the top level'} has: {', '.join(sorted(known))}."
+            )
 
 
 def _first_line(error: Exception) -> str:
@@ -127,9 +133,9 @@ def _check_composes(argv: list[str]) -> None:
     if any(a in ("-m", "--multirun") or a.startswith("-") for a in argv) or any(_is_sweep(a) for a in argv):
         return
     from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
-    from hydra.errors import HydraException
 
     try:
         with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):

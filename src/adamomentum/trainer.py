@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 class Task(Protocol):
     """What the loop needs from a task (see ``adamomentum.tasks``)."""
 
-    model: nn.Module
+    @property
+    def model(self) -> nn.Module: ...
+
     # metrics.jsonl key that picks the best evaluation, and whether lower is better
     selection_metric: str
     selection_lower_is_better: bool
@@ -116,8 +118,9 @@ class StepCallback(Protocol):
     state. A callback observes: changing what it is given changes the run.
     """
 
-    def __call__(self, step: int, loss: Tensor, nll: Tensor, tokens: int, grad_norm: Tensor, task: Task,
-                 optimizer: Optimizer) -> None: ...  # fmt: skip
+    def __call__(
+        self, step: int, loss: Tensor, nll: Tensor, tokens: int, grad_norm: Tensor, task: Task, optimizer: Optimizer
+    ) -> None: ...
 
 
 class _Window:
@@ -259,8 +262,8 @@ class Trainer:
         """
         s = self.schedule
         due_log = self.step % s.log_interval == 0
-        due_eval = bool(s.eval_interval) and self.step % s.eval_interval == 0
-        due_checkpoint = bool(self.checkpoint_interval) and self.step % self.checkpoint_interval == 0
+        due_eval = s.eval_interval is not None and self.step % s.eval_interval == 0
+        due_checkpoint = self.checkpoint_interval is not None and self.step % self.checkpoint_interval == 0
         reached_max = self._reached_max_batches()
         epoch_done = self.batch_in_epoch >= self.task.batches_per_epoch()
         stop_requested = self._stop.signum is not None
@@ -299,8 +302,14 @@ class Trainer:
             self._total_steps = min(self._total_steps, self.schedule.max_batches)
         # The bar's own estimate of the time left would count training only and jump after each evaluation:
         # the time left is in its postfix instead (``_eta``).
-        self._bar = tqdm(total=self._total_steps, initial=self.step, disable=not self.progress, unit="batch",
-                         dynamic_ncols=True, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
+        self._bar = tqdm(
+            total=self._total_steps,
+            initial=self.step,
+            disable=not self.progress,
+            unit="batch",
+            dynamic_ncols=True,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
+        )
         self.task.model.train()
         self._first_bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
         self._stop = StopRequest()
@@ -328,6 +337,7 @@ class Trainer:
         self._bar.close()
         self.writer.close()
         signum = self._stop.signum
+        assert signum is not None, "called only once a stop signal arrived"
         checkpointed = self.checkpoint_interval is not None
         where = f"checkpoint written to {self.run_dir / CHECKPOINT}" if checkpointed else "no checkpoint (they are off)"
         log.warning("%s at step %d: %s; stopping", signal.Signals(signum).name, self.step, where)
@@ -343,8 +353,9 @@ class Trainer:
         """
         finite = torch.isfinite(loss) & torch.isfinite(grad_norm)
         if not self.check_every_step:
-            self._first_bad_step = torch.where(~finite & (self._first_bad_step < 0), self.step + 1,
-                                               self._first_bad_step)
+            self._first_bad_step = torch.where(
+                ~finite & (self._first_bad_step < 0), self.step + 1, self._first_bad_step
+            )
             return True
         if not finite:
             self._mark_diverged(self.step + 1)
@@ -365,7 +376,9 @@ class Trainer:
         log.error(
             "non-finite loss or gradient at step %d (epoch %d): this run stops and keeps its last checkpoint "
             "(step %d); lower optimizer.lr or keep gradient clipping on (task.clip_grad_norm).",
-            step, self.epoch, self.last_checkpoint_step,
+            step,
+            self.epoch,
+            self.last_checkpoint_step,
         )
 
     # -- evaluation and logs -----------------------------------------------------------------
@@ -412,7 +425,12 @@ class Trainer:
         self._bar.set_postfix(loss=f"{mean_nll:.3f}", tok_s=f"{tokens_per_s:.0f}", eta=eta.split(" ", 1)[0])
         log.info(
             "epoch %d step %d/%d: loss %.4f, %.0f tokens/s, ETA %s",
-            self.epoch, step, self._total_steps, mean_nll, tokens_per_s, eta,
+            self.epoch,
+            step,
+            self._total_steps,
+            mean_nll,
+            tokens_per_s,
+            eta,
         )
         window.restart()
 
@@ -424,8 +442,11 @@ class Trainer:
         evaluated = len(self.result.history)
         if not evaluated:
             return f"{_format_duration(seconds)} (training only, until the first evaluation)"
-        evaluations_left = sum(self._total_steps // every - self.step // every
-                               for every in (self.task.batches_per_epoch(), self.schedule.eval_interval) if every)
+        evaluations_left = sum(
+            self._total_steps // every - self.step // every
+            for every in (self.task.batches_per_epoch(), self.schedule.eval_interval)
+            if every
+        )
         seconds += evaluations_left * self.result.eval_time_s / evaluated
         return f"{_format_duration(seconds)} (evaluations included)"
 
@@ -496,8 +517,11 @@ class Trainer:
         earlier_devices = state.get("devices", [None])
         here = [d for d in self.devices if d not in earlier_devices]
         if here and earlier_devices != [None]:
-            log.warning("resumed on another kind of device: %s (it ran on %s before); runs agree bit for bit only "
-                        "on one kind", here[0], "; ".join(str(d) for d in earlier_devices))
+            log.warning(
+                "resumed on another kind of device: %s (it ran on %s before); runs agree bit for bit only on one kind",
+                here[0],
+                "; ".join(str(d) for d in earlier_devices),
+            )
         self.devices = [*earlier_devices, *here]
         self.last_eval_step = state["last_eval_step"]
         self.result.epochs_completed = state["epochs_completed"]
@@ -522,7 +546,9 @@ def summarize(result: TrainingResult, task: Task) -> dict[str, Any]:
     if result.diverged_at_step is not None:
         summary["diverged_at_step"] = result.diverged_at_step
     if result.history:
-        scalar_keys = [k for k, v in result.history[-1].items() if isinstance(v, (int, float)) and k not in ("step", "epoch", "lr")]
+        scalar_keys = [
+            k for k, v in result.history[-1].items() if isinstance(v, (int, float)) and k not in ("step", "epoch", "lr")
+        ]
         key = task.selection_metric
         pick = min if task.selection_lower_is_better else max
         best = pick(result.history, key=lambda r: r[key])

@@ -24,12 +24,15 @@ def check_unit_interval(name: str, value: float) -> None:
 
 
 def dense_grad(p: Tensor, optimizer: str) -> Tensor:
-    if p.grad.is_sparse:
+    """The gradient of ``p``, which the caller has seen is set; refused where it is sparse."""
+    grad = p.grad
+    assert grad is not None, "step() skips parameters without a gradient"
+    if grad.is_sparse:
         raise ValueError(
             f"{optimizer} does not support sparse gradients (got one for a parameter of shape "
             f"{tuple(p.shape)}); build the embedding with sparse=False."
         )
-    return p.grad
+    return grad
 
 
 def default_foreach(foreach: bool | None, params: list[Tensor]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from itertools import chain
-from typing import Any
+from typing import Any, overload
 
 import torch
 from torch import Tensor
@@ -191,6 +191,12 @@ class AdaMomentum(Optimizer):
                 continue
             for key in ("sum", "velocity"):
                 self.state[p][key] = saved[key].to(device=p.device, dtype=dtype, copy=True)
+
+    @overload
+    def step(self, closure: None = None) -> None: ...
+
+    @overload
+    def step(self, closure: Callable[[], float]) -> float: ...
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:

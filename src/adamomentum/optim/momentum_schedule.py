@@ -49,7 +49,9 @@ class MomentumScheduler:
             sched.step()
     """
 
-    def __init__(self, optimizer: Optimizer, schedule: str = "constant", warmup_steps: int = 1000, mu_start: float = 0.5) -> None:
+    def __init__(
+        self, optimizer: Optimizer, schedule: str = "constant", warmup_steps: int = 1000, mu_start: float = 0.5
+    ) -> None:
         if schedule not in SCHEDULES:
             raise ValueError(f"Unknown momentum schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}.")
         self.optimizer = optimizer
@@ -69,8 +71,13 @@ class MomentumScheduler:
         self._apply()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"schedule": self.schedule, "warmup_steps": self.warmup_steps, "mu_start": self.mu_start,
-                "mu_max": list(self.mu_max), "last_step": self.last_step}
+        return {
+            "schedule": self.schedule,
+            "warmup_steps": self.warmup_steps,
+            "mu_start": self.mu_start,
+            "mu_max": list(self.mu_max),
+            "last_step": self.last_step,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.schedule = state["schedule"]

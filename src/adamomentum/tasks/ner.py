@@ -103,7 +103,11 @@ class NERTask:
         self.test = EncodedSplit(data.test, word_to_id, tag_to_id)
         log.info(
             "NER data: %d / %d / %d sentences, %d words in the vocabulary, tags %s",
-            len(self.train), len(self.valid), len(self.test), len(self.vocab), self.tag_names,
+            len(self.train),
+            len(self.valid),
+            len(self.test),
+            len(self.vocab),
+            self.tag_names,
         )
         self.model = BiLSTMTagger(
             len(self.vocab),
@@ -128,7 +132,9 @@ class NERTask:
         if self.cfg.bucket_by_length:
             pool = size * BUCKET_POOL_BATCHES
             lengths = [len(t) for t in self.train.tokens]
-            order = [i for s in range(0, len(order), pool) for i in sorted(order[s : s + pool], key=lengths.__getitem__)]
+            order = [
+                i for s in range(0, len(order), pool) for i in sorted(order[s : s + pool], key=lengths.__getitem__)
+            ]
         batches = [order[s : s + size] for s in range(0, len(order), size)]
         shuffle = torch.randperm(len(batches), generator=generator).tolist()
         return [batches[i] for i in shuffle]
@@ -143,7 +149,9 @@ class NERTask:
         real = int(lengths.sum())
         self.padding_stats["real_tokens"] += real
         self.padding_stats["padded_tokens"] += tokens.numel()
-        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tags.reshape(-1), ignore_index=IGNORE, reduction="sum")
+        nll = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(), tags.reshape(-1), ignore_index=IGNORE, reduction="sum"
+        )
         divisor = len(lengths) if self.cfg.loss_reduction == "sum_over_time" else real
         return nll / divisor, nll.detach(), real
 

@@ -36,9 +36,7 @@ class PTBTask:
 
     def __init__(self, cfg: PTBTaskConfig, device: torch.device) -> None:
         if cfg.loss_reduction not in LOSS_REDUCTIONS:
-            raise ConfigError(
-                f"task.loss_reduction={cfg.loss_reduction!r} is not one of {', '.join(LOSS_REDUCTIONS)}."
-            )
+            raise ConfigError(f"task.loss_reduction={cfg.loss_reduction!r} is not one of {', '.join(LOSS_REDUCTIONS)}.")
         self.cfg = cfg
         self.device = device
         corpus = load_ptb(cfg.data_dir, download=cfg.download, base_url=cfg.base_url, verify=cfg.verify)

@@ -31,9 +31,7 @@ def _find_column_file(folder: Path, exact: str, patterns: tuple[str, ...], requi
     if (folder / exact).is_file():
         return folder / exact
     candidates = sorted(
-        path
-        for path in folder.glob("*.txt")
-        if path.is_file() and any(p in path.name.lower() for p in patterns)
+        path for path in folder.glob("*.txt") if path.is_file() and any(p in path.name.lower() for p in patterns)
     )
     if len(candidates) == 1:
         return candidates[0]

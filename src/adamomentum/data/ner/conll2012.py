@@ -92,9 +92,7 @@ def _conll_file_sentences(path: Path) -> list[RawSentence]:
             tags.append(sys.intern(f"I-{open_type}") if open_type else "O")
         elif cell == "*)":
             if open_type is None:
-                raise DataError(
-                    f"{path}:{number}: NE '*)' closes an entity but none is open; fix the NE column"
-                )
+                raise DataError(f"{path}:{number}: NE '*)' closes an entity but none is open; fix the NE column")
             tags.append(sys.intern(f"I-{open_type}"))
             open_type = None
         else:

@@ -33,9 +33,9 @@ def read_lines(path: Path) -> Iterator[str]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
+        line_number = data.count(b"\n", 0, error.start) + 1
         raise DataError(
-            f"{path}:{line}: byte {data[error.start:error.start + 1]!r} is not UTF-8; "
+            f"{path}:{line_number}: byte {data[error.start : error.start + 1]!r} is not UTF-8; "
             "convert the file to UTF-8 (e.g. iconv -f GB18030 -t UTF-8)"
         ) from error
     del data

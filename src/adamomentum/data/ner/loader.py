@@ -48,9 +48,7 @@ def load_ner(
     ``dev_fraction`` of train becomes dev before any filtering, so which sentences are dev does
     not depend on the length limits.
     """
-    kept_types = _check_arguments(
-        source, entity_types, min_length, max_length, max_train_sentences, dev_fraction
-    )
+    kept_types = _check_arguments(source, entity_types, min_length, max_length, max_train_sentences, dev_fraction)
     if source == "hub":
         raw, origin = read_hub(data_dir, hub_dataset, hub_config)
     elif source == "conll2012":
@@ -58,19 +56,22 @@ def load_ner(
     else:
         raw, origin = read_columns(existing_dir(data_dir, source))
 
-    stats: dict[str, Any] = {"source": source, "origin": origin, "dev_from_train": raw["valid"] is None}
-    if raw["valid"] is None:
-        raw["train"], raw["valid"] = _carve_dev(raw["train"], dev_fraction, seed, origin)
+    train, valid, test = raw["train"], raw["valid"], raw["test"]
+    assert train is not None and test is not None, "every reader refuses a corpus without train or test"
+    stats: dict[str, Any] = {"source": source, "origin": origin, "dev_from_train": valid is None}
+    if valid is None:
+        train, valid = _carve_dev(train, dev_fraction, seed, origin)
         stats["dev_fraction"] = dev_fraction
+    read = {"train": train, "valid": valid, "test": test}
 
-    stats["read_sizes"] = {split: len(raw[split]) for split in SPLITS}
+    stats["read_sizes"] = {split: len(read[split]) for split in SPLITS}
     splits: dict[str, list[Sentence]] = {}
     stats["dropped_by_length"] = {}
     stats["dropped_entities"] = {}
     stats["repaired_i_tags_by_split"] = {}
     for split in SPLITS:
         normaliser = Normaliser(type_aliases, kept_types)
-        sentences = [normaliser(sentence) for sentence in raw[split]]
+        sentences = [normaliser(sentence) for sentence in read[split]]
         kept = [s for s in sentences if min_length <= len(s.tokens) <= max_length]
         stats["dropped_by_length"][split] = {
             "too_short": sum(len(s.tokens) < min_length for s in sentences),
@@ -108,9 +109,7 @@ def _check_arguments(
             f"entity_types={kept!r} must be distinct, non-empty type names, e.g. ['GPE', 'LOC', 'ORG', 'PERSON']"
         )
     if not 1 <= min_length <= max_length:
-        raise ConfigError(
-            f"min_length={min_length}, max_length={max_length}: need 1 <= min_length <= max_length"
-        )
+        raise ConfigError(f"min_length={min_length}, max_length={max_length}: need 1 <= min_length <= max_length")
     if max_train_sentences is not None and max_train_sentences < 1:
         raise ConfigError(f"max_train_sentences={max_train_sentences} must be a positive number or null")
     if not 0.0 < dev_fraction < 1.0:
@@ -147,8 +146,7 @@ def _log_summary(stats: dict[str, Any], kept_types: Sequence[str]) -> None:
     if stats["train_before_cap"] != sizes["train"]:
         log.info("train capped from %d to %d sentences", stats["train_before_cap"], sizes["train"])
     log.info(
-        "dropped by length %s; repaired %d I- tags that continued no entity %s; "
-        "entities of types not kept %s",
+        "dropped by length %s; repaired %d I- tags that continued no entity %s; entities of types not kept %s",
         stats["dropped_by_length"],
         stats["repaired_i_tags"],
         stats["repaired_i_tags_by_split"],
