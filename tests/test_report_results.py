@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
-from report_runs import ptb_metrics, runs_root, write_run
 
 from adamomentum.report import find_runs, main, write_report
 from adamomentum.report.write import report_markdown
+from report_runs import ptb_metrics, runs_root, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -31,8 +31,14 @@ def test_runs_are_copied_with_their_path_below_the_folder_they_were_found_in(tmp
     write_report(find_runs([root]), out)
     assert files_below(out / "runs") == sorted(
         f"{task}/{opt}/a/{name}"
-        for task, opt in [("ptb", "sgd"), ("ptb", "momentum"), ("ptb", "adagrad"), ("ptb", "adamomentum"),
-                          ("ner", "adamomentum"), ("ner", "sgd")]  # fmt: skip
+        for task, opt in [
+            ("ptb", "sgd"),
+            ("ptb", "momentum"),
+            ("ptb", "adagrad"),
+            ("ptb", "adamomentum"),
+            ("ner", "adamomentum"),
+            ("ner", "sgd"),
+        ]
         for name in ("summary.json", "metrics.jsonl")
     )
     for name in ("summary.json", "metrics.jsonl"):
@@ -50,8 +56,10 @@ def test_a_run_passed_on_its_own_keeps_its_path_below_its_sweep(tmp_path: Path) 
     out = tmp_path / "results"
     write_report(find_runs([alone, tmp_path / "scratch/probe"]), out)
     assert files_below(out / "runs") == sorted(
-        f"{run}/{name}" for run in ("adamomentum/seed=0/optimizer.initial_accumulator_value=0.1", "probe")
-        for name in ("summary.json", "metrics.jsonl"))  # fmt: skip
+        f"{run}/{name}"
+        for run in ("adamomentum/seed=0/optimizer.initial_accumulator_value=0.1", "probe")
+        for name in ("summary.json", "metrics.jsonl")
+    )
 
 
 @pytest.mark.parametrize("source", ["folder", "runs"])
@@ -70,7 +78,13 @@ def test_a_rebuild_removes_the_figures_it_no_longer_draws_and_only_those(tmp_pat
     the same folder (results/ptb-blowup/blowup_ptb.png) is not the report's to remove."""
     out = tmp_path / "results"
     out.mkdir()
-    for name in ("verdict_ptb.png", "lr_sensitivity_ptb.png", "blowup_ptb.png"):
+    for name in (
+        "verdict_ptb.png",
+        "lr_sensitivity_ptb.png",
+        "data_scale_claim_ptb.png",
+        "lr_tuning_ptb.png",
+        "blowup_ptb.png",
+    ):
         (out / name).write_bytes(b"png")
     write_report(find_runs([runs_root(tmp_path)]), out)
     assert sorted(p.name for p in out.glob("*.png")) == ["blowup_ptb.png", "figure1_ptb.png", "figure2_ner.png"]
@@ -142,9 +156,8 @@ def test_cli_on_a_folder_without_runs_fails_with_a_message(tmp_path: Path) -> No
 
 def write_unfinished_run(run_dir: Path, tiny_ptb: Path) -> None:
     """A run still training: metrics.jsonl and Hydra's record of its config, no summary.json."""
-    from conftest import SMALL_PTB, compose_cfg
-
     from adamomentum.run import run
+    from conftest import SMALL_PTB, compose_cfg
 
     (run_dir / ".hydra").mkdir(parents=True)
     overrides = [*SMALL_PTB, f"task.data_dir={tiny_ptb}", "task.max_batches=10", "task.eval_interval=5"]
@@ -192,8 +205,7 @@ def test_results_readme_lists_every_folder() -> None:
 
 
 def make(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)  # fmt: skip
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
@@ -205,17 +217,22 @@ def test_make_targets_refuse_to_overwrite_committed_results_without_the_flag() -
     assert make("refuse-committed", "OUT=results/ptb", "VARIABLE=PTB_OUT", "RESULTS_OVERWRITE=1").returncode == 0
     assert make("refuse-committed", "OUT=outputs/report-ptb", "VARIABLE=PTB_OUT").returncode == 0
     # Each target that writes a report checks its folder before it trains (a dry run executes nothing).
-    for target, out in [("reproduce-ptb", "outputs/report-ptb"), ("reproduce-ner", "outputs/report-ner"),
-                        ("study", "outputs/report-study-full/ptb_seeds"), ("report", "outputs/report"),
-                        ("reproduce-ptb-verdict", "outputs/report-ptb-verdict")]:  # fmt: skip
+    for target, out in [
+        ("reproduce-ptb", "outputs/report-ptb"),
+        ("reproduce-ner", "outputs/report-ner"),
+        ("study", "outputs/report-study-full/ptb_seeds"),
+        ("report", "outputs/report"),
+        ("reproduce-ptb-verdict", "outputs/report-ptb-verdict"),
+    ]:
         lines = make("-n", target).stdout.splitlines()
         guard = next(i for i, line in enumerate(lines) if f"refuse-committed OUT={out} " in line)
         work = next(i for i, line in enumerate(lines) if "adamomentum.train" in line or "adamomentum.report" in line)
         assert guard < work, (target, lines)
 
 
-def test_finished_leaves_runs_still_training_out_so_that_the_folder_rebuilds_itself(tmp_path: Path,
-                                                                                    tiny_ptb: Path) -> None:
+def test_finished_leaves_runs_still_training_out_so_that_the_folder_rebuilds_itself(
+    tmp_path: Path, tiny_ptb: Path
+) -> None:
     root = runs_root(tmp_path)
     write_unfinished_run(root / "ptb" / "training", tiny_ptb)
     out = tmp_path / "committed"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from report_runs import TABLE1_LR, ner_metrics, ptb_metrics, seeded_runs, write_run
-
 from adamomentum.report import find_runs
 from adamomentum.report.settings import settings
+from report_runs import TABLE1_LR, ner_metrics, ptb_metrics, seeded_runs, write_run
 
 
 def names(root: Path) -> list[str]:
@@ -22,9 +21,13 @@ def test_settings_are_named_in_words_never_by_hydra_keys(tmp_path: Path) -> None
     seeded_runs(tmp_path / "ptb", "adagrad", [140.0])
     # Table 1's schedule first; the defaults (G_0 = None, the constructor's 0) first, numbers by size.
     assert names(tmp_path / "ptb") == [
-        "SGD, Zaremba's decay", "SGD, constant lr", "AdaGrad",
-        "AdaMomentum, G_0 = 0", "AdaMomentum, G_0 = 0.0001", "AdaMomentum, G_0 = 0.1",
-    ]  # fmt: skip
+        "SGD, Zaremba's decay",
+        "SGD, constant lr",
+        "AdaGrad",
+        "AdaMomentum, G_0 = 0",
+        "AdaMomentum, G_0 = 0.0001",
+        "AdaMomentum, G_0 = 0.1",
+    ]
     seeded_runs(tmp_path / "other", "adamomentum", [120.0, 121.0], **{"task.bptt": 35})
     seeded_runs(tmp_path / "other", "adamomentum", [120.0], **{"task.bptt": 20})
     labels = names(tmp_path / "other")
@@ -34,16 +37,28 @@ def test_settings_are_named_in_words_never_by_hydra_keys(tmp_path: Path) -> None
 def test_seeds_and_how_often_a_run_was_evaluated_do_not_split_a_setting(tmp_path: Path) -> None:
     """The verdict study evaluates seed 0 every 500 batches and the other seeds once per epoch."""
     for seed, interval in enumerate((500, None, None)):
-        write_run(tmp_path / f"s{seed}", "ptb", "sgd", ptb_metrics([130.0], [125.0]), seed=seed,
-                  config={"seed": seed, "task": {"eval_interval": interval}, "optimizer": {"lr": 1.0}})  # fmt: skip
+        write_run(
+            tmp_path / f"s{seed}",
+            "ptb",
+            "sgd",
+            ptb_metrics([130.0], [125.0]),
+            seed=seed,
+            config={"seed": seed, "task": {"eval_interval": interval}, "optimizer": {"lr": 1.0}},
+        )
     [setting] = settings(find_runs([tmp_path]))
     assert setting.label == "Table 1" and [r.summary["seed"] for r in setting.runs] == [0, 1, 2]
 
 
 def test_a_key_older_runs_lack_does_not_count_as_varying(tmp_path: Path) -> None:
     write_run(tmp_path / "old", "ptb", "sgd", ptb_metrics([130.0], [125.0]), config={"optimizer": {"lr": 1.0}})
-    write_run(tmp_path / "new", "ptb", "sgd", ptb_metrics([131.0], [126.0]), seed=1,
-              config={"optimizer": {"lr": 1.0, "momentum_schedule": "constant"}})  # fmt: skip
+    write_run(
+        tmp_path / "new",
+        "ptb",
+        "sgd",
+        ptb_metrics([131.0], [126.0]),
+        seed=1,
+        config={"optimizer": {"lr": 1.0, "momentum_schedule": "constant"}},
+    )
     assert names(tmp_path) == ["SGD"]
 
 
@@ -60,8 +75,14 @@ def test_a_task_value_away_from_the_papers_setting_is_named_even_when_every_run_
     an ablation of the paper's setting: results/ner-msra's runs are not "Table 1"."""
     f1 = ner_metrics([0.8], [0.8], [0.7])
     for optimizer, seed in (("sgd", 0), ("adamomentum", 0), ("adamomentum", 1)):
-        write_run(tmp_path / "mean" / optimizer / str(seed), "ner", optimizer, f1, seed=seed,
-                  config={"seed": seed, "optimizer": {"lr": TABLE1_LR[optimizer]}})  # fmt: skip
+        write_run(
+            tmp_path / "mean" / optimizer / str(seed),
+            "ner",
+            optimizer,
+            f1,
+            seed=seed,
+            config={"seed": seed, "optimizer": {"lr": TABLE1_LR[optimizer]}},
+        )
     assert names(tmp_path / "mean") == ["SGD, per-token mean loss", "AdaMomentum, per-token mean loss"]
     seeded_runs(tmp_path / "no-clipping", "adagrad", [150.0], **{"task.clip_grad_norm": None})
     seeded_runs(tmp_path / "paper", "adagrad", [140.0], **{"task.loss_reduction": "sum_over_time"})
@@ -73,5 +94,7 @@ def test_the_authors_element_clipping_is_told_from_the_global_norm(tmp_path: Pat
     """results/ptb-verdict-ablations: the C++ code's clipping of each element against Zaremba's norm at 5."""
     seeded_runs(tmp_path, "adamomentum", [153.0], **{"task.clip_grad_norm": 5.0, "task.clip_grad_value": None})
     seeded_runs(tmp_path / "cpp", "adamomentum", [160.0], **{"task.clip_grad_norm": None, "task.clip_grad_value": 1.0})
-    assert names(tmp_path) == ["AdaMomentum, no norm clipping, elements clipped to [-1, 1]",
-                               "AdaMomentum, norm clipped at 5, no element clipping"]
+    assert names(tmp_path) == [
+        "AdaMomentum, no norm clipping, elements clipped to [-1, 1]",
+        "AdaMomentum, norm clipped at 5, no element clipping",
+    ]

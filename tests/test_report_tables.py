@@ -8,11 +8,11 @@ import statistics
 from pathlib import Path
 
 import scipy.stats
-from report_runs import ner_metrics, ptb_metrics, runs_root, seeded_runs, write_run
 
 from adamomentum.report import find_runs
 from adamomentum.report.measures import TASKS
 from adamomentum.report.write import report_markdown
+from report_runs import ner_metrics, ptb_metrics, runs_root, seeded_runs, write_run
 
 
 def section(text: str, heading: str) -> str:
@@ -41,21 +41,37 @@ def test_ptb_table_leads_with_final_and_best_valid_numbers_beside_the_papers(tmp
     assert [r[0] for r in rows[1:]] == ["SGD", "Momentum", "AdaGrad", "AdaMomentum"]  # Table 1's order
     [sgd] = rows_of(rows, "SGD")
     assert sgd == {
-        "optimizer": "SGD", "setting": "Table 1", "seed": "0", "status": "completed",
-        "test ppl, final (batch 20)": "126.5", "test ppl, final (one stream)": "121.3",
-        "best valid ppl (at)": "130.3 (step 200)", "test ppl at best valid": "126.5",
-        "paper": "115", "final vs paper": "+10.0%", "steps": "200",
-    }  # fmt: skip
+        "optimizer": "SGD",
+        "setting": "Table 1",
+        "seed": "0",
+        "status": "completed",
+        "test ppl, final (batch 20)": "126.5",
+        "test ppl, final (one stream)": "121.3",
+        "best valid ppl (at)": "130.3 (step 200)",
+        "test ppl at best valid": "126.5",
+        "paper": "115",
+        "final vs paper": "+10.0%",
+        "steps": "200",
+    }
     [ours] = rows_of(rows, "AdaMomentum")
     # Best valid (108.5) was not the final evaluation: its test ppl is 103.2, the final one 104.2.
     assert (ours["test ppl, final (batch 20)"], ours["best valid ppl (at)"], ours["test ppl at best valid"]) == (
-        "104.2", "108.5 (step 200)", "103.2")
+        "104.2",
+        "108.5 (step 200)",
+        "103.2",
+    )
     assert [r["paper"] for r in (rows_of(rows, o)[0] for o in ("Momentum", "AdaGrad", "AdaMomentum"))] == [
-        "108", "140", "106"]
+        "108",
+        "140",
+        "106",
+    ]
     # The diverged run is listed with its status, not dropped, and not compared with the paper.
     [adagrad] = rows_of(rows, "AdaGrad")
     assert (adagrad["status"], adagrad["test ppl, final (batch 20)"], adagrad["final vs paper"]) == (
-        "diverged", "inf", "-")
+        "diverged",
+        "inf",
+        "-",
+    )
     assert adagrad["best valid ppl (at)"] == "150.5 (step 100)"
 
 
@@ -66,16 +82,28 @@ def test_ner_table_never_selects_an_epoch_by_its_test_score(tmp_path: Path) -> N
     [sgd] = rows_of(rows, "SGD")
     # Valid peaks at epoch 2 (0.45) where test is 0.40; test peaks at the last epoch, shown only as the final.
     assert (sgd["test token F1, final"], sgd["best valid token F1 (at)"], sgd["test token F1 at best valid"]) == (
-        "0.4268", "0.4500 (epoch 2)", "0.4000")
+        "0.4268",
+        "0.4500 (epoch 2)",
+        "0.4000",
+    )
     assert (sgd["test entity F1, final"], sgd["test entity F1 at best valid"], sgd["paper"]) == (
-        "0.3333", "0.3000", "-")
+        "0.3333",
+        "0.3000",
+        "-",
+    )
     [ours] = rows_of(rows, "AdaMomentum")
     assert (ours["test token F1 at best valid"], ours["paper"]) == ("0.7432", "0.75+")
 
 
 def test_the_stream_column_holds_only_zarembas_batch_1_score(tmp_path: Path) -> None:
-    write_run(tmp_path / "a", "ptb", "sgd", ptb_metrics([140.0], [135.0]), test_ppl_stream=133.0,
-              test_ppl_stream_batch_size=20)  # fmt: skip
+    write_run(
+        tmp_path / "a",
+        "ptb",
+        "sgd",
+        ptb_metrics([140.0], [135.0]),
+        test_ppl_stream=133.0,
+        test_ppl_stream_batch_size=20,
+    )
     [sgd] = rows_of(table(report_markdown(find_runs([tmp_path])), "Penn Treebank (Table 1)"), "SGD")
     assert sgd["test ppl, final (one stream)"] == "-"
 
@@ -83,10 +111,21 @@ def test_the_stream_column_holds_only_zarembas_batch_1_score(tmp_path: Path) -> 
 def test_ner_on_another_corpus_is_not_compared_with_the_paper(tmp_path: Path) -> None:
     """The MSRA stand-in (column files) is not OntoNotes: no 0.75+ beside it; OntoNotes runs are compared."""
     metrics = ner_metrics([0.80], [0.8125], [0.79])
-    write_run(tmp_path / "msra", "ner", "adamomentum", metrics,
-              config={"task": {"name": "ner", "source": "columns", "loss_reduction": "sum_over_time"}})  # fmt: skip
-    write_run(tmp_path / "onto", "ner", "adamomentum", metrics, seed=1,
-              config={"task": {"name": "ner", "source": "hub", "loss_reduction": "sum_over_time"}})  # fmt: skip
+    write_run(
+        tmp_path / "msra",
+        "ner",
+        "adamomentum",
+        metrics,
+        config={"task": {"name": "ner", "source": "columns", "loss_reduction": "sum_over_time"}},
+    )
+    write_run(
+        tmp_path / "onto",
+        "ner",
+        "adamomentum",
+        metrics,
+        seed=1,
+        config={"task": {"name": "ner", "source": "hub", "loss_reduction": "sum_over_time"}},
+    )
     text = report_markdown(find_runs([tmp_path]))
     assert "another corpus than OntoNotes are not comparable with the paper" in text
     rows = rows_of(table(text, "Chinese NER (Figure 2)"), "AdaMomentum")
@@ -123,8 +162,13 @@ def test_ner_seed_statistics_give_entity_f1_beside_token_f1(tmp_path: Path) -> N
     # Per seed: valid peaks at epoch 1, so "at best valid" is epoch 1 and "final" epoch 2.
     entity = {0: ([0.50, 0.40], 0.70), 1: ([0.60, 0.44], 0.72), 2: ([0.55, 0.39], 0.74)}
     for seed, (entity_f1, token_f1) in entity.items():
-        write_run(tmp_path / f"s{seed}", "ner", "adamomentum",
-                  ner_metrics([0.80, 0.70], [token_f1, token_f1 - 0.05], entity_f1), seed=seed)  # fmt: skip
+        write_run(
+            tmp_path / f"s{seed}",
+            "ner",
+            "adamomentum",
+            ner_metrics([0.80, 0.70], [token_f1, token_f1 - 0.05], entity_f1),
+            seed=seed,
+        )
     [ours] = rows_of(table(report_markdown(find_runs([tmp_path])), "Over seeds: Chinese NER"), "AdaMomentum")
 
     def mean_and_interval(values: list[float]) -> str:

@@ -5,9 +5,14 @@ given folders, writes ``results.md`` with the paper's numbers beside ours, the
 paper's figure redrawn as PNG, and a copy of each run's summary and metrics
 under ``runs/`` so that the report can be rebuilt from ``results/`` alone.
 
-Modules, in the order the report uses them: ``runs`` (discovery), ``settings`` (which config
-values tell runs apart), ``measures`` (each task's metrics and the paper's numbers),
-``statistics`` (over seeds), ``tables``, ``figures``, ``write`` (the results folder) and ``cli``.
+Modules, from the bottom up: ``paper`` (what the paper says: its setting, numbers, claims and
+readings), ``markdown`` (how results.md writes numbers and tables), ``measures`` (each task's
+metrics), ``runs`` (discovery), ``settings`` (which config values tell runs apart, and which runs
+a reading of the paper takes), ``statistics`` (over seeds); then the siblings ``tables``,
+``figures``, ``verdict`` and ``blowup``, which take the settings ``write`` groups once per task; ``campaign``
+(issue 34's own measures: the same schedule, a question of the verdict table) with ``data_scale`` and
+``lr_tuning`` (the abstract's claims, a section each); ``write`` (the results folder), ``headline`` (the
+README's verdict) and ``cli``.
 """
 
 from adamomentum.report.cli import main

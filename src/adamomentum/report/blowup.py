@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 import re
 
+from adamomentum.report.markdown import markdown_table
 from adamomentum.report.measures import Task
+from adamomentum.report.paper import optimizer_name
 from adamomentum.report.runs import Run
-from adamomentum.report.settings import Setting, optimizer_name
-from adamomentum.report.tables import markdown_table
+from adamomentum.report.settings import Setting
 
 EARLY_BATCHES = 1000
 # The trainer's window line: "epoch 1 step 100/30199: loss 15.2941, 3308 tokens/s, ..."
@@ -63,9 +64,15 @@ def blowup_section(groups: list[Setting], task: Task) -> list[str]:
         for run in setting.runs:
             peak = early_peak(run)
             if peak is not None:
-                rows.append([optimizer_name(setting.optimizer), setting.label, str(run.summary.get("seed")),
-                             f"{peak[1]:.2f} (batches {max(1, peak[0] - 99)}-{peak[0]})",
-                             "yes" if blew_up(run, task) else "no"])  # fmt: skip
+                rows.append(
+                    [
+                        optimizer_name(setting.optimizer),
+                        setting.label,
+                        str(run.summary.get("seed")),
+                        f"{peak[1]:.2f} (batches {max(1, peak[0] - 99)}-{peak[0]})",
+                        "yes" if blew_up(run, task) else "no",
+                    ]
+                )
         blown, told = blowup_counts(setting, task)
         if told:
             counts.append(f"{setting.name}: {blown} of {told} seeds")

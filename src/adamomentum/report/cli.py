@@ -12,14 +12,20 @@ from adamomentum.report.write import write_report
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m adamomentum.report", description=package_doc,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m adamomentum.report",
+        description=package_doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("runs", nargs="+", type=Path, help="run directories, or folders holding them")
     parser.add_argument("--out", type=Path, required=True, help="where results.md and the figures go")
     parser.add_argument("--task", choices=["ptb", "ner"], help="only runs of this task")
-    parser.add_argument("--finished", action="store_true",
-                        help="only runs that wrote their summary.json (completed or diverged): a folder to commit, "
-                             "which must rebuild from its copies, leaves runs still training out")  # fmt: skip
+    parser.add_argument(
+        "--finished",
+        action="store_true",
+        help="only runs that wrote their summary.json (completed or diverged): a folder to commit, "
+        "which must rebuild from its copies, leaves runs still training out",
+    )
     args = parser.parse_args(argv)
     runs = find_runs(args.runs)
     if args.finished:

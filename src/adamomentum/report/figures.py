@@ -19,27 +19,28 @@ from typing import Any
 import matplotlib
 
 from adamomentum.report.measures import Measure, Task
-from adamomentum.report.runs import OPTIMIZER_ORDER, Run, optimizers_of
+from adamomentum.report.paper import OPTIMIZER_ORDER, READINGS, optimizer_name
+from adamomentum.report.runs import Run, optimizers_of
 from adamomentum.report.settings import (
     Setting,
     comparable_with_paper,
     flat_config,
     ner_corpora,
-    optimizer_name,
+    reading_settings,
+    runs_of,
     settings,
 )
 from adamomentum.report.statistics import final_value, spread
-from adamomentum.report.verdict import READINGS, reading_settings
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullLocator  # noqa: E402
 
 LINESTYLES = ["-", "--", ":", "-.", (0, (3, 1, 1, 1, 1, 1))]
-PAPER_MARKER = {"marker": "*", "s": 240, "edgecolors": "black", "linewidths": 0.8, "zorder": 6}
+PAPER_MARKER: dict[str, Any] = {"marker": "*", "s": 240, "edgecolors": "black", "linewidths": 0.8, "zorder": 6}
 # A perplexity curve ending further than this factor from the best one (a blown-up run) would squeeze the
 # others: the panel's range leaves it out and the strip below shows the full range.
 OUTLIER_FACTOR = 2.0
@@ -62,8 +63,10 @@ class Curve:
 
 def setting_curve(setting: Setting, measure: Measure, x_key: str) -> Curve | None:
     """``measure`` of a setting's seeds against ``x_key``; None where the seeds share no finite evaluation."""
-    per_run = [{m[x_key]: m[measure.key] for m in run.metrics if math.isfinite(m.get(measure.key, math.nan))}
-               for run in setting.runs]  # fmt: skip
+    per_run = [
+        {m[x_key]: m[measure.key] for m in run.metrics if math.isfinite(m.get(measure.key, math.nan))}
+        for run in setting.runs
+    ]
     xs = sorted(set.intersection(*(set(values) for values in per_run)))
     if not xs:
         return None
@@ -95,11 +98,11 @@ def optimizer_colour(optimizer: str, optimizers: list[str]) -> str:
     return colours[order.index(optimizer) % len(colours)]
 
 
-def styles(groups: list[Setting], runs: list[Run]) -> dict[int, dict[str, Any]]:
+def styles(groups: list[Setting]) -> dict[int, dict[str, Any]]:
     """Per setting (by id): its optimizer's colour, a line style per setting of that optimizer, the legend
     label. Where all runs are of one optimizer, each setting gets its own colour instead."""
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    optimizers = optimizers_of(runs)
+    optimizers = optimizers_of(runs_of(groups))
     out = {}
     for setting in groups:
         own = [s for s in groups if s.optimizer == setting.optimizer]
@@ -135,8 +138,16 @@ def figure_title(runs: list[Run], task: Task) -> str:
 
 
 def _paper_handle(task: Task) -> Line2D:
-    return Line2D([], [], marker="*", markersize=14, color="lightgrey", markeredgecolor="black",
-                  linestyle="none", label=task.paper_label)  # fmt: skip
+    return Line2D(
+        [],
+        [],
+        marker="*",
+        markersize=14,
+        color="lightgrey",
+        markeredgecolor="black",
+        linestyle="none",
+        label=task.paper_label,
+    )
 
 
 def fitted_range(curves: list[Curve], measure: Measure, extra: list[float]) -> tuple[float, float] | None:
@@ -144,8 +155,11 @@ def fitted_range(curves: list[Curve], measure: Measure, extra: list[float]) -> t
     None where that range would clip nothing."""
     finals = [c.centre[-1] for c in curves]
     best = (min if measure.lower_is_better else max)(finals)
-    kept = [c for c in curves if not measure.log_scale or max(c.centre[-1], best) / min(c.centre[-1], best)
-            <= OUTLIER_FACTOR]  # fmt: skip
+    kept = [
+        c
+        for c in curves
+        if not measure.log_scale or max(c.centre[-1], best) / min(c.centre[-1], best) <= OUTLIER_FACTOR
+    ]
     start = RANGE_FROM * max(c.xs[-1] for c in kept)
     inside = [v for c in kept for x, lo, hi in zip(c.xs, c.low, c.high) if x >= start for v in (lo, hi)] + extra
     low, high = min(inside), max(inside)
@@ -158,9 +172,15 @@ def fitted_range(curves: list[Curve], measure: Measure, extra: list[float]) -> t
 def _draw_curves(ax: Axes, curves: list[Curve], style: dict[int, dict[str, Any]], bands: bool) -> None:
     for c in curves:
         st = style[id(c.setting)]
-        ax.plot(c.xs, c.centre, color=st["color"], linestyle=st["linestyle"], label=st["label"],
-                marker="o" if len(c.xs) == 1 else None)  # fmt: skip
-        if bands and len(c.setting.runs) > 1:
+        ax.plot(
+            c.xs,
+            c.centre,
+            color=st["color"],
+            linestyle=st["linestyle"],
+            label=st["label"],
+            marker="o" if len(c.xs) == 1 else None,
+        )
+        if bands and len(c.setting.runs) > 1 and len(c.xs) > 1:
             ax.fill_between(c.xs, c.low, c.high, color=st["color"], alpha=0.18, linewidth=0)
     # Epochs and batches are counted: no tick at epoch 1.5 when a run has two evaluations. The steps and
     # tick count are matplotlib's default locator's, so batch axes keep their round ticks (5,000, not 4,000).
@@ -168,17 +188,23 @@ def _draw_curves(ax: Axes, curves: list[Curve], style: dict[int, dict[str, Any]]
 
 
 def curves_figure(runs: list[Run], task: Task) -> Figure:
-    """The task's figure: one panel per curve measure, each setting's seeds as a line with a min-max band,
-    the paper's numbers marked where the runs are its setting. A panel's y range is fitted to where the
-    curves settle; where that clips the early descent or a blown-up curve, a strip below shows the full
-    range. Runs with a single evaluation each are drawn as points instead (``finals_figure``)."""
+    """``grouped_curves_figure`` of ``runs``, grouped into their settings here."""
+    return grouped_curves_figure(settings(runs), task)
+
+
+def grouped_curves_figure(groups: list[Setting], task: Task) -> Figure:
+    """The task's figure of the runs of ``groups`` (their settings): one panel per curve measure, each
+    setting's seeds as a line with a min-max band, the paper's numbers marked where the runs are its setting.
+    A panel's y range is fitted to where the curves settle; where that clips the early descent or a blown-up
+    curve, a strip below shows the full range. Runs with a single evaluation each are drawn as points instead
+    (``finals_figure``)."""
+    runs = runs_of(groups)
     if all(len(r.metrics) <= 1 for r in runs):
-        return finals_figure(runs, task)
-    groups = settings(runs)
+        return finals_figure(groups, task)
     per_optimizer = Counter(s.optimizer for s in groups)
     if len(per_optimizer) > 1 and max(per_optimizer.values()) > len(LINESTYLES):
-        return optimizer_panels_figure(runs, groups, task)
-    style = styles(groups, runs)
+        return optimizer_panels_figure(groups, task)
+    style = styles(groups)
     colour = paper_colours(groups, style)
     comparable = all(comparable_with_paper(r) for r in runs)
     panels = []
@@ -194,8 +220,15 @@ def curves_figure(runs: list[Run], task: Task) -> Figure:
         panels.append((measure, curves, paper, limits))
     clipped = any(limits for *_, limits in panels)
     width = 5.6 * len(panels) + 0.6
-    fig, axes = plt.subplots(2 if clipped else 1, len(panels), figsize=(width, 7.4 if clipped else 5.4), squeeze=False,
-                             layout="constrained", sharex="col", height_ratios=[3, 1.2] if clipped else None)
+    fig, axes = plt.subplots(
+        2 if clipped else 1,
+        len(panels),
+        figsize=(width, 7.4 if clipped else 5.4),
+        squeeze=False,
+        layout="constrained",
+        sharex="col",
+        height_ratios=[3, 1.2] if clipped else None,
+    )
     for column, (measure, curves, paper, limits) in enumerate(panels):
         ax = axes[0][column]
         _draw_curves(ax, curves, style, bands=True)
@@ -213,9 +246,15 @@ def curves_figure(runs: list[Run], task: Task) -> Figure:
                 overview.set_yscale("log")
             overview.set_ylabel(f"full range{' (log)' if measure.log_scale else ''}", fontsize="small")
             # Where the curves end up is the top for perplexity's descent, the bottom for F1's rise: write beside it.
-            overview.text(0.99, 0.93 if measure.lower_is_better else 0.07, "grey: the range above",
-                          transform=overview.transAxes, ha="right", va="top" if measure.lower_is_better else "bottom",
-                          fontsize="x-small")  # fmt: skip
+            overview.text(
+                0.99,
+                0.93 if measure.lower_is_better else 0.07,
+                "grey: the range above",
+                transform=overview.transAxes,
+                ha="right",
+                va="top" if measure.lower_is_better else "bottom",
+                fontsize="x-small",
+            )
             overview.grid(True, which="major", alpha=0.3)
         elif clipped:
             axes[1][column].set_axis_off()
@@ -226,26 +265,35 @@ def curves_figure(runs: list[Run], task: Task) -> Figure:
     if comparable and any(paper for _, _, paper, _ in panels):
         handles, labels = [*handles, _paper_handle(task)], [*labels, task.paper_label]
     ncols = _fit_legend(fig, labels, 2 if len(labels) <= 8 else 3)
-    note = _seeds_note(groups, task.headline.log_scale)
-    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, title=note or None,
-               fontsize="small", title_fontsize="small")  # fmt: skip
+    points_only = all(len(c.xs) == 1 for _, curves, _, _ in panels for c in curves)
+    note = _seeds_note(groups, task.headline.log_scale, points_only)
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=ncols,
+        title=note or None,
+        fontsize="small",
+        title_fontsize="small",
+    )
     fig.suptitle(figure_title(runs, task))
     return fig
 
 
-def _seeds_note(drawn: list[Setting], log_scale: bool) -> str:
-    """What a figure's lines and bands are, where some drawn setting has several seeds; "" where none has."""
+def _seeds_note(drawn: list[Setting], log_scale: bool, points_only: bool = False) -> str:
+    """What a figure's lines and bands are (its points, where every curve is one evaluation: no line, no band),
+    where some drawn setting has several seeds; "" where none has."""
     if not any(len(s.runs) > 1 for s in drawn):
         return ""
     centre = "geometric mean" if log_scale else "mean"
-    return f"lines: {centre} over seeds; bands: min to max"
+    return f"points: {centre} over seeds" if points_only else f"lines: {centre} over seeds; bands: min to max"
 
 
-def optimizer_panels_figure(runs: list[Run], groups: list[Setting], task: Task) -> Figure:
-    """The curves of ``curves_figure`` (``groups``: the runs' settings) with a panel per optimizer and measure,
-    for folders with more settings per optimizer than there are line styles (the small-corpus studies): in
-    one panel a colour per setting, and the panels of a measure share their y range so that optimizers
-    compare across them."""
+def optimizer_panels_figure(groups: list[Setting], task: Task) -> Figure:
+    """The curves of ``grouped_curves_figure`` with a panel per optimizer and measure, for folders with more
+    settings per optimizer than there are line styles (the small-corpus studies): in one panel a colour per
+    setting, and the panels of a measure share their y range so that optimizers compare across them."""
+    runs = runs_of(groups)
     optimizers = list(dict.fromkeys(s.optimizer for s in groups))
     comparable = all(comparable_with_paper(r) for r in runs)
     several_measures = len(task.curves) > 1
@@ -257,7 +305,7 @@ def optimizer_panels_figure(runs: list[Run], groups: list[Setting], task: Task) 
     for ax, (measure, optimizer) in zip(axes.flat, cells):
         own = [s for s in groups if s.optimizer == optimizer]
         # One optimizer's runs: styles gives each setting its own colour; the panel's title names the optimizer.
-        style = styles(own, [r for s in own for r in s.runs])
+        style = styles(own)
         for setting in own:
             style[id(setting)]["label"] = legend_label(setting, optimizer_shown=False)
         curves = [c for s in own if (c := setting_curve(s, measure, task.x_key)) is not None]
@@ -278,7 +326,7 @@ def optimizer_panels_figure(runs: list[Run], groups: list[Setting], task: Task) 
         if comparable and measure == task.headline and optimizer in task.paper:
             handles, labels = [*handles, _paper_handle(task)], [*labels, task.paper_label]
         ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=1, fontsize="small")
-    for ax in axes.flat[len(cells):]:
+    for ax in axes.flat[len(cells) :]:
         ax.set_axis_off()
     note = _seeds_note(groups, task.headline.log_scale)
     fig.suptitle(figure_title(runs, task) + (f"\n{note}" if note else ""))
@@ -296,12 +344,12 @@ def _fit_legend(fig: Figure, labels: list[str], ncols: int) -> int:
     return ncols
 
 
-def finals_figure(runs: list[Run], task: Task) -> Figure:
-    """Runs with one evaluation each (the small studies): each seed's final value a point, each setting's
-    centre a bar across its points and its min-max a vertical line."""
+def finals_figure(groups: list[Setting], task: Task) -> Figure:
+    """The runs of ``groups`` with one evaluation each (the small studies): each seed's final value a point,
+    each setting's centre a bar across its points and its min-max a vertical line."""
     measure = task.headline
-    groups = settings(runs)
-    style = styles(groups, runs)
+    runs = runs_of(groups)
+    style = styles(groups)
     comparable = all(comparable_with_paper(r) for r in runs)
     fig, ax = plt.subplots(figsize=(max(6.5, 0.5 * len(groups) + 3.5), 5.4), layout="constrained")
     for i, setting in enumerate(groups):
@@ -324,9 +372,11 @@ def finals_figure(runs: list[Run], task: Task) -> Figure:
     ax.set_ylabel(f"final {measure.label}")
     ax.grid(True, axis="y", which="both", alpha=0.3)
     centre = "geometric mean" if measure.log_scale else "mean"
-    handles = [Line2D([], [], marker="o", color="grey", linestyle="none", markersize=5, label="one seed"),
-               Line2D([], [], color="grey", linewidth=2.5, label=f"{centre} over seeds"),
-               Line2D([], [], color="grey", linewidth=1.2, label="min to max")]  # fmt: skip
+    handles = [
+        Line2D([], [], marker="o", color="grey", linestyle="none", markersize=5, label="one seed"),
+        Line2D([], [], color="grey", linewidth=2.5, label=f"{centre} over seeds"),
+        Line2D([], [], color="grey", linewidth=1.2, label="min to max"),
+    ]
     if comparable and any(s.optimizer in task.paper for s in groups):
         handles.append(_paper_handle(task))
     ax.legend(handles=handles, fontsize="small")
@@ -335,8 +385,14 @@ def finals_figure(runs: list[Run], task: Task) -> Figure:
     return fig
 
 
-def sweep_figure(runs: list[Run], task: Task, x_of: Callable[[dict[str, Any]], float],
-                 is_table1: Callable[[dict[str, Any]], bool], xlabel: str, what: str) -> Figure:  # fmt: skip
+def sweep_figure(
+    runs: list[Run],
+    task: Task,
+    x_of: Callable[[dict[str, Any]], float],
+    is_table1: Callable[[dict[str, Any]], bool],
+    xlabel: str,
+    what: str,
+) -> Figure:
     """The final headline against a swept value (x of the flat config), per optimizer: the geometric mean
     (mean for F1) over seeds with bars from min to max; Table 1's own value of the swept quantity ringed."""
     measure = task.headline
@@ -358,8 +414,15 @@ def sweep_figure(runs: list[Run], task: Task, x_of: Callable[[dict[str, Any]], f
             continue
         stats = [spread(by_x[x], measure.log_scale) for x in xs]
         colour = optimizer_colour(optimizer, optimizers)
-        ax.errorbar(xs, [s.centre for s in stats], color=colour, marker="o", capsize=3, label=optimizer_name(optimizer),
-                    yerr=[[s.centre - s.minimum for s in stats], [s.maximum - s.centre for s in stats]])  # fmt: skip
+        ax.errorbar(
+            xs,
+            [s.centre for s in stats],
+            color=colour,
+            marker="o",
+            capsize=3,
+            label=optimizer_name(optimizer),
+            yerr=[[s.centre - s.minimum for s in stats], [s.maximum - s.centre for s in stats]],
+        )
         marked = [x for x in xs if x in table1]
         ax.scatter(marked, [stats[xs.index(x)].centre for x in marked], s=170, facecolors="none", edgecolors=colour)
     ax.set_xscale("log")
@@ -371,8 +434,51 @@ def sweep_figure(runs: list[Run], task: Task, x_of: Callable[[dict[str, Any]], f
     ax.legend(fontsize="small")
     setting = "" if all(comparable_with_paper(r) for r in runs) else " (not the paper's setting)"
     centre = "geometric mean" if measure.log_scale else "mean"
-    ax.set_title(f"{what}, {task.title}{setting}\npoints: {centre} over {len(seeds)} seeds; bars: min to max; "
-                 "rings: Table 1's value", fontsize="medium")  # fmt: skip
+    ax.set_title(
+        f"{what}, {task.title}{setting}\npoints: {centre} over {len(seeds)} seeds; bars: min to max; "
+        "rings: Table 1's value",
+        fontsize="medium",
+    )
+    return fig
+
+
+@dataclass
+class Series:
+    """One setting's final values at each x, over its seeds (finite ones only)."""
+
+    label: str
+    optimizer: str
+    linestyle: str
+    values: dict[float, list[float]]
+
+
+def series_figure(series: list[Series], measure: Measure, ticks: dict[float, str], xlabel: str, title: str) -> Figure:
+    """Each series' ``measure`` against x: a line through its centre over seeds (the geometric mean on a log scale)
+    in a band from min to max where an x has several seeds, in its optimizer's colour; log x ticked at ``ticks``,
+    and log y for a log-scale measure."""
+    fig, ax = plt.subplots(figsize=(7.5, 5.4), layout="constrained")
+    optimizers = list(dict.fromkeys(s.optimizer for s in series))
+    for s in series:
+        xs = sorted(x for x, values in s.values.items() if values)
+        if not xs:
+            continue
+        spreads = [spread(s.values[x], measure.log_scale) for x in xs]
+        colour = optimizer_colour(s.optimizer, optimizers)
+        ax.plot(xs, [p.centre for p in spreads], color=colour, linestyle=s.linestyle, marker="o", label=s.label)
+        if any(p.n > 1 for p in spreads):
+            ax.fill_between(
+                xs, [p.minimum for p in spreads], [p.maximum for p in spreads], color=colour, alpha=0.18, linewidth=0
+            )
+    ax.set_xscale("log")
+    ax.set_xticks(list(ticks), list(ticks.values()))
+    ax.xaxis.set_minor_locator(NullLocator())
+    if measure.log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel(f"{xlabel} (log scale)")
+    ax.set_ylabel(f"final {measure.label}{' (log scale)' if measure.log_scale else ''}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    ax.set_title(title, fontsize="medium")
     return fig
 
 
@@ -382,11 +488,16 @@ def save_figure(fig: Figure, path: Path) -> None:
 
 
 def readings_figure(runs: list[Run], task: Task) -> Figure:
-    """The headline curves under each reading of the paper's setting (the verdict's: as written, and with the
-    authors' accumulator start), side by side on one y range fitted to where the curves settle; a curve that
-    ends above it is named with its final value, and the paper's numbers are marked at the right."""
-    groups = settings(runs)
-    style = styles(groups, runs)
+    """``grouped_readings_figure`` of ``runs``, grouped into their settings here."""
+    return grouped_readings_figure(settings(runs), task)
+
+
+def grouped_readings_figure(groups: list[Setting], task: Task) -> Figure:
+    """The headline curves of ``groups`` under each reading of the paper's setting (the verdict's: as written,
+    and with the authors' accumulator start), side by side on one y range fitted to where the curves settle; a
+    curve that ends above it is named with its final value, and the paper's numbers are marked at the right."""
+    runs = runs_of(groups)
+    style = styles(groups)
     measure = task.headline
     panels = []
     for reading in READINGS:
@@ -398,8 +509,9 @@ def readings_figure(runs: list[Run], task: Task) -> Figure:
     marked = [o for o in OPTIMIZER_ORDER if o in task.paper]
     paper = {o: (x_end * (1.015 + 0.02 * k), task.paper[o]) for k, o in enumerate(marked)}
     limits = fitted_range(every, measure, [y for _, y in paper.values()])
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 6.6), sharey=True, squeeze=False,
-                             layout="constrained")  # fmt: skip
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(6.2 * len(panels), 6.6), sharey=True, squeeze=False, layout="constrained"
+    )
     colour = paper_colours(groups, style)
     for ax, (title, curves) in zip(axes[0], panels):
         _draw_curves(ax, curves, style, bands=True)
@@ -410,18 +522,32 @@ def readings_figure(runs: list[Run], task: Task) -> Figure:
             ax.set_ylim(*limits)
             above = [c for c in curves if c.centre[-1] > limits[1]]
             for k, c in enumerate(above):
-                ax.annotate(f"{style[id(c.setting)]['label']}: above this range, ends at {measure.fmt(c.centre[-1])}",
-                            xy=(0.98, 0.97 - 0.06 * k), xycoords="axes fraction", ha="right", va="top",
-                            fontsize="small", color=style[id(c.setting)]["color"])  # fmt: skip
+                ax.annotate(
+                    f"{style[id(c.setting)]['label']}: above this range, ends at {measure.fmt(c.centre[-1])}",
+                    xy=(0.98, 0.97 - 0.06 * k),
+                    xycoords="axes fraction",
+                    ha="right",
+                    va="top",
+                    fontsize="small",
+                    color=style[id(c.setting)]["color"],
+                )
         ax.set_title(title)
         ax.set_xlabel(task.x_label)
         ax.grid(True, alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
-        ax.legend([*handles, _paper_handle(task)], [*labels, task.paper_label], loc="upper center",
-                  bbox_to_anchor=(0.5, -0.12), ncols=1, fontsize="small")  # fmt: skip
+        ax.legend(
+            [*handles, _paper_handle(task)],
+            [*labels, task.paper_label],
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+            ncols=1,
+            fontsize="small",
+        )
     axes[0][0].set_ylabel(measure.label)
     seeds = _seeds_note([c.setting for c in every], measure.log_scale)
     note = f"{seeds}; " if seeds else ""
-    fig.suptitle(f"{figure_title(runs, task)}\n{note}y range: where the curves settle, from a fifth of "
-                 "training on", fontsize="medium")  # fmt: skip
+    fig.suptitle(
+        f"{figure_title(runs, task)}\n{note}y range: where the curves settle, from a fifth of training on",
+        fontsize="medium",
+    )
     return fig

@@ -1,10 +1,13 @@
 """What each task measures and how the report shows it: the metric that selects an evaluation (validation,
-never test), the headline metric, the curves of its figure, and the paper's numbers."""
+never test), the headline metric, the curves of its figure, and the paper's numbers (from ``paper``)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from adamomentum.report.markdown import fmt
+from adamomentum.report.paper import NER_BOUND_FORMAT, NER_TEST_F1_BOUND, TABLE1_FORMAT, TABLE1_TEST_PERPLEXITY
 
 
 @dataclass(frozen=True)
@@ -61,35 +64,41 @@ TEST_ENTITY_F1 = Measure("test_entity_f1", "test entity F1", False, False, 4)
 
 TASKS = {
     "ptb": Task(
-        name="ptb", title="Penn Treebank", heading="Penn Treebank (Table 1)", model="2x256 LSTM",
-        figure="Figure 1", figure_file="figure1_ptb.png",
-        x_key="step", x_label="training batches", selection=VALID_PPL, headline=TEST_PPL,
+        name="ptb",
+        title="Penn Treebank",
+        heading="Penn Treebank (Table 1)",
+        model="2x256 LSTM",
+        figure="Figure 1",
+        figure_file="figure1_ptb.png",
+        x_key="step",
+        x_label="training batches",
+        selection=VALID_PPL,
+        headline=TEST_PPL,
         curves=(VALID_PPL, TEST_PPL),
-        # Table 1 of the paper.
-        paper={"sgd": 115.0, "momentum": 108.0, "adagrad": 140.0, "adamomentum": 106.0},
-        paper_format="{:.0f}", paper_label="the paper's final test perplexity (Table 1)",
-        uniform_loss=math.log(10_000), uniform_words="ln 10,000 = 9.21, a uniform guess over the vocabulary",
+        paper=TABLE1_TEST_PERPLEXITY,
+        paper_format=TABLE1_FORMAT,
+        paper_label="the paper's final test perplexity (Table 1)",
+        uniform_loss=math.log(10_000),
+        uniform_words="ln 10,000 = 9.21, a uniform guess over the vocabulary",
     ),
     "ner": Task(
-        name="ner", title="Chinese NER", heading="Chinese NER (Figure 2)", model="2-layer BiLSTM",
-        figure="Figure 2", figure_file="figure2_ner.png",
-        x_key="epoch", x_label="epoch", selection=VALID_F1, headline=TEST_F1, curves=(TEST_F1,),
-        # Section 4 of the paper: AdaMomentum above 0.75.
-        paper={"adamomentum": 0.75}, paper_format="{:.2f}+", paper_label="the paper's test token F1 (above it)",
+        name="ner",
+        title="Chinese NER",
+        heading="Chinese NER (Figure 2)",
+        model="2-layer BiLSTM",
+        figure="Figure 2",
+        figure_file="figure2_ner.png",
+        x_key="epoch",
+        x_label="epoch",
+        selection=VALID_F1,
+        headline=TEST_F1,
+        curves=(TEST_F1,),
+        paper=NER_TEST_F1_BOUND,
+        paper_format=NER_BOUND_FORMAT,
+        paper_label="the paper's test token F1 (above it)",
         # B- and I- tags of the four entity types, and O.
-        uniform_loss=math.log(9), uniform_words="ln 9 = 2.20, a uniform guess over the 9 tags",
+        uniform_loss=math.log(9),
+        uniform_words="ln 9 = 2.20, a uniform guess over the 9 tags",
         beside=(TEST_ENTITY_F1,),
     ),
 }
-
-
-def fmt(value: float | None, digits: int = 1) -> str:
-    """A number for a table: ``-`` for none or NaN, ``inf`` for a blown-up value, three significant digits for
-    one too large (a million and up) or too small for ``digits`` decimals."""
-    if value is None or value != value:
-        return "-"
-    if value in (float("inf"), float("-inf")):
-        return "inf"
-    if value != 0 and not 10**-digits <= abs(value) < 1e6:
-        return f"{value:.3g}"
-    return f"{value:.{digits}f}"

@@ -10,8 +10,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from adamomentum.report.measures import TASKS
-
-OPTIMIZER_ORDER = ["sgd", "momentum", "adagrad", "adamomentum"]
+from adamomentum.report.paper import OPTIMIZER_ORDER
 
 
 @dataclass

@@ -1,47 +1,48 @@
-"""Setting inference: which config values tell an optimizer's runs apart, said in words, and whether a run
-is the paper's setting."""
+"""Setting inference: which config values tell an optimizer's runs apart, said in words, and whether runs
+are the paper's setting or one of its readings."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from adamomentum.config import flatten, with_keys_added_later
-from adamomentum.report.runs import OPTIMIZER_ORDER, Run
+from adamomentum.report.paper import (
+    OPTIMIZER_ORDER,
+    PAPER_SCALE,
+    PAPER_SETTING,
+    PAPER_START,
+    TABLE1_VALUES,
+    Reading,
+    optimizer_name,
+)
+from adamomentum.report.runs import Run
 
 # Keys that say where or how a run ran, or how often it was looked at, not what it computed: never part
 # of a "setting" (evaluating more often leaves training bit-identical: tests/test_ptb_training.py).
-ENVIRONMENT_KEYS = {"seed", "device", "threads", "keep_freed_memory", "progress", "resume", "log_interval",
-                    "checkpoint_interval", "task.data_dir", "task.download", "deterministic", "task.eval_interval"}
+ENVIRONMENT_KEYS = {
+    "seed",
+    "device",
+    "threads",
+    "keep_freed_memory",
+    "progress",
+    "resume",
+    "log_interval",
+    "checkpoint_interval",
+    "task.data_dir",
+    "task.download",
+    "deterministic",
+    "task.eval_interval",
+}
 # NER sources that hold OntoNotes, the paper's corpus; column files may hold any corpus (MSRA, say).
 ONTONOTES_SOURCES = ("hub", "conll2012")
 # Table 1 setting when nothing varies between an optimizer's runs.
 TABLE1 = "Table 1"
-# Table 1's values, and the lr schedule each optimizer has in this repository's reproduction of it
-# (Zaremba's decay for SGD and Momentum, constant for the adaptive methods, as the paper says).
-TABLE1_VALUES: dict[str, dict[str, Any]] = {
-    "sgd": {"optimizer.lr": 1.0, "optimizer.lr_decay": True},
-    "momentum": {"optimizer.lr": 1.0, "optimizer.momentum": 0.6, "optimizer.lr_decay": True},
-    "adagrad": {"optimizer.lr": 0.01, "optimizer.lr_decay": False},
-    "adamomentum": {"optimizer.lr": 0.02, "optimizer.momentum": 0.9, "optimizer.lr_decay": False},
-}
-# The paper's update (Eq. 1) sums the squared gradients from 0.
-PAPER_START = {"adagrad": {"optimizer.initial_accumulator_value": 0.0},
-               "adamomentum": {"optimizer.initial_accumulator_value": 0.0}}  # fmt: skip
-# The rest of the paper's setting as this repository reproduces it, for every optimizer. A key older runs
-# lack has the value given here, or the one adamomentum.config.ADDED_LATER gives it.
-PAPER_SETTING = {"study.lr_factor": 1.0, "optimizer.momentum_schedule": "constant", "task.clip_grad_norm": 5.0,
-                 "task.clip_grad_value": None, "task.loss_reduction": "sum_over_time", "precision": "fp32"}  # fmt: skip
-
-OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "adagrad": "AdaGrad", "adamomentum": "AdaMomentum",
-                   "adam": "Adam", "rmsprop": "RMSprop"}
-
-
-def optimizer_name(optimizer: str) -> str:
-    """The optimizer as the paper writes it (``adamomentum`` -> ``AdaMomentum``)."""
-    return OPTIMIZER_NAMES.get(optimizer, optimizer)
+# Named for an optimizer outside Table 1 (Adam, RMSprop) even when every run shares them: "Table 1" would claim
+# a setting the paper does not have.
+REFERENCE_KEYS = ("optimizer.lr", "optimizer.lr_decay")
 
 
 def _number(value: Any) -> str:
@@ -53,23 +54,32 @@ WORDS: dict[str, Callable[[Any, str], str]] = {
     "optimizer.lr_decay": lambda v, task: ("Zaremba's decay" if task == "ptb" else "lr decay") if v else "constant lr",
     "optimizer.initial_accumulator_value": lambda v, _: f"G_0 = {_number(v or 0)}",
     "optimizer.momentum": lambda v, _: "default mu" if v is None else f"mu = {_number(v)}",
-    "optimizer.momentum_schedule": lambda v, _: {"constant": "constant mu", "linear": "linear warm-up of mu",
-                                                 "sutskever": "Sutskever's ramp of mu"}.get(v, f"mu schedule {v}"),
+    "optimizer.momentum_schedule": lambda v, _: {
+        "constant": "constant mu",
+        "linear": "linear warm-up of mu",
+        "sutskever": "Sutskever's ramp of mu",
+    }.get(v, f"mu schedule {v}"),
     "optimizer.momentum_warmup_steps": lambda v, _: f"mu warm-up over {_number(v)} batches",
     "optimizer.lr": lambda v, _: f"lr = {_number(v)}",
     "optimizer.eps": lambda v, _: "default eps" if v is None else f"eps = {_number(v)}",
     "study.lr_factor": lambda v, _: f"lr x {_number(v)}",
     "task.train_fraction": lambda v, _: f"{_number(100 * v)}% of the training set",
     "task.clip_grad_norm": lambda v, _: "no norm clipping" if v is None else f"norm clipped at {_number(v)}",
-    "task.clip_grad_value": lambda v, _: ("no element clipping" if v is None
-                                          else f"elements clipped to [-{_number(v)}, {_number(v)}]"),
+    "task.clip_grad_value": lambda v, _: (
+        "no element clipping" if v is None else f"elements clipped to [-{_number(v)}, {_number(v)}]"
+    ),
     "task.loss_reduction": lambda v, task: {
-        ("ptb", "sum_over_time"): "loss summed over time", ("ptb", "mean"): "loss averaged over time",
-        ("ner", "sum_over_time"): "loss summed over each sentence", ("ner", "mean"): "per-token mean loss",
+        ("ptb", "sum_over_time"): "loss summed over time",
+        ("ptb", "mean"): "loss averaged over time",
+        ("ner", "sum_over_time"): "loss summed over each sentence",
+        ("ner", "mean"): "per-token mean loss",
     }.get((task, v), f"loss {v}"),
     "task.max_train_sentences": lambda v, _: "all training sentences" if v is None else f"{v:,} training sentences",
-    "task.source": lambda v, _: {"hub": "OntoNotes (hub)", "conll2012": "OntoNotes (CoNLL-2012 files)",
-                                 "columns": "column files"}.get(v, f"source {v}"),
+    "task.source": lambda v, _: {
+        "hub": "OntoNotes (hub)",
+        "conll2012": "OntoNotes (CoNLL-2012 files)",
+        "columns": "column files",
+    }.get(v, f"source {v}"),
     "task.max_batches": lambda v, _: "no batch limit" if v is None else f"{v:,} batches",
     "task.epochs": lambda v, _: f"{v} epochs",
 }
@@ -111,6 +121,10 @@ class Setting:
         optimizer = optimizer_name(self.optimizer)
         return optimizer if self.label == TABLE1 else f"{optimizer}, {self.label}"
 
+    def by_seed(self, value: Callable[[Run, str], float | None], key: str) -> dict[object, float]:
+        """``value(run, key)`` of each seed, where the run has one."""
+        return {r.summary.get("seed"): v for r in self.runs if (v := value(r, key)) is not None}
+
 
 def flat_config(run: Run) -> dict[str, Any]:
     """The run's config as command-line keys, with keys it predates set to what it did."""
@@ -118,14 +132,11 @@ def flat_config(run: Run) -> dict[str, Any]:
 
 
 def comparable_with_paper(run: Run) -> bool:
-    """Whether a run trained on the paper's data at its scale: not a small study run, a share of the data,
-    a batch limit, or (NER) a corpus other than OntoNotes."""
+    """Whether a run trained on the paper's data at its scale (``PAPER_SCALE``): not a small study run, a share of
+    the data, a batch limit, or (NER) a corpus other than OntoNotes."""
     config = flat_config(run)
-    return (
-        config.get("study.scale", "full") == "full"
-        and config.get("task.train_fraction", 1.0) == 1.0
-        and config.get("task.max_batches") is None
-        and (run.task != "ner" or config.get("task.source", "hub") in ONTONOTES_SOURCES)
+    return all(config.get(key, value) == value for key, value in PAPER_SCALE.items()) and (
+        run.task != "ner" or config.get("task.source", "hub") in ONTONOTES_SOURCES
     )
 
 
@@ -147,10 +158,12 @@ def settings(runs: list[Run]) -> list[Setting]:
         # A value away from the paper's is named even when every run shares it: "Table 1" would claim it.
         # (None is the constructor's default for the optimizer's values, a real value for the task's.)
         paper = {**TABLE1_VALUES.get(optimizer, {}), **PAPER_START.get(optimizer, {})}
-        varying += [k for k, v in paper.items()
-                    if k not in varying and any(c.get(k) not in (None, v) for c in configs)]  # fmt: skip
-        varying += [k for k, v in PAPER_SETTING.items()
-                    if k not in varying and any(k in c and c[k] != v for c in configs)]  # fmt: skip
+        varying += [k for k, v in paper.items() if k not in varying and any(c.get(k) not in (None, v) for c in configs)]
+        varying += [
+            k for k, v in PAPER_SETTING.items() if k not in varying and any(k in c and c[k] != v for c in configs)
+        ]
+        if optimizer not in TABLE1_VALUES:
+            varying += [k for k in REFERENCE_KEYS if k not in varying and any(k in c for c in configs)]
         varying.sort()  # one order in every label, by key: optimizer.*, then study.*, then task.*
         own: dict[str, Setting] = {}
         for run, config in zip(members, configs):
@@ -163,9 +176,9 @@ def settings(runs: list[Run]) -> list[Setting]:
     return groups
 
 
-def setting_of(runs: list[Run]) -> dict[int, Setting]:
-    """Each run's setting, by ``id(run)``."""
-    return {id(run): setting for setting in settings(runs) for run in setting.runs}
+def runs_of(groups: list[Setting]) -> list[Run]:
+    """The runs of ``groups``, setting by setting."""
+    return [run for setting in groups for run in setting.runs]
 
 
 def ner_corpora(runs: list[Run]) -> list[str]:
@@ -178,3 +191,37 @@ def ner_corpora(runs: list[Run]) -> list[str]:
         return Path(str(config.get("task.data_dir"))).name or str(config.get("task.data_dir"))
 
     return sorted({corpus(r) for r in runs})
+
+
+def _is_reading(setting: Setting, reading: Reading, at: Mapping[str, Any]) -> bool:
+    """Whether every run of ``setting`` has Table 1's values and the rest of the paper's setting at its scale (a
+    run that differs, an ablation such as the per-token NER loss of results/ner-msra, belongs to no reading), but
+    for the values ``at`` gives instead, and, for the optimizers with an accumulator, the reading's G_0."""
+    expected = TABLE1_VALUES.get(setting.optimizer)
+    if expected is None:
+        return False
+    table1 = {key: value for key, value in expected.items() if key not in at}
+    rest = {**PAPER_SCALE, **PAPER_SETTING, **at}
+    for run in setting.runs:
+        config = flat_config(run)
+        if any(config.get(key) != value for key, value in table1.items()):
+            return False
+        if any(config.get(key, value) != value for key, value in rest.items()):
+            return False
+        start = config.get("optimizer.initial_accumulator_value") or 0.0
+        if setting.optimizer in reading.starts and start != reading.starts[setting.optimizer]:
+            return False
+    return True
+
+
+def reading_settings(
+    groups: list[Setting], reading: Reading, at: Mapping[str, Any] | None = None
+) -> dict[str, Setting]:
+    """Each optimizer's setting for ``reading``, where its runs have one; with ``at``, the setting that has these
+    config values instead of the paper's (``{"task.train_fraction": 0.25}``: the reading on a quarter of the
+    training data)."""
+    found: dict[str, Setting] = {}
+    for setting in groups:
+        if setting.optimizer not in found and _is_reading(setting, reading, at or {}):
+            found[setting.optimizer] = setting
+    return found

@@ -97,7 +97,7 @@ class Paired:
 
     @property
     def decided(self) -> str | None:
-        """"ours" or "theirs" when the interval excludes ``null``, None when it includes it or n < 2."""
+        """ "ours" or "theirs" when the interval excludes ``null``, None when it includes it or n < 2."""
         if self.n < 2 or self.low <= self.null <= self.high:
             return None
         ours_lower = self.high < self.null
@@ -119,8 +119,9 @@ def paired(
     confidence: float = 0.95,
 ) -> Paired:
     """Ours against theirs over the seeds both have a finite value for (keys: seeds)."""
-    seeds = tuple(sorted((s for s in set(ours) & set(theirs)
-                          if math.isfinite(ours[s]) and math.isfinite(theirs[s])), key=str))  # fmt: skip
+    seeds = tuple(
+        sorted((s for s in set(ours) & set(theirs) if math.isfinite(ours[s]) and math.isfinite(theirs[s])), key=str)
+    )
     if log:
         effects = [ours[s] / theirs[s] for s in seeds]
     else:
@@ -160,8 +161,9 @@ def select_best_valid(runs: Sequence[Run], selection: Measure) -> set[int]:
     pick = min if selection.lower_is_better else max
     for run in runs:
         candidates = [m for m in run.metrics if m["step"] in steps] if run.summary["status"] == "completed" else []
-        run.best_valid = pick(candidates, key=lambda m: m[selection.key]) if candidates else run.summary.get(
-            "best_valid")
+        run.best_valid = (
+            pick(candidates, key=lambda m: m[selection.key]) if candidates else run.summary.get("best_valid")
+        )
     return steps
 
 
@@ -171,5 +173,7 @@ def grid_words(runs: Sequence[Run], steps: set[int]) -> str:
     if all({m["step"] for m in r.metrics} == steps for r in completed):
         return "every evaluation of every run"
     coarse = len(steps)
-    return (f"the {coarse} evaluations every completed run has (some runs evaluated more often: their other "
-            "evaluations are left out, so that every run is selected on the same grid)")
+    return (
+        f"the {coarse} evaluations every completed run has (some runs evaluated more often: their other "
+        "evaluations are left out, so that every run is selected on the same grid)"
+    )

@@ -7,12 +7,14 @@ is never chosen by its test score.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from adamomentum.report.measures import TEST_ENTITY_F1, TEST_F1, TEST_PPL, Measure, Task, fmt
+from adamomentum.report.markdown import fmt, markdown_table
+from adamomentum.report.measures import TEST_ENTITY_F1, TEST_F1, TEST_PPL, Measure, Task
+from adamomentum.report.paper import optimizer_name
 from adamomentum.report.runs import Run
-from adamomentum.report.settings import Setting, comparable_with_paper, optimizer_name, settings
+from adamomentum.report.settings import Setting, comparable_with_paper
 from adamomentum.report.statistics import Paired, Spread, at_best_valid, final_value, paired, sign_test, spread
 
 
@@ -20,11 +22,6 @@ from adamomentum.report.statistics import Paired, Spread, at_best_valid, final_v
 class Column:
     header: str
     cell: Callable[[Run, Setting, Task], str]
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)])
 
 
 def paper_number(run: Run, task: Task) -> float | None:
@@ -102,10 +99,10 @@ RUN_COLUMNS: dict[str, list[Column]] = {
 }
 
 
-def runs_table(runs: list[Run], task: Task) -> str:
+def runs_table(groups: list[Setting], task: Task) -> str:
     """One row per run, by optimizer, setting and seed."""
     columns = RUN_COLUMNS[task.name]
-    rows = [[c.cell(run, setting, task) for c in columns] for setting in settings(runs) for run in setting.runs]
+    rows = [[c.cell(run, setting, task) for c in columns] for setting in groups for run in setting.runs]
     return markdown_table([c.header for c in columns], rows)
 
 
@@ -134,30 +131,48 @@ def seed_table(groups: list[Setting], task: Task) -> str:
     same way (NER: entity F1), and the paper's number."""
     measure = task.headline
     centre = _centre_name(measure)
-    beside = [(m, view, value) for m in task.beside
-              for view, value in ((f"final {m.label}", final_value), (f"{m.label} at best valid", at_best_valid))]
-    headers = ["optimizer", "setting", "completed", "diverged or unfinished",
-               f"final {measure.label}: {centre} [95% CI]", "min - max",
-               f"{measure.label} at best valid: {centre} [95% CI]",
-               *(f"{view}: {_centre_name(m)} [95% CI]" for m, view, _ in beside),
-               "paper", "final vs paper"]  # fmt: skip
+    beside = [
+        (m, view, value)
+        for m in task.beside
+        for view, value in ((f"final {m.label}", final_value), (f"{m.label} at best valid", at_best_valid))
+    ]
+    headers = [
+        "optimizer",
+        "setting",
+        "completed",
+        "diverged or unfinished",
+        f"final {measure.label}: {centre} [95% CI]",
+        "min - max",
+        f"{measure.label} at best valid: {centre} [95% CI]",
+        *(f"{view}: {_centre_name(m)} [95% CI]" for m, view, _ in beside),
+        "paper",
+        "final vs paper",
+    ]
     rows = []
     for setting in groups:
         final = spread(_finite([final_value(r, measure.key) for r in setting.runs]), measure.log_scale)
         paper = task.paper.get(setting.optimizer) if all(comparable_with_paper(r) for r in setting.runs) else None
-        rows.append([
-            optimizer_name(setting.optimizer), setting.label, str(final.n), str(len(setting.runs) - final.n),
-            _with_interval(measure, final),
-            f"{measure.fmt(final.minimum)} - {measure.fmt(final.maximum)}" if final.n > 1 else "-",
-            _over_seeds(setting, measure, at_best_valid), *(_over_seeds(setting, m, value) for m, _, value in beside),
-            "-" if paper is None else task.paper_format.format(paper), gap(final.centre if final.n else None, paper),
-        ])  # fmt: skip
+        rows.append(
+            [
+                optimizer_name(setting.optimizer),
+                setting.label,
+                str(final.n),
+                str(len(setting.runs) - final.n),
+                _with_interval(measure, final),
+                f"{measure.fmt(final.minimum)} - {measure.fmt(final.maximum)}" if final.n > 1 else "-",
+                _over_seeds(setting, measure, at_best_valid),
+                *(_over_seeds(setting, m, value) for m, _, value in beside),
+                "-" if paper is None else task.paper_format.format(paper),
+                gap(final.centre if final.n else None, paper),
+            ]
+        )
     return markdown_table(headers, rows)
 
 
 def within_paper(groups: list[Setting], task: Task) -> list[str]:
     """Which settings come within 10% of the paper's number (by their final centre), in words."""
-    within, outside = [], []
+    within: list[str] = []
+    outside: list[str] = []
     for setting in groups:
         paper = task.paper.get(setting.optimizer)
         finals = _finite([final_value(r, task.headline.key) for r in setting.runs])
@@ -193,13 +208,12 @@ def comparison_pairs(groups: list[Setting], ours: str = "adamomentum") -> list[t
     for baseline in dict.fromkeys(s.optimizer for s in groups if s.optimizer != ours):
         theirs = [s for s in groups if s.optimizer == baseline]
         for a in own:
-            pairs += [(a, b) for b in theirs
-                      if a.label == b.label or _against_paper_start(a, b) or len(own) == 1 or len(theirs) == 1]  # fmt: skip
+            pairs += [
+                (a, b)
+                for b in theirs
+                if a.label == b.label or _against_paper_start(a, b) or len(own) == 1 or len(theirs) == 1
+            ]
     return pairs
-
-
-def _by_seed(setting: Setting, value: Callable[[Run, str], float | None], key: str) -> dict[object, float]:
-    return {r.summary.get("seed"): v for r in setting.runs if (v := value(r, key)) is not None}
 
 
 def _outcome(result: Paired, ours: Setting, theirs: Setting) -> str:
@@ -216,8 +230,7 @@ def comparison_table(groups: list[Setting], task: Task) -> str:
     pairs = comparison_pairs(groups)
     if not pairs:
         return ""
-    effect = ("AdaMomentum / baseline, geometric mean" if measure.log_scale
-              else "AdaMomentum - baseline, mean")  # fmt: skip
+    effect = "AdaMomentum / baseline, geometric mean" if measure.log_scale else "AdaMomentum - baseline, mean"
     views = [("final", final_value)]
     # Runs with a single evaluation have the same value at the end and at the best valid one.
     if any(len(r.metrics) > 1 for s in groups for r in s.runs):
@@ -225,24 +238,51 @@ def comparison_table(groups: list[Setting], task: Task) -> str:
     rows = []
     for ours, theirs in pairs:
         for view, value in views:
-            result = paired(_by_seed(ours, value, measure.key), _by_seed(theirs, value, measure.key),
-                            measure.log_scale, measure.lower_is_better)  # fmt: skip
+            result = paired(
+                ours.by_seed(value, measure.key),
+                theirs.by_seed(value, measure.key),
+                measure.log_scale,
+                measure.lower_is_better,
+            )
             if result.n < 2:
                 continue
             digits = 3 if measure.log_scale else measure.digits
-            interval = fmt(result.centre, digits) if math.isnan(result.low) else (
-                f"{fmt(result.centre, digits)} [{fmt(result.low, digits)}, {fmt(result.high, digits)}]")
-            rows.append([ours.name, theirs.name, f"{measure.label}, {view}", str(result.n), interval,
-                         f"{result.wins} of {result.n}", f"{result.p_value:.3g}", _outcome(result, ours, theirs)])
+            interval = (
+                fmt(result.centre, digits)
+                if math.isnan(result.low)
+                else (f"{fmt(result.centre, digits)} [{fmt(result.low, digits)}, {fmt(result.high, digits)}]")
+            )
+            rows.append(
+                [
+                    ours.name,
+                    theirs.name,
+                    f"{measure.label}, {view}",
+                    str(result.n),
+                    interval,
+                    f"{result.wins} of {result.n}",
+                    f"{result.p_value:.3g}",
+                    _outcome(result, ours, theirs),
+                ]
+            )
     if not rows:
         return ""
     better = "below 1" if measure.log_scale else ("below 0" if measure.lower_is_better else "above 0")
     most = max(int(row[3]) for row in rows)
-    note = (f"Paired by seed ({better}: AdaMomentum better); the interval is a 95% t-interval"
-            f"{' on the log ratio' if measure.log_scale else ''}, the p-value the exact two-sided sign test of wins "
-            f"against losses, which cannot go below {sign_test(most, 0):.3g} with {most} seeds.")
-    headers = ["AdaMomentum", "against", "measure", "paired seeds", f"{effect} [95% CI]", "AdaMomentum better in",
-               "sign test p", "at this n"]  # fmt: skip
+    note = (
+        f"Paired by seed ({better}: AdaMomentum better); the interval is a 95% t-interval"
+        f"{' on the log ratio' if measure.log_scale else ''}, the p-value the exact two-sided sign test of wins "
+        f"against losses, which cannot go below {sign_test(most, 0):.3g} with {most} seeds."
+    )
+    headers = [
+        "AdaMomentum",
+        "against",
+        "measure",
+        "paired seeds",
+        f"{effect} [95% CI]",
+        "AdaMomentum better in",
+        "sign test p",
+        "at this n",
+    ]
     return note + "\n\n" + markdown_table(headers, rows)
 
 
@@ -250,15 +290,22 @@ def _minutes(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds / 60:.1f} min"
 
 
-def provenance(runs: list[Run]) -> str:
-    """Per run: the command, the commit its process loaded, the device, and its wall time with the part spent
-    evaluating (the numbers a results README quotes)."""
+def provenance(groups: list[Setting]) -> str:
+    """Per run of ``groups``: the command, the commit its process loaded, the device, and its wall time with the
+    part spent evaluating (the numbers a results README quotes)."""
     rows = [
-        [optimizer_name(run.optimizer), str(run.summary.get("seed")), setting.label, f"`{run.summary.get('command')}`",
-         f"`{run.summary.get('git_commit', '-')}`", run.summary.get("device", "-"),
-         _minutes(run.summary.get("wall_time_s", 0)), _minutes(run.summary.get("eval_time_s"))]
-        for setting in settings(runs) for run in setting.runs
-    ]  # fmt: skip
+        [
+            optimizer_name(run.optimizer),
+            str(run.summary.get("seed")),
+            setting.label,
+            f"`{run.summary.get('command')}`",
+            f"`{run.summary.get('git_commit', '-')}`",
+            run.summary.get("device", "-"),
+            _minutes(run.summary.get("wall_time_s", 0)),
+            _minutes(run.summary.get("eval_time_s")),
+        ]
+        for setting in groups
+        for run in setting.runs
+    ]
     headers = ["optimizer", "seed", "setting", "command", "git commit", "device", "wall time", "of which evaluation"]
     return markdown_table(headers, rows)
-

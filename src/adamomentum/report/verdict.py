@@ -1,14 +1,6 @@
-"""The verdict: each claim of the paper, read from runs over seeds, as the paper writes its update (the
-primary reading) and as its authors ran it (a secondary reading, never merged into the first).
-
-- **as written** (primary): Table 1's values, the accumulator of AdaGrad and AdaMomentum starting at G_0 = 0
-  (Eq. 1). Its word is the verdict.
-- **the authors' start** (secondary): AdaMomentum with G_0 = 0.1, the start of the C++ code of one of the
-  paper's authors (github.com/zihangdai/DeepLSTM, src/sgd/adagrad.cpp: ``m_histSquareGrad[i] = 0.1f``),
-  against the same baselines: the ones that reproduce the paper's numbers (AdaGrad as written, whose 141.7
-  matches the paper's 140; AdaGrad with G_0 = 0.1 ends near 240 and is a sensitivity row, labelled so).
-
-SGD and Momentum have no accumulator: the same runs serve both readings.
+"""The verdict: each claim of the paper (``paper.CLAIMS``), read from runs over seeds, as the paper writes its
+update (the primary reading) and as its authors ran it (a secondary reading, never merged into the first);
+``paper`` says what each reading is.
 
 Each claim is decided by two tests of the same per-seed outcomes, each at 95%:
 
@@ -32,37 +24,47 @@ table says which (a t-interval at n < 6 decides where no sign test could); where
 *undecided*. Where undecided, the table gives how many more seeds would let the sign test decide if each
 fell as the majority has so far. The intervals and p-values are not adjusted for the number of comparisons:
 the table states that number.
+
+A question of this repository's own (``Question``: report/campaign.py's same schedule) may join the table below
+the paper's claims, judged by the same rules and said in its own words, never in the README's verdict.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
-from adamomentum.report.measures import Task, fmt
-from adamomentum.report.runs import Run
-from adamomentum.report.settings import (
-    PAPER_SETTING,
+from adamomentum.report.markdown import fmt, markdown_table
+from adamomentum.report.measures import Task
+from adamomentum.report.paper import (
+    ABOVE_BOUND,
+    AS_WRITTEN,
+    AUTHORS,
+    AUTHORS_START,
+    BASELINES,
+    CLAIMS,
+    CONVERGES,
+    IMPROVEMENT,
+    ORDERING,
+    OUTPERFORMS,
+    PAPER_IMPROVEMENT,
+    PAPER_ORDER,
+    SENSITIVITY,
     TABLE1_VALUES,
-    Setting,
-    comparable_with_paper,
-    flat_config,
-    ner_corpora,
+    WITHIN_TEN_PERCENT,
+    Claim,
     optimizer_name,
 )
+from adamomentum.report.runs import Run
+from adamomentum.report.settings import Setting, ner_corpora, reading_settings, runs_of
 from adamomentum.report.statistics import Paired, final_value, paired, sign_test, spread
-from adamomentum.report.tables import markdown_table
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
 UNDECIDED = "undecided at this n"
 
-AUTHORS_START = 0.1
-ADAPTIVE = ("adagrad", "adamomentum")
-# The paper's ordering of final test perplexity, best first, and its improvement of AdaMomentum over SGD.
-PAPER_ORDER = ("adamomentum", "momentum", "sgd", "adagrad")
-PAPER_IMPROVEMENT = 0.07
 # Both tests decide at 95%; the smallest n at which an exact two-sided sign test can (2 / 2^6 = 0.031).
 ALPHA = 0.05
 SIGN_TEST_MIN_N = next(n for n in range(1, 64) if sign_test(n, 0) < ALPHA)
@@ -70,67 +72,11 @@ SIGN_TEST_MIN_N = next(n for n in range(1, 64) if sign_test(n, 0) < ALPHA)
 MOST_SEEDS_COUNTED = 30
 
 
-@dataclass(frozen=True)
-class Reading:
-    title: str
-    # G_0 of each adaptive optimizer under this reading.
-    starts: dict[str, float]
-
-
-AS_WRITTEN = Reading("as written (G_0 = 0), primary", {"adagrad": 0.0, "adamomentum": 0.0})
-AUTHORS = Reading(f"AdaMomentum with the authors' start (G_0 = {AUTHORS_START:g}), secondary",
-                  {"adagrad": 0.0, "adamomentum": AUTHORS_START})
-# Not a reading of the paper: AdaGrad with the authors' start ends far from the paper's 140, which AdaGrad as
-# written reproduces, so the paper's AdaGrad cannot have been this one.
-SENSITIVITY = Reading(f"sensitivity: AdaGrad with G_0 = {AUTHORS_START:g} too",
-                      {"adagrad": AUTHORS_START, "adamomentum": AUTHORS_START})
-READINGS = (AS_WRITTEN, AUTHORS)
-
-
-def _is_reading(setting: Setting, reading: Reading) -> bool:
-    """Whether every run of ``setting`` has Table 1's values and the rest of the paper's setting (a run that
-    differs, an ablation such as the per-token NER loss of results/ner-msra, belongs to no reading) and, for
-    the adaptive methods, the reading's G_0."""
-    expected = TABLE1_VALUES.get(setting.optimizer)
-    if expected is None:
-        return False
-    for run in setting.runs:
-        config = flat_config(run)
-        if any(config.get(key) != value for key, value in expected.items()):
-            return False
-        if any(config.get(key, value) != value for key, value in PAPER_SETTING.items()):
-            return False
-        start = config.get("optimizer.initial_accumulator_value") or 0.0
-        if setting.optimizer in ADAPTIVE and start != reading.starts[setting.optimizer]:
-            return False
-    return True
-
-
-def reading_settings(groups: list[Setting], reading: Reading) -> dict[str, Setting]:
-    """Each optimizer's setting for ``reading``, where its runs have one."""
-    found: dict[str, Setting] = {}
-    for setting in groups:
-        if setting.optimizer not in found and _is_reading(setting, reading):
-            found[setting.optimizer] = setting
-    return found
-
-
-def full_scale(run: Run) -> bool:
-    """The paper's scale: every epoch, all the training data, no batch limit (NER: on any corpus)."""
-    config = flat_config(run)
-    if run.task == "ner":
-        return (config.get("study.scale", "full") == "full" and config.get("task.train_fraction", 1.0) == 1.0
-                and config.get("task.max_batches") is None)  # fmt: skip
-    return comparable_with_paper(run)
-
-
 def applies(groups: list[Setting]) -> bool:
-    """A verdict needs the paper's setting at full scale for all four optimizers as written, and more than one
-    seed somewhere: one seed decides nothing."""
+    """A verdict needs the paper's setting at full scale for all four optimizers as written (a reading is at the
+    paper's scale), and more than one seed somewhere: one seed decides nothing."""
     written = reading_settings(groups, AS_WRITTEN)
-    return (set(written) == set(TABLE1_VALUES)
-            and all(full_scale(r) for s in written.values() for r in s.runs)
-            and any(len(s.runs) > 1 for s in groups))  # fmt: skip
+    return set(written) == set(TABLE1_VALUES) and any(len(s.runs) > 1 for s in groups)
 
 
 @dataclass(frozen=True)
@@ -141,7 +87,7 @@ class SignCount:
     against: int
 
     def decided(self, more: int = 0) -> str | None:
-        """"favour" or "against" where the test decides at ``ALPHA``, with ``more`` seeds falling as the
+        """ "favour" or "against" where the test decides at ``ALPHA``, with ``more`` seeds falling as the
         majority has so far (a tie: in the paper's favour); None where it does not."""
         favour, against = self.favour, self.against
         if favour >= against:
@@ -176,10 +122,13 @@ class Finding:
     tests: int = 1
     # Said with the word wherever it is shown ("every setting clears it": the claim tells no optimizer apart).
     qualifier: str = ""
+    # The words shown for reproduced and not reproduced: a question of this repository's own has its answers.
+    answers: tuple[str, str] = (REPRODUCED, NOT_REPRODUCED)
 
     @property
     def label(self) -> str:
-        return f"{self.word}; {self.qualifier}" if self.qualifier else self.word
+        word = {REPRODUCED: self.answers[0], NOT_REPRODUCED: self.answers[1]}.get(self.word, self.word)
+        return f"{word}; {self.qualifier}" if self.qualifier else word
 
     @property
     def word(self) -> str:
@@ -196,8 +145,11 @@ class Finding:
         if by_sign == self.interval_word:
             return "both tests"
         if by_sign == UNDECIDED:
-            return (f"t-interval only: no sign test decides at n = {self.n}" if self.n < SIGN_TEST_MIN_N
-                    else "t-interval only")  # fmt: skip
+            return (
+                f"t-interval only: no sign test decides at n = {self.n}"
+                if self.n < SIGN_TEST_MIN_N
+                else "t-interval only"
+            )
         return "sign test only" if self.interval_word == UNDECIDED else "the tests disagree"
 
     @property
@@ -214,15 +166,18 @@ class Finding:
         if not self.signs:
             return f"{self.text}: {self.label}"
         more = self.seeds_to_decide
-        needs = (f"a sign test decides with {more} more seeds, n = {self.n + more}" if more is not None
-                 else f"no sign test decides within {MOST_SEEDS_COUNTED} more seeds")  # fmt: skip
+        needs = (
+            f"a sign test decides with {more} more seeds, n = {self.n + more}"
+            if more is not None
+            else f"no sign test decides within {MOST_SEEDS_COUNTED} more seeds"
+        )
         return f"{self.text}: {self.label} ({needs})"
 
 
 NO_RUNS = Finding("no runs", UNDECIDED, tests=0)
 
 
-def _counts(setting: Setting) -> str:
+def status_counts(setting: Setting) -> str:
     statuses = [r.summary["status"] for r in setting.runs]
     diverged = statuses.count("diverged")
     unfinished = len(statuses) - diverged - statuses.count("completed")
@@ -242,13 +197,14 @@ def within_ten_percent(setting: Setting | None, task: Task) -> Finding:
     finals = _finals(setting, task.headline.key)
     diverged = any(r.summary["status"] == "diverged" for r in setting.runs)
     if not finals:
-        return Finding(f"no final value{_counts(setting)}", NOT_REPRODUCED if diverged else UNDECIDED)
+        return Finding(f"no final value{status_counts(setting)}", NOT_REPRODUCED if diverged else UNDECIDED)
     s = spread(finals, task.headline.log_scale)
     measure = task.headline
     interval = "" if s.n < 2 else f" [{measure.fmt(s.low)}, {measure.fmt(s.high)}]"
     low, high = 0.9 * paper, 1.1 * paper
     above, below = sum(v > high for v in finals), sum(v < low for v in finals)
-    text = f"{measure.fmt(s.centre)}{interval}, n = {s.n}{_counts(setting)}, {s.n - above - below} of {s.n} within"
+    within = s.n - above - below
+    text = f"{measure.fmt(s.centre)}{interval}, n = {s.n}{status_counts(setting)}, {within} of {s.n} within"
     signs = [SignCount(s.n - above, above), SignCount(s.n - below, below)]
     if diverged or (s.n >= 2 and (s.high < low or s.low > high)):
         return Finding(text, NOT_REPRODUCED, signs, s.n)
@@ -257,23 +213,24 @@ def within_ten_percent(setting: Setting | None, task: Task) -> Finding:
     return Finding(text, UNDECIDED, signs, s.n)
 
 
-def _by_seed(setting: Setting, key: str) -> dict[object, float]:
-    return {r.summary.get("seed"): v for r in setting.runs if (v := final_value(r, key)) is not None}
-
-
-def _compare(ours: Setting, theirs: Setting, task: Task) -> Paired:
+def compare(ours: Setting, theirs: Setting, task: Task) -> Paired:
     key = task.headline.key
-    return paired(_by_seed(ours, key), _by_seed(theirs, key), task.headline.log_scale, task.headline.lower_is_better)
+    return paired(
+        ours.by_seed(final_value, key),
+        theirs.by_seed(final_value, key),
+        task.headline.log_scale,
+        task.headline.lower_is_better,
+    )
 
 
-def _ratio_text(result: Paired) -> str:
+def ratio_text(result: Paired) -> str:
     if result.n == 0:
         return "no paired seeds"
     interval = "" if math.isnan(result.low) else f" [{fmt(result.low, 3)}, {fmt(result.high, 3)}]"
     return f"{fmt(result.centre, 3)}{interval}, {result.wins} of {result.n} seeds"
 
 
-def _pairs_word(results: list[Paired], complete: bool) -> str:
+def pairs_word(results: list[Paired], complete: bool) -> str:
     """Every pair decided for ours (and ``complete``: every pair there): reproduced; one decided against: not."""
     decided = [r.decided for r in results]
     if "theirs" in decided:
@@ -281,7 +238,7 @@ def _pairs_word(results: list[Paired], complete: bool) -> str:
     return REPRODUCED if complete and results and all(d == "ours" for d in decided) else UNDECIDED
 
 
-def _wins(result: Paired) -> SignCount:
+def sign_count(result: Paired) -> SignCount:
     return SignCount(result.wins, result.losses)
 
 
@@ -291,24 +248,31 @@ def ordering(found: dict[str, Setting], task: Task) -> Finding:
         return Finding("not every optimizer has runs", UNDECIDED, tests=0)
     parts, results = [], []
     for better, worse in zip(PAPER_ORDER, PAPER_ORDER[1:]):
-        result = _compare(found[better], found[worse], task)
-        parts.append(f"{optimizer_name(better)} / {optimizer_name(worse)} {_ratio_text(result)}")
+        result = compare(found[better], found[worse], task)
+        parts.append(f"{optimizer_name(better)} / {optimizer_name(worse)} {ratio_text(result)}")
         results.append(result)
-    return Finding("; ".join(parts), _pairs_word(results, True), [_wins(r) for r in results],
-                   min(r.n for r in results), len(results))  # fmt: skip
+    return Finding(
+        "; ".join(parts),
+        pairs_word(results, True),
+        [sign_count(r) for r in results],
+        min(r.n for r in results),
+        len(results),
+    )
 
 
 def improvement(found: dict[str, Setting], task: Task) -> Finding:
     """AdaMomentum's final headline over SGD's, paired by seed, against the paper's 7% improvement."""
     if "adamomentum" not in found or "sgd" not in found:
         return NO_RUNS
-    ours, theirs = _by_seed(found["adamomentum"], task.headline.key), _by_seed(found["sgd"], task.headline.key)
-    result = _compare(found["adamomentum"], found["sgd"], task)
+    ours, theirs = (found[o].by_seed(final_value, task.headline.key) for o in ("adamomentum", "sgd"))
+    result = compare(found["adamomentum"], found["sgd"], task)
     target = 1 - PAPER_IMPROVEMENT
     ratios = [ours[s] / theirs[s] for s in result.seeds]
-    signs = [SignCount(result.wins, result.losses),
-             SignCount(sum(r <= target for r in ratios), sum(r > target for r in ratios))]
-    text = f"AdaMomentum / SGD {_ratio_text(result)}"
+    signs = [
+        SignCount(result.wins, result.losses),
+        SignCount(sum(r <= target for r in ratios), sum(r > target for r in ratios)),
+    ]
+    text = f"AdaMomentum / SGD {ratio_text(result)}"
     if result.n < 2:
         word = UNDECIDED
     elif result.low > target:
@@ -320,34 +284,6 @@ def improvement(found: dict[str, Setting], task: Task) -> Finding:
     return Finding(text, word, signs, result.n)
 
 
-@dataclass(frozen=True)
-class Claim:
-    text: str
-    paper: str
-    judge: Callable[[dict[str, Setting], Task], Finding]
-    # Whether the readings can differ: a claim about a baseline alone reads the same runs in both.
-    depends_on_start: bool
-    # Whether AdaGrad takes part: then the sensitivity row (AdaGrad with the authors' start too) is shown.
-    involves_adagrad: bool
-
-
-def ptb_claims(task: Task) -> list[Claim]:
-    paper = task.paper
-    claims = [
-        Claim(f"{optimizer_name(o)} ends within 10% of the paper's final test perplexity", f"{paper[o]:.0f}",
-              lambda found, t, o=o: within_ten_percent(found.get(o), t), o == "adamomentum", o == "adagrad")
-        for o in ("sgd", "momentum", "adagrad", "adamomentum")
-    ]  # fmt: skip
-    order = " < ".join(optimizer_name(o) for o in PAPER_ORDER)
-    claims.append(Claim(f"final test perplexity: {order}", " < ".join(f"{paper[o]:.0f}" for o in PAPER_ORDER),
-                        ordering, True, True))  # fmt: skip
-    claims.append(Claim(f"AdaMomentum improves on SGD by {100 * PAPER_IMPROVEMENT:.0f}%",
-                        f"{paper['adamomentum']:.0f} / {paper['sgd']:.0f} = {paper['adamomentum'] / paper['sgd']:.3f}",
-                        improvement, True, False))  # fmt: skip
-    return claims
-
-
-BASELINES = ("sgd", "momentum", "adagrad")
 # NER: the share of the final F1 that counts as converged.
 CONVERGED_SHARE = 0.95
 
@@ -369,13 +305,13 @@ def above_bound(found: dict[str, Setting], task: Task) -> Finding:
     bound, measure = task.paper["adamomentum"], task.headline
     finals = _finals(setting, measure.key)
     if not finals:
-        return Finding(f"no final value{_counts(setting)}", UNDECIDED)
+        return Finding(f"no final value{status_counts(setting)}", UNDECIDED)
     s = spread(finals, measure.log_scale)
     interval = "" if s.n < 2 else f" [{measure.fmt(s.low)}, {measure.fmt(s.high)}]"
     lowest = min(spread(f, measure.log_scale).centre for o in found if (f := _finals(found[o], measure.key)))
     everyone = "every setting clears it" if lowest > bound else ""
     lowest_text = f"; lowest mean of any setting {measure.fmt(lowest)}" if everyone else ""
-    text = f"{measure.fmt(s.centre)}{interval}, n = {s.n}{_counts(setting)}{lowest_text}"
+    text = f"{measure.fmt(s.centre)}{interval}, n = {s.n}{status_counts(setting)}{lowest_text}"
     signs = [SignCount(sum(v > bound for v in finals), sum(v <= bound for v in finals))]
     if s.n >= 2 and s.low > bound:
         return Finding(text, REPRODUCED, signs, s.n, qualifier=everyone)
@@ -388,11 +324,16 @@ def outperforms(found: dict[str, Setting], task: Task) -> Finding:
     """AdaMomentum minus each baseline, final headline, paired by seed."""
     if "adamomentum" not in found:
         return NO_RUNS
-    pairs = [(b, _compare(found["adamomentum"], found[b], task)) for b in BASELINES if b in found]
+    pairs = [(b, compare(found["adamomentum"], found[b], task)) for b in BASELINES if b in found]
     text = "; ".join(f"AdaMomentum - {optimizer_name(b)} {_effect_text(r, task.headline.digits)}" for b, r in pairs)
     results = [r for _, r in pairs]
-    return Finding(text, _pairs_word(results, len(results) == len(BASELINES)), [_wins(r) for r in results],
-                   min((r.n for r in results), default=0), len(results))  # fmt: skip
+    return Finding(
+        text,
+        pairs_word(results, len(results) == len(BASELINES)),
+        [sign_count(r) for r in results],
+        min((r.n for r in results), default=0),
+        len(results),
+    )
 
 
 def epochs_to_converge(run: Run, key: str) -> float | None:
@@ -412,10 +353,6 @@ def largest_later_drop(run: Run, key: str) -> float | None:
     return max([0.0, *(a - b for a, b in zip(values, values[1:]))])
 
 
-def _by_seed_of(setting: Setting, measure: Callable[[Run, str], float | None], key: str) -> dict[object, float]:
-    return {r.summary.get("seed"): v for r in setting.runs if (v := measure(r, key)) is not None}
-
-
 def converges(found: dict[str, Setting], task: Task) -> Finding:
     """Quickly: epochs to reach 95% of the final F1; stably: the largest drop after that. AdaMomentum minus
     each baseline, paired by seed, lower is better for both; reproduced when no interval lies above 0 (no
@@ -423,33 +360,41 @@ def converges(found: dict[str, Setting], task: Task) -> Finding:
     if "adamomentum" not in found:
         return NO_RUNS
     key, parts, results = task.headline.key, [], []
-    for what, measure, digits in (("epochs to 95% of the final", epochs_to_converge, 1),
-                                  ("largest drop after that", largest_later_drop, 3)):  # fmt: skip
-        ours = _by_seed_of(found["adamomentum"], measure, key)
+    for what, measure, digits in (
+        ("epochs to 95% of the final", epochs_to_converge, 1),
+        ("largest drop after that", largest_later_drop, 3),
+    ):
+        ours = found["adamomentum"].by_seed(measure, key)
         means = [f"AdaMomentum {fmt(sum(ours.values()) / len(ours), digits)}" if ours else "AdaMomentum -"]
         for b in (b for b in BASELINES if b in found):
-            theirs = _by_seed_of(found[b], measure, key)
+            theirs = found[b].by_seed(measure, key)
             results.append(paired(ours, theirs, log=False, lower_is_better=True))
             means.append(f"{optimizer_name(b)} {fmt(sum(theirs.values()) / len(theirs), digits) if theirs else '-'}")
         parts.append(f"{what} (mean): {', '.join(means)}")
     decided = [r.decided for r in results]
     no_worse = len(results) == 2 * len(BASELINES) and all(r.n >= 2 and r.high <= 0 for r in results)
     word = REPRODUCED if no_worse else NOT_REPRODUCED if "theirs" in decided else UNDECIDED
-    return Finding("; ".join(parts), word, [_wins(r) for r in results], min((r.n for r in results), default=0),
-                   len(results))  # fmt: skip
+    return Finding(
+        "; ".join(parts), word, [sign_count(r) for r in results], min((r.n for r in results), default=0), len(results)
+    )
 
 
-def ner_claims(task: Task) -> list[Claim]:
-    bound = task.paper_format.format(task.paper["adamomentum"])
-    return [
-        Claim(f"AdaMomentum's final {task.headline.label} is {bound}", bound, above_bound, True, False),
-        Claim("AdaMomentum outperforms SGD, Momentum and AdaGrad", "AdaMomentum highest (Figure 2)", outperforms,
-              True, True),
-        Claim("AdaMomentum converges quickly and stably", "Section 4, Figure 2", converges, True, True),
-    ]  # fmt: skip
+Judge = Callable[[dict[str, Setting], Task], Finding]
 
 
-CLAIMS: dict[str, Callable[[Task], list[Claim]]] = {"ptb": ptb_claims, "ner": ner_claims}
+def _within_ten_percent_of(optimizer: str, found: dict[str, Setting], task: Task) -> Finding:
+    return within_ten_percent(found.get(optimizer), task)
+
+
+# How each claim of the paper is judged, from each optimizer's setting under a reading.
+JUDGES: dict[Claim, Judge] = {
+    **{claim: partial(_within_ten_percent_of, o) for o, claim in WITHIN_TEN_PERCENT.items()},
+    ORDERING: ordering,
+    IMPROVEMENT: improvement,
+    ABOVE_BOUND: above_bound,
+    OUTPERFORMS: outperforms,
+    CONVERGES: converges,
+}
 
 
 @dataclass(frozen=True)
@@ -467,28 +412,48 @@ class VerdictRow:
 def verdict_rows(groups: list[Setting], task: Task) -> list[VerdictRow]:
     written, authors, sensitivity = (reading_settings(groups, r) for r in (AS_WRITTEN, AUTHORS, SENSITIVITY))
     rows = []
-    for claim in CLAIMS[task.name](task):
-        rows.append(VerdictRow(
-            claim, claim.judge(written, task), claim.judge(authors, task) if claim.depends_on_start else None,
-            claim.judge(sensitivity, task) if claim.involves_adagrad and "adagrad" in sensitivity else None,
-        ))  # fmt: skip
+    for claim in CLAIMS[task.name]:
+        judge = JUDGES[claim]
+        # A reading gets a finding of its own only where it reads other runs than the reading before it:
+        # the authors' start where AdaMomentum takes part, the sensitivity row where AdaGrad does.
+        as_written = judge(written, task)
+        by_authors = judge(authors, task) if claim.reads_differently(AS_WRITTEN, AUTHORS) else None
+        shown = claim.reads_differently(AUTHORS, SENSITIVITY) and "adagrad" in sensitivity
+        rows.append(VerdictRow(claim, as_written, by_authors, judge(sensitivity, task) if shown else None))
     return rows
 
 
-def verdict_table(groups: list[Setting], task: Task) -> str:
+# The verdict table's columns, which the tables of the abstract's claims share.
+CLAIM_HEADERS = ["claim", "paper", f"ours, {AS_WRITTEN.title}", f"ours, {AUTHORS.title}", "verdict (primary reading)"]
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question of this repository's own, not a claim of the paper (report/campaign.py): a row of the verdict
+    table below the paper's claims, judged by the same rules, and in nothing the README's verdict reads."""
+
+    # The row's cells, one per column of ``CLAIM_HEADERS``.
+    cells: tuple[str, ...]
+    # The tests its word rests on, what it measures (said above the table), and a line below the table.
+    tests: int
+    note: str
+    below: str = ""
+
+
+def verdict_table(groups: list[Setting], task: Task, questions: Sequence[Question] = ()) -> str:
     """One row per claim: the paper's number, ours under each reading with its own word and the test that
-    decided it (or the seeds that would), and the verdict: the primary reading's word."""
+    decided it (or the seeds that would), and the verdict: the primary reading's word; then a row per question
+    of this repository's own."""
     rows, sensitivity = [], []
     for row in verdict_rows(groups, task):
         authors = row.authors.cell() if row.authors else "the same runs (no accumulator)"
         rows.append([row.claim.text, row.claim.paper, row.written.cell(), authors, f"**{row.written.label}**"])
         if row.sensitivity:
             sensitivity.append([row.claim.text, row.sensitivity.cell()])
-    headers = ["claim", "paper", f"ours, {AS_WRITTEN.title}", f"ours, {AUTHORS.title}", "verdict (primary reading)"]
-    table = markdown_table(headers, rows)
+    table = markdown_table(CLAIM_HEADERS, rows + [list(q.cells) for q in questions])
     if sensitivity:
         table += "\n\n" + markdown_table(["claim", f"{SENSITIVITY.title} (not a verdict)"], sensitivity)
-    return table
+    return table + "".join(f"\n\n{q.below}" for q in questions if q.below)
 
 
 def comparisons(groups: list[Setting], task: Task) -> int:
@@ -506,16 +471,16 @@ READING_NOTE = (
 )
 HOW_TO_READ = {
     "ptb": "Numbers are the final test perplexity: the geometric mean over seeds with its 95% t-interval on log "
-           "perplexity, or a ratio of two optimizers paired by seed (below 1: the first is better) with its interval "
-           "and the seeds the first wins. Within 10%: the interval lies inside the paper's number +-10% "
-           "(reproduced), outside it or a seed diverged (not reproduced), or across an edge (undecided). An "
-           "ordering or an improvement holds when every interval lies on the paper's side.",
+    "perplexity, or a ratio of two optimizers paired by seed (below 1: the first is better) with its interval "
+    "and the seeds the first wins. Within 10%: the interval lies inside the paper's number +-10% "
+    "(reproduced), outside it or a seed diverged (not reproduced), or across an edge (undecided). An "
+    "ordering or an improvement holds when every interval lies on the paper's side.",
     "ner": "Numbers are the final test token F1: the mean over seeds with its 95% t-interval, or AdaMomentum minus "
-           "a baseline paired by seed with its interval and the seeds AdaMomentum wins. Convergence is read from "
-           f"each run's test token F1 per epoch (Figure 2): the first epoch at {100 * CONVERGED_SHARE:.0f}% of its "
-           "final value, and the largest fall from one epoch to the next after it; AdaMomentum converges quickly "
-           "and stably when, against every baseline, neither is decidedly worse (interval at or below 0).",
-}  # fmt: skip
+    "a baseline paired by seed with its interval and the seeds AdaMomentum wins. Convergence is read from "
+    f"each run's test token F1 per epoch (Figure 2): the first epoch at {100 * CONVERGED_SHARE:.0f}% of its "
+    "final value, and the largest fall from one epoch to the next after it; AdaMomentum converges quickly "
+    "and stably when, against every baseline, neither is decidedly worse (interval at or below 0).",
+}
 TESTS_NOTE = (
     "Each word rests on a 95% t-interval and an exact two-sided sign test on how the seeds fall (which assumes "
     "nothing about the distribution: a chaotic outcome's t-interval is too wide to decide, while every seed on "
@@ -525,18 +490,30 @@ TESTS_NOTE = (
 )
 
 
-def verdict_section(groups: list[Setting], task: Task) -> list[str]:
-    """results.md's verdict: how to read it, the table, and the number of comparisons; nothing where no verdict
-    applies."""
+def verdict_section(groups: list[Setting], task: Task, questions: Sequence[Question] = ()) -> list[str]:
+    """results.md's verdict: how to read it, the table (with ``questions`` of this repository's own below the
+    paper's claims), and the number of comparisons; nothing where no verdict applies."""
     if task.name not in CLAIMS or not applies(groups):
         return []
     title = task.title
     if task.name == "ner":
-        corpora = ner_corpora([r for s in groups for r in s.runs])
+        corpora = ner_corpora(runs_of(groups))
         if corpora != ["OntoNotes"]:
             title += f" on {', '.join(corpora)}, a stand-in for the paper's OntoNotes"
-    count = (f"The table rests on {comparisons(groups, task)} tests (both readings). The intervals and p-values are "
-             "not adjusted for that number: at 95%, about one test in twenty decides by chance where there is "
-             "nothing to find.")  # fmt: skip
-    return [f"## Verdict: {title}", "", f"{READING_NOTE} {HOW_TO_READ[task.name]} {TESTS_NOTE}", "",
-            verdict_table(groups, task), "", count, ""]  # fmt: skip
+    tests = comparisons(groups, task) + sum(q.tests for q in questions)
+    count = (
+        f"The table rests on {tests} tests (both readings). The intervals and p-values are "
+        "not adjusted for that number: at 95%, about one test in twenty decides by chance where there is "
+        "nothing to find."
+    )
+    notes = "".join(f" {q.note}" for q in questions)
+    return [
+        f"## Verdict: {title}",
+        "",
+        f"{READING_NOTE} {HOW_TO_READ[task.name]} {TESTS_NOTE}{notes}",
+        "",
+        verdict_table(groups, task, questions),
+        "",
+        count,
+        "",
+    ]

@@ -12,10 +12,15 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from adamomentum.report.blowup import blowup_section
-from adamomentum.report.figures import curves_figure, readings_figure, save_figure, sweep_figure
-from adamomentum.report.measures import TASKS
+from adamomentum.report.campaign import FRACTION, LR_FACTOR, same_schedule
+from adamomentum.report.data_scale import FIGURE as DATA_SCALE_FIGURE
+from adamomentum.report.data_scale import data_scale_section
+from adamomentum.report.figures import grouped_curves_figure, grouped_readings_figure, save_figure, sweep_figure
+from adamomentum.report.lr_tuning import FIGURE as LR_TUNING_FIGURE
+from adamomentum.report.lr_tuning import lr_tuning_section
+from adamomentum.report.measures import TASKS, Task
 from adamomentum.report.runs import Run
-from adamomentum.report.settings import comparable_with_paper, flat_config, settings
+from adamomentum.report.settings import Setting, comparable_with_paper, flat_config, settings
 from adamomentum.report.statistics import grid_words, select_best_valid
 from adamomentum.report.tables import comparison_table, provenance, runs_table, seed_table, within_paper
 from adamomentum.report.verdict import verdict_section
@@ -27,12 +32,32 @@ NOT_COMPARABLE = (
 # Swept quantities that get a figure of the headline against them: the config key whose values vary,
 # the x value of a flat config, the axis label, the figure's title and file stem.
 SWEEPS: list[tuple[str, Callable[[dict[str, Any]], float], str, str, str]] = [
-    ("study.lr_factor", lambda c: c["optimizer.lr"] * c.get("study.lr_factor", 1.0), "learning rate (log scale)",
-     "Learning-rate sensitivity", "lr_sensitivity"),
-    ("task.train_fraction", lambda c: c.get("task.train_fraction", 1.0), "fraction of the training set (log scale)",
-     "Data scale", "data_scale"),
-]  # fmt: skip
+    (
+        "study.lr_factor",
+        lambda c: c["optimizer.lr"] * c.get("study.lr_factor", 1.0),
+        "learning rate (log scale)",
+        "Learning-rate sensitivity",
+        "lr_sensitivity",
+    ),
+    (
+        "task.train_fraction",
+        lambda c: c.get("task.train_fraction", 1.0),
+        "fraction of the training set (log scale)",
+        "Data scale",
+        "data_scale",
+    ),
+]
 SWEEP_DEFAULTS = {"study.lr_factor": 1.0, "task.train_fraction": 1.0}
+
+
+def _at_default(key: str, config: dict[str, Any]) -> bool:
+    """Whether a run's flat config has ``key`` at its default: the runs a sweep figure draws as the reference."""
+    return bool(config.get(key, SWEEP_DEFAULTS[key]) == SWEEP_DEFAULTS[key])
+
+
+# The sections of the campaign of issue 34 on the abstract's claims, each with its figure: the swept key that
+# replaces a generic sweep figure where a section is shown.
+CAMPAIGN_SECTIONS = [(FRACTION, data_scale_section), (LR_FACTOR, lr_tuning_section)]
 
 
 def copy_destination(run: Run, out: Path) -> Path:
@@ -44,8 +69,11 @@ def copy_destination(run: Run, out: Path) -> Path:
         sweep = next((p for p in run.path.parents if (p / "multirun.yaml").exists()), None)
         return out / "runs" / (run.path.relative_to(sweep) if sweep else Path(run.path.name))
     parts = run.path.relative_to(run.root).parts
-    kept = [part for i, part in enumerate(parts)
-            if not (part == "runs" and (run.root.joinpath(*parts[:i]) / "results.md").exists())]  # fmt: skip
+    kept = [
+        part
+        for i, part in enumerate(parts)
+        if not (part == "runs" and (run.root.joinpath(*parts[:i]) / "results.md").exists())
+    ]
     return out / "runs" / Path(*kept)
 
 
@@ -60,6 +88,42 @@ def copy_runs(runs: list[Run], out: Path) -> None:
                 shutil.copyfile(run.path / name, dest / name)
 
 
+def over_seeds(groups: list[Setting], task: Task, figures: dict[str, Callable[[], Figure]]) -> list[str]:
+    """A task's statistics over seeds, AdaMomentum against each baseline, and the verdict (with this repository's
+    question of the same schedule, where its runs are there) with its figure and the blow-ups."""
+    lines = [f"## Over seeds: {task.title}", seed_table(groups, task), ""]
+    for part in (comparison_table(groups, task), "\n".join(within_paper(groups, task))):
+        lines += [part, ""] if part else []
+    question = same_schedule(groups, task)
+    verdict = verdict_section(groups, task, [question] if question else [])
+    if verdict:
+        name = f"verdict_{task.name}.png"
+        lines += [*verdict, f"![{task.figure} under both readings]({name})", "", *blowup_section(groups, task)]
+        figures[name] = partial(grouped_readings_figure, groups, task)
+    return lines
+
+
+def sweeps(runs: list[Run], task: Task, figures: dict[str, Callable[[], Figure]], shown: set[str]) -> list[str]:
+    """The figure of the headline against each swept key whose values vary, except the keys in ``shown``: those
+    whose campaign section (with its own figure) is shown."""
+    lines = []
+    configs = [flat_config(r) for r in runs]
+    for key, x_of, xlabel, what, stem in SWEEPS:
+        if key not in shown and len({c.get(key, SWEEP_DEFAULTS[key]) for c in configs}) > 1:
+            name = f"{stem}_{task.name}.png"
+            figures[name] = partial(
+                sweep_figure,
+                runs,
+                task,
+                x_of,
+                partial(_at_default, key),
+                xlabel,
+                what,
+            )
+            lines += [f"![{what}]({name})", ""]
+    return lines
+
+
 def plan(runs: list[Run]) -> tuple[list[str], dict[str, Callable[[], Figure]]]:
     """The lines of results.md and, by file name, the figures it shows."""
     lines = ["# Results", ""]
@@ -67,43 +131,44 @@ def plan(runs: list[Run]) -> tuple[list[str], dict[str, Callable[[], Figure]]]:
     if not all(comparable_with_paper(r) for r in runs):
         lines += [NOT_COMPARABLE, ""]
     by_task = {name: [r for r in runs if r.task == name] for name in TASKS}
+    # Each task's runs grouped into settings once: every table, figure and verdict below takes these groups.
+    groups_by_task = {name: settings(task_runs) for name, task_runs in by_task.items()}
     for task in TASKS.values():
         if by_task[task.name]:
             steps = select_best_valid(by_task[task.name], task.selection)
-            lines += [f"## {task.heading}", f"Best validation: selected on {task.selection.label} among "
-                      f"{grid_words(by_task[task.name], steps)}; test is never used to select.", "",
-                      runs_table(by_task[task.name], task), "",
-                      f"![{task.figure}]({task.figure_file})", ""]  # fmt: skip
-            figures[task.figure_file] = partial(curves_figure, by_task[task.name], task)
+            lines += [
+                f"## {task.heading}",
+                f"Best validation: selected on {task.selection.label} among "
+                f"{grid_words(by_task[task.name], steps)}; test is never used to select.",
+                "",
+                runs_table(groups_by_task[task.name], task),
+                "",
+                f"![{task.figure}]({task.figure_file})",
+                "",
+            ]
+            figures[task.figure_file] = partial(grouped_curves_figure, groups_by_task[task.name], task)
     for task in TASKS.values():
-        task_runs = by_task[task.name]
-        groups = settings(task_runs)
-        if not any(len(s.runs) > 1 for s in groups):
-            continue
-        lines += [f"## Over seeds: {task.title}", seed_table(groups, task), ""]
-        for part in (comparison_table(groups, task), "\n".join(within_paper(groups, task))):
-            lines += [part, ""] if part else []
-        verdict = verdict_section(groups, task)
-        if verdict:
-            name = f"verdict_{task.name}.png"
-            lines += [*verdict, f"![{task.figure} under both readings]({name})", "", *blowup_section(groups, task)]
-            figures[name] = partial(readings_figure, task_runs, task)
-        configs = [flat_config(r) for r in task_runs]
-        for key, x_of, xlabel, what, stem in SWEEPS:
-            if len({c.get(key, SWEEP_DEFAULTS[key]) for c in configs}) > 1:
-                name = f"{stem}_{task.name}.png"
-                figures[name] = partial(sweep_figure, task_runs, task, x_of,
-                                        lambda c, key=key: c.get(key, SWEEP_DEFAULTS[key]) == SWEEP_DEFAULTS[key],
-                                        xlabel, what)  # fmt: skip
-                lines += [f"![{what}]({name})", ""]
-    lines += ["## Provenance", provenance(runs), ""]
+        groups = groups_by_task[task.name]
+        campaign = {key: section(groups, task) for key, section in CAMPAIGN_SECTIONS}
+        if any(len(s.runs) > 1 for s in groups):
+            lines += over_seeds(groups, task, figures)
+            lines += sweeps(by_task[task.name], task, figures, {key for key, (shown, _) in campaign.items() if shown})
+        for shown, drawn in campaign.values():
+            lines += shown
+            figures.update(drawn)
+    # One table of every run, both tasks grouped together: its labels say what varies across all of them.
+    lines += ["## Provenance", provenance(settings(runs)), ""]
     return lines, figures
 
 
 def report_figure_names() -> set[str]:
     """Every figure file a report can write; another PNG in its folder (a script's) is not the report's."""
-    return {name for task in TASKS.values()
-            for name in (task.figure_file, f"verdict_{task.name}.png", *(f"{s[-1]}_{task.name}.png" for s in SWEEPS))}  # fmt: skip
+    stems = [*(s[-1] for s in SWEEPS), DATA_SCALE_FIGURE, LR_TUNING_FIGURE]
+    return {
+        name
+        for task in TASKS.values()
+        for name in (task.figure_file, f"verdict_{task.name}.png", *(f"{s}_{task.name}.png" for s in stems))
+    }
 
 
 def report_markdown(runs: list[Run]) -> str:

@@ -1,0 +1,208 @@
+"""The abstract's claim that AdaMomentum "requires minimal tuning effort" (issue 34, section 5), as results/README.md
+fixed its measure before the runs: each of the campaign's five settings (``campaign.CAMPAIGN``) at multiples of
+its Table 1 lr, one seed, on a share of the training text. Per setting, the spread of its final valid perplexity
+over its lr values (largest over smallest; a diverged run counts as infinite) and how many values land within
+5% of its best; reproduced when AdaMomentum's spread is the smallest and its count the largest (ties count for
+it).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+from matplotlib.figure import Figure
+
+from adamomentum.report.campaign import (
+    BASELINES,
+    CAMPAIGN,
+    FRACTION,
+    LR_FACTOR,
+    OURS,
+    Entry,
+    campaign_by,
+    share,
+    values_of,
+)
+from adamomentum.report.figures import Series, series_figure
+from adamomentum.report.markdown import fmt, markdown_table
+from adamomentum.report.measures import Task
+from adamomentum.report.paper import AUTHORS, MINIMAL_TUNING, TABLE1_VALUES
+from adamomentum.report.runs import Run
+from adamomentum.report.settings import Setting
+from adamomentum.report.statistics import final_value
+from adamomentum.report.verdict import CLAIM_HEADERS, NOT_REPRODUCED, REPRODUCED, UNDECIDED
+
+FIGURE = "lr_tuning"
+# The seed every lr value is run with (lr x 1: that seed of the data-scale runs), and how close to a setting's
+# best final valid perplexity a value counts as landing.
+SEED = 0
+WITHIN = 0.05
+
+# Per share of the training text: per lr factor, each setting's value (final valid perplexity; infinite where
+# the run diverged).
+Grid = dict[float, dict[Entry, float]]
+
+
+def _value(setting: Setting, task: Task) -> float | None:
+    """The final valid perplexity of the setting's run of ``SEED``: infinite where it diverged, None where there
+    is no such run or it has not finished."""
+    run: Run | None = next((r for r in setting.runs if r.summary.get("seed") == SEED), None)
+    if run is None:
+        return None
+    return math.inf if run.summary["status"] == "diverged" else final_value(run, task.selection.key)
+
+
+def grids(groups: list[Setting], task: Task) -> dict[float, Grid]:
+    """Each share of the training text at which the campaign's settings have several lr factors, with its grid."""
+    out = {}
+    for fraction in values_of(groups, FRACTION):
+        by_factor = campaign_by(groups, task, LR_FACTOR, {FRACTION: fraction})
+        grid = {
+            factor: values
+            for factor, found in by_factor.items()
+            if (values := {e: v for e, s in found.items() if (v := _value(s, task)) is not None})
+        }
+        if len(grid) > 1:
+            out[fraction] = grid
+    return out
+
+
+def spread_of(values: list[float]) -> float:
+    """The largest value over the smallest: infinite where one diverged."""
+    return math.inf if math.inf in values else max(values) / min(values)
+
+
+def within_best(values: list[float]) -> int:
+    """How many values land within ``WITHIN`` of the best."""
+    best = min(values)
+    return sum(v <= (1 + WITHIN) * best for v in values) if math.isfinite(best) else 0
+
+
+def _values(grid: Grid, entry: Entry) -> list[float]:
+    return [values[entry] for values in grid.values() if entry in values]
+
+
+def tuning_word(grid: Grid, entry: Entry) -> tuple[str, str]:
+    """An AdaMomentum setting's finding against the baselines, and its word; undecided while a run of the grid
+    is missing."""
+    mine = _values(grid, entry)
+    theirs = [v for b in BASELINES if (v := _values(grid, b))]
+    missing = sum(len(grid) - len(_values(grid, e)) for e in (*BASELINES, entry))
+    if not mine or not theirs:
+        return "no runs", UNDECIDED
+    spread, count = spread_of(mine), within_best(mine)
+    smallest, largest = min(map(spread_of, theirs)), max(map(within_best, theirs))
+    text = (
+        f"spread {fmt(spread, 2)}, {count} of {len(mine)} within {100 * WITHIN:g}% of its best; the baselines' "
+        f"smallest spread {fmt(smallest, 2)}, largest count {largest}"
+    )
+    if missing:
+        return f"{text} ({missing} of {len(grid) * (len(BASELINES) + 1)} runs missing)", UNDECIDED
+    return text, REPRODUCED if spread <= smallest and count >= largest else NOT_REPRODUCED
+
+
+def grid_table(grid: Grid, task: Task) -> str:
+    """Per setting: its Table 1 lr, the final valid perplexity at each lr factor, its spread and its count."""
+    rows = []
+    for entry in CAMPAIGN:
+        values = _values(grid, entry)
+        if not values:
+            continue
+        cells = [
+            "-" if entry not in v else "diverged" if v[entry] == math.inf else task.selection.fmt(v[entry])
+            for v in grid.values()
+        ]
+        rows.append(
+            [
+                entry.name,
+                f"{TABLE1_VALUES[entry.optimizer]['optimizer.lr']:g}",
+                *cells,
+                fmt(spread_of(values), 2),
+                f"{within_best(values)} of {len(values)}",
+            ]
+        )
+    headers = [
+        "setting",
+        "Table 1 lr",
+        *(f"lr x {factor:g}" for factor in grid),
+        "spread (largest / smallest)",
+        f"within {100 * WITHIN:g}% of its best",
+    ]
+    return markdown_table(headers, rows)
+
+
+def note(grids_by_share: dict[float, Grid], task: Task) -> str:
+    factors = sorted({factor for grid in grids_by_share.values() for factor in grid})
+    shares = " and ".join(share(f) for f in grids_by_share)
+    return (
+        f"What the claim is measured by, fixed before the runs: each of the settings "
+        f"{', '.join(e.name for e in CAMPAIGN)} at its Table 1 lr times {', '.join(f'{k:g}' for k in factors)}, "
+        f"seed {SEED}, on {shares}, in the paper's setting otherwise. Per setting: the spread of its final "
+        f"{task.selection.label} over its lr values (the largest over the smallest; a diverged run counts as "
+        f"infinite) and how many of them land within {100 * WITHIN:g}% of its best. The claim is reproduced for an "
+        "AdaMomentum setting when its spread is the smallest of it and the baselines' and its count the largest "
+        "(ties count for it), not reproduced otherwise, and undecided while a run is missing; the primary reading "
+        "(AdaMomentum as written) gives the verdict."
+    )
+
+
+def figure(grids_by_share: dict[float, Grid], task: Task) -> Figure:
+    """Final valid perplexity against the lr factor, a line per setting (and share, where there are several)."""
+    several = len(grids_by_share) > 1
+    series = []
+    for fraction, grid in grids_by_share.items():
+        for entry in CAMPAIGN:
+            diverged = [f"x {k:g}" for k, v in grid.items() if v.get(entry) == math.inf]
+            label = (
+                entry.name
+                + (f", on {share(fraction)}" if several else "")
+                + (f" (diverged at lr {', '.join(diverged)})" if diverged else "")
+            )
+            series.append(
+                Series(
+                    label,
+                    entry.optimizer,
+                    "--" if entry.reading is AUTHORS else "-",
+                    {k: [v[entry]] for k, v in grid.items() if math.isfinite(v.get(entry, math.nan))},
+                )
+            )
+    factors = sorted({factor for grid in grids_by_share.values() for factor in grid})
+    title = (
+        f"{task.title}: final {task.selection.label} against the lr, seed {SEED}, on "
+        f"{' and '.join(share(f) for f in grids_by_share)}"
+    )
+    return series_figure(series, task.selection, {k: f"x {k:g}" for k in factors}, "Table 1's lr times", title)
+
+
+def lr_tuning_section(groups: list[Setting], task: Task) -> tuple[list[str], dict[str, partial[Figure]]]:
+    """results.md's section on the claim and its figure, by file name; nothing where no share of the training
+    text has several lr factors."""
+    grids_by_share = grids(groups, task)
+    if not grids_by_share:
+        return [], {}
+    rows = []
+    for fraction, grid in grids_by_share.items():
+        (written, word), (authors, authors_word) = (tuning_word(grid, entry) for entry in OURS)
+        rows.append(
+            [
+                f"{MINIMAL_TUNING.text}, on {share(fraction)}",
+                MINIMAL_TUNING.paper,
+                f"{written}: {word}",
+                f"{authors}: {authors_word}",
+                f"**{word}**",
+            ]
+        )
+    name = f"{FIGURE}_{task.name}.png"
+    lines = [
+        f"## The abstract's claim: minimal tuning effort ({task.title})",
+        "",
+        note(grids_by_share, task),
+        "",
+        markdown_table(CLAIM_HEADERS, rows),
+        "",
+    ]
+    for fraction, grid in grids_by_share.items():
+        lines += [f"### On {share(fraction)}, seed {SEED}", "", grid_table(grid, task), ""]
+    lines += [f"![Final {task.selection.label} against the lr]({name})", ""]
+    return lines, {name: partial(figure, grids_by_share, task)}
