@@ -2,9 +2,9 @@
 
     python scripts/ner_f1_by_epoch.py results/ner-loss-scale/runs --out results/ner-loss-scale/f1_by_epoch.md
 
-A setting is (optimizer, lr, G_0 = ``initial_accumulator_value``, ``task.loss_reduction``); runs
-that predate the option count as ``mean``, which they used. Each cell is the mean over the setting's seeds,
-with the lowest and highest seed in brackets when there are several. Beside it: the first epoch
+A setting is (optimizer, lr, G_0 = ``initial_accumulator_value``, ``task.loss_reduction``). Each cell
+is the mean over the setting's seeds, with the lowest and highest seed in brackets when there are
+several. Beside it: the first epoch
 at which every seed reached ``--learned`` test token F1 ("-" when some seed never did). A second
 table gives the training loss (mean NLL per token over each logging window) as each run's
 ``train.log`` records it, where the run directories hold one.
@@ -33,7 +33,7 @@ def setting_of(config: dict[str, Any]) -> Setting:
         optimizer["name"],
         optimizer["lr"],
         optimizer.get("initial_accumulator_value") or 0.0,
-        config["task"].get("loss_reduction", "mean"),
+        config["task"]["loss_reduction"],
     )
 
 

@@ -13,10 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from adamomentum.checkpoint import CHECKPOINT, CheckpointError
 from adamomentum.errors import ConfigError
-from adamomentum.report import find_runs
-from adamomentum.report.settings import flat_config, in_words
 from adamomentum.run import run
 from adamomentum.tasks.ner import NERTask
 from conftest import SMALL_NER, compose_cfg, read_scalars, write_tiny_ner
@@ -128,24 +125,6 @@ def test_sum_over_time_trains_through_the_command(tmp_path: Path) -> None:
     assert losses[-1] < 0.5 * losses[0], losses
 
 
-def test_a_run_made_before_the_option_counts_as_the_per_token_mean(tmp_path: Path, tiny_ner: Path) -> None:
-    """Runs that predate task.loss_reduction trained on the per-token mean (results/ner-msra): relaunching one
-    under today's default is refused, and the report names its reduction."""
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    overrides = [*SMALL_NER, f"task.data_dir={tiny_ner}", "task.epochs=1"]
-    run(compose_cfg([*overrides, "task.loss_reduction=mean"]), run_dir)
-    summary = json.loads((run_dir / "summary.json").read_text())
-    del summary["config"]["task"]["loss_reduction"]
-    (run_dir / "summary.json").write_text(json.dumps(summary))
-    with pytest.raises(CheckpointError, match="task.loss_reduction: 'mean' -> 'sum_over_time'"):
-        run(compose_cfg(overrides), run_dir)
-    assert run(compose_cfg([*overrides, "task.loss_reduction=mean"]), run_dir)["status"] == "completed"
-    [old] = find_runs([run_dir])
-    assert flat_config(old)["task.loss_reduction"] == "mean"
-    assert in_words("task.loss_reduction", "mean", "ner") == "per-token mean loss"
-
-
 @pytest.mark.skipif(not MSRA_DIR, reason="set MSRA_DIR to the MSRA folder (msra_train.txt, msra_test.txt) to run")
 @pytest.mark.parametrize(
     "setting",
@@ -184,53 +163,3 @@ def test_a_first_run_on_a_small_corpus_learns_entities_within_three_epochs(tmp_p
     last = json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
     assert last["epoch"] == 3
     assert last["test_token_f1"] >= 0.1, last
-
-
-def test_resume_of_a_run_made_before_the_option_continues_on_the_per_token_mean(tmp_path: Path, tiny_ner: Path) -> None:
-    """``resume=<run dir>`` rebuilds the config from the checkpoint: one written before task.loss_reduction existed
-    continues on the per-token mean it trained on, not on today's default."""
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    run(
-        compose_cfg(
-            [
-                *SMALL_NER,
-                f"task.data_dir={tiny_ner}",
-                "task.epochs=2",
-                "task.loss_reduction=mean",
-                "task.max_batches=3",
-                "checkpoint_interval=1",
-            ]
-        ),
-        run_dir,
-    )
-    (run_dir / "summary.json").unlink()  # as if it had been interrupted
-    state = torch.load(run_dir / CHECKPOINT, weights_only=False)
-    lines = state["config"].splitlines(keepends=True)
-    state["config"] = "".join(line for line in lines if "loss_reduction" not in line)
-    assert len(state["config"]) < len("".join(lines))
-    torch.save(state, run_dir / CHECKPOINT)
-    (run_dir / "checkpoint.prev.pt").unlink(missing_ok=True)
-    proc = subprocess.run(
-        [sys.executable, "-m", "adamomentum.train", f"resume={run_dir}", "task.max_batches=null"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, proc.stderr
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["status"] == "completed" and summary["config"]["task"]["loss_reduction"] == "mean"
-
-
-def test_a_rerun_of_a_run_made_before_the_option_uses_the_per_token_mean(tiny_ner: Path) -> None:
-    from omegaconf import OmegaConf
-
-    from adamomentum.rerun import rerun_config
-
-    config = OmegaConf.to_container(compose_cfg([*SMALL_NER, f"task.data_dir={tiny_ner}"]), resolve=True)
-    del config["task"]["loss_reduction"]
-    summary = {"task": "ner", "optimizer": config["optimizer"]["name"], "config": config}
-    assert rerun_config(summary, 3, None).task.loss_reduction == "mean"
-    config["task"]["loss_reduction"] = "sum_over_time"
-    assert rerun_config(summary, 3, None).task.loss_reduction == "sum_over_time"

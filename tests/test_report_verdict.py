@@ -190,10 +190,9 @@ def test_the_readings_figure_of_one_optimizer_draws_its_star_grey(tmp_path: Path
 
 
 def write_ner_runs(
-    root: Path, curves: dict[tuple[str, float | None], list[list[float]]], loss_reduction: str | None = "sum_over_time"
+    root: Path, curves: dict[tuple[str, float | None], list[list[float]]], loss_reduction: str = "sum_over_time"
 ) -> Path:
-    """NER runs on column files (MSRA), one per seed: test token F1 per epoch as given, valid a little lower;
-    ``loss_reduction=None`` writes runs made before the option (which trained on the per-token mean)."""
+    """NER runs on column files (MSRA), one per seed: test token F1 per epoch as given, valid a little lower."""
     for (optimizer, start), per_seed in curves.items():
         for seed, test in enumerate(per_seed):
             config = nested(
@@ -206,7 +205,7 @@ def write_ner_runs(
                     "task.name": "ner",
                     "task.source": "columns",
                     "task.data_dir": "../shared/data/msra",
-                    **({"task.loss_reduction": loss_reduction} if loss_reduction else {}),
+                    "task.loss_reduction": loss_reduction,
                 }
             )
             metrics = ner_metrics([f - 0.01 for f in test], test, [f - 0.1 for f in test])
@@ -295,13 +294,10 @@ def test_a_bound_every_setting_clears_says_so(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("loss_reduction", ["mean", None])
-def test_ner_runs_on_the_per_token_mean_are_an_ablation_not_a_reading(
-    tmp_path: Path, loss_reduction: str | None
-) -> None:
+def test_ner_runs_on_the_per_token_mean_are_an_ablation_not_a_reading(tmp_path: Path) -> None:
     """The paper's NER loss is the language model's ("as in the language model experiment"): runs on the
-    per-token mean, including those made before the option existed, belong to neither reading."""
-    runs = find_runs([write_ner_runs(tmp_path / "runs", NER_CURVES, loss_reduction=loss_reduction)])
+    per-token mean belong to neither reading."""
+    runs = find_runs([write_ner_runs(tmp_path / "runs", NER_CURVES, loss_reduction="mean")])
     assert "## Verdict" not in report_markdown(runs)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import MISSING, OmegaConf
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # The YAML configs: a wheel carries them inside the package; a checkout keeps them at the top.
@@ -180,26 +180,6 @@ def flatten(node: dict[str, Any]) -> dict[str, Any]:
             else:
                 out[f"{prefix}{k}"] = v
     return out
-
-
-# Config keys added after runs were made whose default is not what those runs did: per task, the value
-# that reproduces a run that does not record the key. (Other added keys default to the old behaviour.)
-ADDED_LATER: dict[str, dict[str, Any]] = {
-    # NER trained on the per-token mean until the option came; its default is now the language model's scale.
-    "ner": {"task.loss_reduction": "mean"},
-}
-
-
-def with_keys_added_later(task: str, flat: dict[str, Any]) -> dict[str, Any]:
-    """A run's flat config with the keys it predates set to what it did (see ``ADDED_LATER``)."""
-    return {**ADDED_LATER.get(task, {}), **flat}
-
-
-def fill_keys_added_later(config: DictConfig) -> None:
-    """Set the keys a run's stored config predates to what the run did (see ``ADDED_LATER``), in place."""
-    for key, value in ADDED_LATER.get(OmegaConf.select(config, "task.name"), {}).items():
-        if OmegaConf.select(config, key) is None:
-            OmegaConf.update(config, key, value, force_add=True)
 
 
 def by_scale(full: Any, small: Any, *, _root_: Any) -> Any:

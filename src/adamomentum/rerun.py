@@ -2,8 +2,8 @@
 
     python -m adamomentum.rerun results/ptb/runs/adamomentum/seed=0 --data-dir ../shared/data/ptb
 
-Rebuilds the run's config from its ``summary.json`` (keys added to adamomentum since take the value
-that reproduces the run: ``adamomentum.config.ADDED_LATER``, or their defaults), trains its first
+Rebuilds the run's config from its ``summary.json`` (keys added to adamomentum since take their
+defaults, which keep the old behaviour), trains its first
 ``--batches`` batches as ``python -m adamomentum.train`` would, into a temporary folder, and compares
 each evaluation up to that batch with the run's ``metrics.jsonl``, number for number. ``--batches``
 defaults to the batch of the run's first evaluation (500 for a run evaluated every 500 batches, one
@@ -30,7 +30,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from adamomentum.config import CONFIG_DIR, fill_keys_added_later
+from adamomentum.config import CONFIG_DIR
 from adamomentum.errors import UserError
 from adamomentum.process import device_description
 from adamomentum.run import set_up_trainer
@@ -52,7 +52,6 @@ def rerun_config(summary: dict[str, Any], batches: int, data_dir: str | None) ->
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
         defaults = compose("config", overrides=[f"task={summary['task']}", f"optimizer={summary['optimizer']}"])
     stored = OmegaConf.create(summary["config"])
-    fill_keys_added_later(stored)
     cfg = OmegaConf.merge(defaults, stored)
     assert isinstance(cfg, DictConfig), "a run's config is a mapping"
     cfg.task.max_batches = batches

@@ -11,7 +11,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from adamomentum.checkpoint import CheckpointError, load_checkpoint
-from adamomentum.config import fill_keys_added_later, flatten, with_keys_added_later
+from adamomentum.config import flatten
 
 # A path Hydra reads as one plain value; anything else (``=`` and ``,`` in a sweep's run directory names,
 # spaces, brackets) goes in Hydra's quotes.
@@ -68,7 +68,7 @@ def check_resumable(stored_yaml: str, cfg: DictConfig, run_dir: Path) -> None:
     current = _flat(cfg)
     stored_config = OmegaConf.create(stored_yaml)
     assert isinstance(stored_config, DictConfig), "a checkpoint stores its run's config as a mapping"
-    stored = with_keys_added_later(str(current.get("task.name")), _flat(stored_config))
+    stored = _flat(stored_config)
     # Other options added to adamomentum after the checkpoint was written are not in `stored`: their
     # defaults keep the old behaviour, and they are not compared.
     changed = sorted(k for k in stored if stored[k] != current.get(k) and k not in RESUME_MAY_CHANGE)
@@ -81,12 +81,10 @@ def check_resumable(stored_yaml: str, cfg: DictConfig, run_dir: Path) -> None:
 
 
 def config_for_resume(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig, dict[str, Any]]:
-    """The stored config of ``cfg.resume`` (keys the checkpoint predates set to what its run did,
-    ``ADDED_LATER``) with the command line's overrides applied on top, and the checkpoint it came from, for
-    ``adamomentum.run.run`` to check and continue without loading it again."""
+    """The stored config of ``cfg.resume`` with the command line's overrides applied on top, and the
+    checkpoint it came from, for ``adamomentum.run.run`` to check and continue without loading it again."""
     state = load_checkpoint(Path(cfg.resume))
     stored = OmegaConf.create(state["config"])
-    fill_keys_added_later(stored)
     for override in overrides:
         key = override.split("=", 1)[0].lstrip("+~")
         if key in ("task", "optimizer"):

@@ -41,7 +41,7 @@ PAPER_START = {
     "adamomentum": {"optimizer.initial_accumulator_value": 0.0},
 }
 # The rest of the paper's setting as this repository reproduces it, for every optimizer. A key older runs
-# lack has the value given here, or the one adamomentum.config.ADDED_LATER gives it.
+# lack has the value given here.
 PAPER_SETTING = {
     "study.lr_factor": 1.0,
     "optimizer.momentum_schedule": "constant",

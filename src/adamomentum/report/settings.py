@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adamomentum.config import flatten, with_keys_added_later
+from adamomentum.config import flatten
 from adamomentum.report.paper import (
     OPTIMIZER_ORDER,
     PAPER_SCALE,
@@ -127,8 +127,9 @@ class Setting:
 
 
 def flat_config(run: Run) -> dict[str, Any]:
-    """The run's config as command-line keys, with keys it predates set to what it did."""
-    return with_keys_added_later(run.task, flatten(run.summary.get("config", {})))
+    """The run's config as command-line keys. A key added after a run was made is missing from its config; its
+    default keeps the old behaviour (every committed summary records every key whose default changed)."""
+    return flatten(run.summary.get("config", {}))
 
 
 def comparable_with_paper(run: Run) -> bool:
