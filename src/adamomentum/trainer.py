@@ -26,6 +26,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from adamomentum.checkpoint import CHECKPOINT, CheckpointError, rng_state, save_checkpoint, set_rng_state
+from adamomentum.measures import Measure
 from adamomentum.optim import MomentumScheduler
 from adamomentum.resources import resource_usage
 from adamomentum.signals import Interrupted, StopRequest
@@ -39,9 +40,8 @@ class Task(Protocol):
     @property
     def model(self) -> nn.Module: ...
 
-    # metrics.jsonl key that picks the best evaluation, and whether lower is better
-    selection_metric: str
-    selection_lower_is_better: bool
+    # The evaluation that picks the best one (adamomentum.measures, shared with the report)
+    selection: Measure
     # metrics.jsonl key -> TensorBoard tag, for the evaluation scalars
     tensorboard_tags: dict[str, str]
 
@@ -549,8 +549,8 @@ def summarize(result: TrainingResult, task: Task) -> dict[str, Any]:
         scalar_keys = [
             k for k, v in result.history[-1].items() if isinstance(v, (int, float)) and k not in ("step", "epoch", "lr")
         ]
-        key = task.selection_metric
-        pick = min if task.selection_lower_is_better else max
+        key = task.selection.key
+        pick = min if task.selection.lower_is_better else max
         best = pick(result.history, key=lambda r: r[key])
         summary["final"] = {k: result.history[-1][k] for k in ["step", "epoch", *scalar_keys]}
         summary["best_valid"] = {k: best[k] for k in ["step", "epoch", *scalar_keys]}

@@ -11,7 +11,7 @@ import math
 import re
 
 from adamomentum.report.markdown import markdown_table
-from adamomentum.report.measures import Task
+from adamomentum.report.measures import TaskDescription
 from adamomentum.report.paper import optimizer_name
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import Setting
@@ -44,19 +44,19 @@ def early_peak(run: Run) -> tuple[int, float] | None:
     return max(early, key=lambda window: -math.inf if math.isnan(window[1]) else window[1])
 
 
-def blew_up(run: Run, task: Task) -> bool | None:
+def blew_up(run: Run, task: TaskDescription) -> bool | None:
     """Whether the run blew up (see the module's doc); None where its train.log is missing."""
     peak = early_peak(run)
     return None if peak is None else not peak[1] <= task.uniform_loss
 
 
-def blowup_counts(setting: Setting, task: Task) -> tuple[int, int]:
+def blowup_counts(setting: Setting, task: TaskDescription) -> tuple[int, int]:
     """Seeds that blew up, and seeds with a record to tell."""
     told = [b for r in setting.runs if (b := blew_up(r, task)) is not None]
     return sum(told), len(told)
 
 
-def blowup_section(groups: list[Setting], task: Task) -> list[str]:
+def blowup_section(groups: list[Setting], task: TaskDescription) -> list[str]:
     """results.md's per-seed table of blow-ups, with each setting's count; nothing where no run has a
     train.log."""
     rows, counts = [], []

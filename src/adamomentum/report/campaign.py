@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from adamomentum.report.measures import Task
+from adamomentum.report.measures import TaskDescription
 from adamomentum.report.paper import AS_WRITTEN, AUTHORS, AUTHORS_START, TABLE1_VALUES, Reading, optimizer_name
 from adamomentum.report.settings import Setting, flat_config, reading_settings, runs_of
 from adamomentum.report.verdict import Finding, Question, compare, pairs_word, ratio_text, sign_count
@@ -69,7 +69,7 @@ def values_of(groups: list[Setting], key: str) -> list[float]:
 
 
 def campaign_by(
-    groups: list[Setting], task: Task, key: str, at: dict[str, Any] | None = None
+    groups: list[Setting], task: TaskDescription, key: str, at: dict[str, Any] | None = None
 ) -> dict[float, dict[Entry, Setting]]:
     """The campaign's settings at each value of ``key`` in the runs (and the values ``at``), where it has runs,
     smallest first; nothing for a task the campaign did not run."""
@@ -94,7 +94,7 @@ DECAYED = tuple(o for o, values in TABLE1_VALUES.items() if values[DECAY])
 ANSWERS = ("holds", "does not hold")
 
 
-def same_schedule(groups: list[Setting], task: Task) -> Question | None:
+def same_schedule(groups: list[Setting], task: TaskDescription) -> Question | None:
     """AdaMomentum with G_0 = 0.1 and Zaremba's decay over SGD and over Momentum (Table 1's, with the decay),
     final test perplexity paired by seed, judged as the verdict judges an ordering; AdaGrad as written with the
     decay beside it, not judged. None where there are no runs of AdaMomentum with the decay."""

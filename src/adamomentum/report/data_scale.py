@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from adamomentum.report.campaign import BASELINES, CAMPAIGN, FRACTION, OURS, Entry, campaign_by, share
 from adamomentum.report.figures import Series, series_figure
 from adamomentum.report.markdown import markdown_table
-from adamomentum.report.measures import Task
+from adamomentum.report.measures import TaskDescription
 from adamomentum.report.paper import AUTHORS, ROBUST_TO_DATA_SCALE
 from adamomentum.report.settings import Setting
 from adamomentum.report.statistics import Paired, final_value, sign_test, spread
@@ -44,13 +44,13 @@ def centre(setting: Setting, key: str) -> float | None:
     return spread(values, log=True).centre if values else None
 
 
-def best_baseline(found: dict[Entry, Setting], task: Task) -> Entry | None:
+def best_baseline(found: dict[Entry, Setting], task: TaskDescription) -> Entry | None:
     """The baseline of lowest geometric-mean final test perplexity (the first of Table 1's order on a tie)."""
     tests = {e: c for e in BASELINES if e in found and (c := centre(found[e], task.headline.key)) is not None}
     return min(tests, key=lambda e: tests[e]) if tests else None
 
 
-def ratio(ours: Setting, best: Setting, task: Task) -> tuple[Paired, int]:
+def ratio(ours: Setting, best: Setting, task: TaskDescription) -> tuple[Paired, int]:
     """R paired by seed, and the seeds of ``ours`` that diverged where ``best`` has a value (R infinite: each
     counts against AdaMomentum)."""
     theirs = best.by_seed(final_value, task.headline.key)
@@ -58,7 +58,7 @@ def ratio(ours: Setting, best: Setting, task: Task) -> tuple[Paired, int]:
     return compare(ours, best, task), diverged
 
 
-def robust(by_share: dict[float, dict[Entry, Setting]], entry: Entry, task: Task) -> Finding:
+def robust(by_share: dict[float, dict[Entry, Setting]], entry: Entry, task: TaskDescription) -> Finding:
     """The claim for one AdaMomentum setting over every share: R's interval below 1 at each (all the text
     included) or above 1 at one, with a sign test of the seeds' R per share."""
     sides: list[str | None] = []
@@ -87,7 +87,7 @@ def robust(by_share: dict[float, dict[Entry, Setting]], entry: Entry, task: Task
     return Finding(text, word, signs, min(seeds), len(signs))
 
 
-def share_table(found: dict[Entry, Setting], task: Task) -> str:
+def share_table(found: dict[Entry, Setting], task: TaskDescription) -> str:
     """The five settings at one share: final valid perplexity and its rank, final test perplexity, and each
     AdaMomentum setting's R against the best baseline with its sign test."""
     valid = {e: c for e, s in found.items() if (c := centre(s, task.selection.key)) is not None}
@@ -125,7 +125,7 @@ def share_table(found: dict[Entry, Setting], task: Task) -> str:
     return markdown_table(headers, rows)
 
 
-def note(task: Task) -> str:
+def note(task: TaskDescription) -> str:
     baselines = ", ".join(e.name for e in BASELINES)
     return (
         f"What the claim is measured by, fixed before the runs: at each share of the training text, the settings "
@@ -141,7 +141,7 @@ def note(task: Task) -> str:
     )
 
 
-def figure(by_share: dict[float, dict[Entry, Setting]], task: Task) -> Figure:
+def figure(by_share: dict[float, dict[Entry, Setting]], task: TaskDescription) -> Figure:
     """Final test perplexity against the share of the training text, a line per setting in a min-max band."""
     series = [
         Series(
@@ -168,7 +168,7 @@ def figure(by_share: dict[float, dict[Entry, Setting]], task: Task) -> Figure:
     return series_figure(series, task.headline, ticks, "share of the training text", title)
 
 
-def data_scale_section(groups: list[Setting], task: Task) -> tuple[list[str], dict[str, partial[Figure]]]:
+def data_scale_section(groups: list[Setting], task: TaskDescription) -> tuple[list[str], dict[str, partial[Figure]]]:
     """results.md's section on the claim and its figure, by file name; nothing where the runs are at fewer than
     two shares of the training text."""
     by_share = campaign_by(groups, task, FRACTION)

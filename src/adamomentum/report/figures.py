@@ -18,7 +18,7 @@ from typing import Any
 
 import matplotlib
 
-from adamomentum.report.measures import Measure, Task
+from adamomentum.report.measures import Measure, TaskDescription
 from adamomentum.report.paper import OPTIMIZER_ORDER, READINGS, optimizer_name
 from adamomentum.report.runs import Run, optimizers_of
 from adamomentum.report.settings import (
@@ -127,7 +127,7 @@ def paper_colours(groups: list[Setting], style: dict[int, dict[str, Any]]) -> di
     return {o: shade.pop() if len(shade) == 1 else "lightgrey" for o, shade in shades.items()}
 
 
-def figure_title(runs: list[Run], task: Task) -> str:
+def figure_title(runs: list[Run], task: TaskDescription) -> str:
     """The title names the corpus and says whether the curves redraw the paper's figure: a PNG is often
     seen without results.md."""
     corpus = f" on {', '.join(ner_corpora(runs))}" if task.name == "ner" else ""
@@ -137,7 +137,7 @@ def figure_title(runs: list[Run], task: Task) -> str:
     return f"{what}\n(not the paper's setting: not comparable with its {task.figure})"
 
 
-def _paper_handle(task: Task) -> Line2D:
+def _paper_handle(task: TaskDescription) -> Line2D:
     return Line2D(
         [],
         [],
@@ -187,12 +187,12 @@ def _draw_curves(ax: Axes, curves: list[Curve], style: dict[int, dict[str, Any]]
     ax.xaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True))
 
 
-def curves_figure(runs: list[Run], task: Task) -> Figure:
+def curves_figure(runs: list[Run], task: TaskDescription) -> Figure:
     """``grouped_curves_figure`` of ``runs``, grouped into their settings here."""
     return grouped_curves_figure(settings(runs), task)
 
 
-def grouped_curves_figure(groups: list[Setting], task: Task) -> Figure:
+def grouped_curves_figure(groups: list[Setting], task: TaskDescription) -> Figure:
     """The task's figure of the runs of ``groups`` (their settings): one panel per curve measure, each
     setting's seeds as a line with a min-max band, the paper's numbers marked where the runs are its setting.
     A panel's y range is fitted to where the curves settle; where that clips the early descent or a blown-up
@@ -289,7 +289,7 @@ def _seeds_note(drawn: list[Setting], log_scale: bool, points_only: bool = False
     return f"points: {centre} over seeds" if points_only else f"lines: {centre} over seeds; bands: min to max"
 
 
-def optimizer_panels_figure(groups: list[Setting], task: Task) -> Figure:
+def optimizer_panels_figure(groups: list[Setting], task: TaskDescription) -> Figure:
     """The curves of ``grouped_curves_figure`` with a panel per optimizer and measure, for folders with more
     settings per optimizer than there are line styles (the small-corpus studies): in one panel a colour per
     setting, and the panels of a measure share their y range so that optimizers compare across them."""
@@ -344,7 +344,7 @@ def _fit_legend(fig: Figure, labels: list[str], ncols: int) -> int:
     return ncols
 
 
-def finals_figure(groups: list[Setting], task: Task) -> Figure:
+def finals_figure(groups: list[Setting], task: TaskDescription) -> Figure:
     """The runs of ``groups`` with one evaluation each (the small studies): each seed's final value a point,
     each setting's centre a bar across its points and its min-max a vertical line."""
     measure = task.headline
@@ -387,7 +387,7 @@ def finals_figure(groups: list[Setting], task: Task) -> Figure:
 
 def sweep_figure(
     runs: list[Run],
-    task: Task,
+    task: TaskDescription,
     x_of: Callable[[dict[str, Any]], float],
     is_table1: Callable[[dict[str, Any]], bool],
     xlabel: str,
@@ -487,12 +487,12 @@ def save_figure(fig: Figure, path: Path) -> None:
     plt.close(fig)
 
 
-def readings_figure(runs: list[Run], task: Task) -> Figure:
+def readings_figure(runs: list[Run], task: TaskDescription) -> Figure:
     """``grouped_readings_figure`` of ``runs``, grouped into their settings here."""
     return grouped_readings_figure(settings(runs), task)
 
 
-def grouped_readings_figure(groups: list[Setting], task: Task) -> Figure:
+def grouped_readings_figure(groups: list[Setting], task: TaskDescription) -> Figure:
     """The headline curves of ``groups`` under each reading of the paper's setting (the verdict's: as written,
     and with the authors' accumulator start), side by side on one y range fitted to where the curves settle; a
     curve that ends above it is named with its final value, and the paper's numbers are marked at the right."""

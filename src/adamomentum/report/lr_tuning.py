@@ -13,6 +13,7 @@ from functools import partial
 
 from matplotlib.figure import Figure
 
+from adamomentum.measures import fmt
 from adamomentum.report.campaign import (
     BASELINES,
     CAMPAIGN,
@@ -25,8 +26,8 @@ from adamomentum.report.campaign import (
     values_of,
 )
 from adamomentum.report.figures import Series, series_figure
-from adamomentum.report.markdown import fmt, markdown_table
-from adamomentum.report.measures import Task
+from adamomentum.report.markdown import markdown_table
+from adamomentum.report.measures import TaskDescription
 from adamomentum.report.paper import AUTHORS, MINIMAL_TUNING, TABLE1_VALUES
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import Setting
@@ -44,7 +45,7 @@ WITHIN = 0.05
 Grid = dict[float, dict[Entry, float]]
 
 
-def _value(setting: Setting, task: Task) -> float | None:
+def _value(setting: Setting, task: TaskDescription) -> float | None:
     """The final valid perplexity of the setting's run of ``SEED``: infinite where it diverged, None where there
     is no such run or it has not finished."""
     run: Run | None = next((r for r in setting.runs if r.summary.get("seed") == SEED), None)
@@ -53,7 +54,7 @@ def _value(setting: Setting, task: Task) -> float | None:
     return math.inf if run.summary["status"] == "diverged" else final_value(run, task.selection.key)
 
 
-def grids(groups: list[Setting], task: Task) -> dict[float, Grid]:
+def grids(groups: list[Setting], task: TaskDescription) -> dict[float, Grid]:
     """Each share of the training text at which the campaign's settings have several lr factors, with its grid."""
     out = {}
     for fraction in values_of(groups, FRACTION):
@@ -102,7 +103,7 @@ def tuning_word(grid: Grid, entry: Entry) -> tuple[str, str]:
     return text, REPRODUCED if spread <= smallest and count >= largest else NOT_REPRODUCED
 
 
-def grid_table(grid: Grid, task: Task) -> str:
+def grid_table(grid: Grid, task: TaskDescription) -> str:
     """Per setting: its Table 1 lr, the final valid perplexity at each lr factor, its spread and its count."""
     rows = []
     for entry in CAMPAIGN:
@@ -132,7 +133,7 @@ def grid_table(grid: Grid, task: Task) -> str:
     return markdown_table(headers, rows)
 
 
-def note(grids_by_share: dict[float, Grid], task: Task) -> str:
+def note(grids_by_share: dict[float, Grid], task: TaskDescription) -> str:
     factors = sorted({factor for grid in grids_by_share.values() for factor in grid})
     shares = " and ".join(share(f) for f in grids_by_share)
     return (
@@ -147,7 +148,7 @@ def note(grids_by_share: dict[float, Grid], task: Task) -> str:
     )
 
 
-def figure(grids_by_share: dict[float, Grid], task: Task) -> Figure:
+def figure(grids_by_share: dict[float, Grid], task: TaskDescription) -> Figure:
     """Final valid perplexity against the lr factor, a line per setting (and share, where there are several)."""
     several = len(grids_by_share) > 1
     series = []
@@ -175,7 +176,7 @@ def figure(grids_by_share: dict[float, Grid], task: Task) -> Figure:
     return series_figure(series, task.selection, {k: f"x {k:g}" for k in factors}, "Table 1's lr times", title)
 
 
-def lr_tuning_section(groups: list[Setting], task: Task) -> tuple[list[str], dict[str, partial[Figure]]]:
+def lr_tuning_section(groups: list[Setting], task: TaskDescription) -> tuple[list[str], dict[str, partial[Figure]]]:
     """results.md's section on the claim and its figure, by file name; nothing where no share of the training
     text has several lr factors."""
     grids_by_share = grids(groups, task)

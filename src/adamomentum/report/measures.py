@@ -6,27 +6,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from adamomentum.report.markdown import fmt
+from adamomentum.measures import TEST_ENTITY_F1, TEST_F1, TEST_PPL, VALID_F1, VALID_PPL, Measure
 from adamomentum.report.paper import NER_BOUND_FORMAT, NER_TEST_F1_BOUND, TABLE1_FORMAT, TABLE1_TEST_PERPLEXITY
 
 
 @dataclass(frozen=True)
-class Measure:
-    """A metrics.jsonl key and how to read it."""
+class TaskDescription:
+    """How the report shows a task's runs (the runs themselves are ``adamomentum.tasks``')."""
 
-    key: str
-    label: str
-    lower_is_better: bool
-    # Perplexity spans orders of magnitude: statistics on its logarithm. F1 stays linear.
-    log_scale: bool
-    digits: int
-
-    def fmt(self, value: float | None) -> str:
-        return fmt(value, self.digits)
-
-
-@dataclass(frozen=True)
-class Task:
     name: str
     title: str
     # The results.md section heading: what of the paper the runs redo.
@@ -55,15 +42,8 @@ class Task:
     beside: tuple[Measure, ...] = ()
 
 
-PERPLEXITY_DIGITS = 1
-VALID_PPL = Measure("valid_ppl", "valid perplexity", True, True, PERPLEXITY_DIGITS)
-TEST_PPL = Measure("test_ppl", "test perplexity", True, True, PERPLEXITY_DIGITS)
-VALID_F1 = Measure("valid_token_f1", "valid token F1", False, False, 4)
-TEST_F1 = Measure("test_token_f1", "test token F1", False, False, 4)
-TEST_ENTITY_F1 = Measure("test_entity_f1", "test entity F1", False, False, 4)
-
 TASKS = {
-    "ptb": Task(
+    "ptb": TaskDescription(
         name="ptb",
         title="Penn Treebank",
         heading="Penn Treebank (Table 1)",
@@ -81,7 +61,7 @@ TASKS = {
         uniform_loss=math.log(10_000),
         uniform_words="ln 10,000 = 9.21, a uniform guess over the vocabulary",
     ),
-    "ner": Task(
+    "ner": TaskDescription(
         name="ner",
         title="Chinese NER",
         heading="Chinese NER (Figure 2)",

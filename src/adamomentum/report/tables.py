@@ -10,8 +10,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from adamomentum.report.markdown import fmt, markdown_table
-from adamomentum.report.measures import TEST_ENTITY_F1, TEST_F1, TEST_PPL, Measure, Task
+from adamomentum.measures import fmt
+from adamomentum.report.markdown import markdown_table
+from adamomentum.report.measures import TEST_ENTITY_F1, TEST_F1, TEST_PPL, Measure, TaskDescription
 from adamomentum.report.paper import optimizer_name
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import Setting, comparable_with_paper
@@ -21,10 +22,10 @@ from adamomentum.report.statistics import Paired, Spread, at_best_valid, final_v
 @dataclass(frozen=True)
 class Column:
     header: str
-    cell: Callable[[Run, Setting, Task], str]
+    cell: Callable[[Run, Setting, TaskDescription], str]
 
 
-def paper_number(run: Run, task: Task) -> float | None:
+def paper_number(run: Run, task: TaskDescription) -> float | None:
     """The paper's headline number for ``run``'s optimizer, where the run is comparable with the paper."""
     return task.paper.get(run.optimizer) if comparable_with_paper(run) else None
 
@@ -43,24 +44,24 @@ def _at_best_valid(measure: Measure, header: str) -> Column:
     return Column(header, lambda run, _, task: measure.fmt(at_best_valid(run, measure.key)))
 
 
-def _best_valid(run: Run, _: Setting, task: Task) -> str:
+def _best_valid(run: Run, _: Setting, task: TaskDescription) -> str:
     best = run.best_valid or {}
     value = task.selection.fmt(best.get(task.selection.key))
     return value if task.x_key not in best else f"{value} ({task.x_key} {best[task.x_key]})"
 
 
-def _paper(run: Run, _: Setting, task: Task) -> str:
+def _paper(run: Run, _: Setting, task: TaskDescription) -> str:
     number = paper_number(run, task)
     return "-" if number is None else task.paper_format.format(number)
 
 
-def _final_vs_paper(run: Run, _: Setting, task: Task) -> str:
+def _final_vs_paper(run: Run, _: Setting, task: TaskDescription) -> str:
     if run.summary["status"] != "completed":
         return "-"
     return gap(run.summary.get("final", {}).get(task.headline.key), paper_number(run, task))
 
 
-def _stream(run: Run, _: Setting, task: Task) -> str:
+def _stream(run: Run, _: Setting, task: TaskDescription) -> str:
     """Zaremba's test score: the test split as one stream (batch 1); other batch sizes are not his."""
     s = run.summary
     return task.headline.fmt(s.get("test_ppl_stream") if s.get("test_ppl_stream_batch_size") == 1 else None)
@@ -99,7 +100,7 @@ RUN_COLUMNS: dict[str, list[Column]] = {
 }
 
 
-def runs_table(groups: list[Setting], task: Task) -> str:
+def runs_table(groups: list[Setting], task: TaskDescription) -> str:
     """One row per run, by optimizer, setting and seed."""
     columns = RUN_COLUMNS[task.name]
     rows = [[c.cell(run, setting, task) for c in columns] for setting in groups for run in setting.runs]
@@ -125,7 +126,7 @@ def _over_seeds(setting: Setting, measure: Measure, value: Callable[[Run, str], 
     return _with_interval(measure, spread(_finite([value(r, measure.key) for r in setting.runs]), measure.log_scale))
 
 
-def seed_table(groups: list[Setting], task: Task) -> str:
+def seed_table(groups: list[Setting], task: TaskDescription) -> str:
     """Per setting: how many runs completed, the final and the at-best-valid headline over seeds (geometric
     mean and 95% interval on log perplexity; mean for F1), min and max, the task's ``beside`` measures the
     same way (NER: entity F1), and the paper's number."""
@@ -169,7 +170,7 @@ def seed_table(groups: list[Setting], task: Task) -> str:
     return markdown_table(headers, rows)
 
 
-def within_paper(groups: list[Setting], task: Task) -> list[str]:
+def within_paper(groups: list[Setting], task: TaskDescription) -> list[str]:
     """Which settings come within 10% of the paper's number (by their final centre), in words."""
     within: list[str] = []
     outside: list[str] = []
@@ -223,7 +224,7 @@ def _outcome(result: Paired, ours: Setting, theirs: Setting) -> str:
     return f"{(ours if decided == 'ours' else theirs).name} better"
 
 
-def comparison_table(groups: list[Setting], task: Task) -> str:
+def comparison_table(groups: list[Setting], task: TaskDescription) -> str:
     """AdaMomentum against each baseline, paired by seed: ratios of perplexity, differences of F1, with the
     95% interval, wins out of the paired seeds and the exact two-sided sign-test p-value."""
     measure = task.headline

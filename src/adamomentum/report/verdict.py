@@ -36,8 +36,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
-from adamomentum.report.markdown import fmt, markdown_table
-from adamomentum.report.measures import Task
+from adamomentum.measures import fmt
+from adamomentum.report.markdown import markdown_table
+from adamomentum.report.measures import TaskDescription
 from adamomentum.report.paper import (
     ABOVE_BOUND,
     AS_WRITTEN,
@@ -189,7 +190,7 @@ def _finals(setting: Setting, key: str) -> list[float]:
     return [v for r in setting.runs if (v := final_value(r, key)) is not None and math.isfinite(v)]
 
 
-def within_ten_percent(setting: Setting | None, task: Task) -> Finding:
+def within_ten_percent(setting: Setting | None, task: TaskDescription) -> Finding:
     """The setting's final headline against the paper's number +-10%."""
     if setting is None:
         return NO_RUNS
@@ -213,7 +214,7 @@ def within_ten_percent(setting: Setting | None, task: Task) -> Finding:
     return Finding(text, UNDECIDED, signs, s.n)
 
 
-def compare(ours: Setting, theirs: Setting, task: Task) -> Paired:
+def compare(ours: Setting, theirs: Setting, task: TaskDescription) -> Paired:
     key = task.headline.key
     return paired(
         ours.by_seed(final_value, key),
@@ -242,7 +243,7 @@ def sign_count(result: Paired) -> SignCount:
     return SignCount(result.wins, result.losses)
 
 
-def ordering(found: dict[str, Setting], task: Task) -> Finding:
+def ordering(found: dict[str, Setting], task: TaskDescription) -> Finding:
     """The paper's order of final headline numbers, pair by adjacent pair, each paired by seed."""
     if any(o not in found for o in PAPER_ORDER):
         return Finding("not every optimizer has runs", UNDECIDED, tests=0)
@@ -260,7 +261,7 @@ def ordering(found: dict[str, Setting], task: Task) -> Finding:
     )
 
 
-def improvement(found: dict[str, Setting], task: Task) -> Finding:
+def improvement(found: dict[str, Setting], task: TaskDescription) -> Finding:
     """AdaMomentum's final headline over SGD's, paired by seed, against the paper's 7% improvement."""
     if "adamomentum" not in found or "sgd" not in found:
         return NO_RUNS
@@ -295,7 +296,7 @@ def _effect_text(result: Paired, digits: int) -> str:
     return f"{result.centre:+.{digits}f}{interval}, better in {result.wins} of {result.n}"
 
 
-def above_bound(found: dict[str, Setting], task: Task) -> Finding:
+def above_bound(found: dict[str, Setting], task: TaskDescription) -> Finding:
     """AdaMomentum's mean final headline over seeds against the paper's lower bound; whether every other
     setting of the reading clears it too is said beside it (then the bound tells the optimizers apart in
     nothing)."""
@@ -320,7 +321,7 @@ def above_bound(found: dict[str, Setting], task: Task) -> Finding:
     return Finding(text, UNDECIDED, signs, s.n, qualifier=everyone)
 
 
-def outperforms(found: dict[str, Setting], task: Task) -> Finding:
+def outperforms(found: dict[str, Setting], task: TaskDescription) -> Finding:
     """AdaMomentum minus each baseline, final headline, paired by seed."""
     if "adamomentum" not in found:
         return NO_RUNS
@@ -353,7 +354,7 @@ def largest_later_drop(run: Run, key: str) -> float | None:
     return max([0.0, *(a - b for a, b in zip(values, values[1:]))])
 
 
-def converges(found: dict[str, Setting], task: Task) -> Finding:
+def converges(found: dict[str, Setting], task: TaskDescription) -> Finding:
     """Quickly: epochs to reach 95% of the final F1; stably: the largest drop after that. AdaMomentum minus
     each baseline, paired by seed, lower is better for both; reproduced when no interval lies above 0 (no
     slower, no larger drop), or when every sign test is in AdaMomentum's favour."""
@@ -379,10 +380,10 @@ def converges(found: dict[str, Setting], task: Task) -> Finding:
     )
 
 
-Judge = Callable[[dict[str, Setting], Task], Finding]
+Judge = Callable[[dict[str, Setting], TaskDescription], Finding]
 
 
-def _within_ten_percent_of(optimizer: str, found: dict[str, Setting], task: Task) -> Finding:
+def _within_ten_percent_of(optimizer: str, found: dict[str, Setting], task: TaskDescription) -> Finding:
     return within_ten_percent(found.get(optimizer), task)
 
 
@@ -409,7 +410,7 @@ class VerdictRow:
     sensitivity: Finding | None
 
 
-def verdict_rows(groups: list[Setting], task: Task) -> list[VerdictRow]:
+def verdict_rows(groups: list[Setting], task: TaskDescription) -> list[VerdictRow]:
     written, authors, sensitivity = (reading_settings(groups, r) for r in (AS_WRITTEN, AUTHORS, SENSITIVITY))
     rows = []
     for claim in CLAIMS[task.name]:
@@ -440,7 +441,7 @@ class Question:
     below: str = ""
 
 
-def verdict_table(groups: list[Setting], task: Task, questions: Sequence[Question] = ()) -> str:
+def verdict_table(groups: list[Setting], task: TaskDescription, questions: Sequence[Question] = ()) -> str:
     """One row per claim: the paper's number, ours under each reading with its own word and the test that
     decided it (or the seeds that would), and the verdict: the primary reading's word; then a row per question
     of this repository's own."""
@@ -456,7 +457,7 @@ def verdict_table(groups: list[Setting], task: Task, questions: Sequence[Questio
     return table + "".join(f"\n\n{q.below}" for q in questions if q.below)
 
 
-def comparisons(groups: list[Setting], task: Task) -> int:
+def comparisons(groups: list[Setting], task: TaskDescription) -> int:
     """How many tests the verdict table's words rest on, both readings (each interval, each with its sign
     test): what an unadjusted 5% error rate multiplies with."""
     return sum(r.written.tests + (r.authors.tests if r.authors else 0) for r in verdict_rows(groups, task))
@@ -490,7 +491,7 @@ TESTS_NOTE = (
 )
 
 
-def verdict_section(groups: list[Setting], task: Task, questions: Sequence[Question] = ()) -> list[str]:
+def verdict_section(groups: list[Setting], task: TaskDescription, questions: Sequence[Question] = ()) -> list[str]:
     """results.md's verdict: how to read it, the table (with ``questions`` of this repository's own below the
     paper's claims), and the number of comparisons; nothing where no verdict applies."""
     if task.name not in CLAIMS or not applies(groups):

@@ -18,7 +18,7 @@ from adamomentum.report.data_scale import data_scale_section
 from adamomentum.report.figures import grouped_curves_figure, grouped_readings_figure, save_figure, sweep_figure
 from adamomentum.report.lr_tuning import FIGURE as LR_TUNING_FIGURE
 from adamomentum.report.lr_tuning import lr_tuning_section
-from adamomentum.report.measures import TASKS, Task
+from adamomentum.report.measures import TASKS, TaskDescription
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import Setting, comparable_with_paper, flat_config, settings
 from adamomentum.report.statistics import grid_words, select_best_valid
@@ -88,7 +88,7 @@ def copy_runs(runs: list[Run], out: Path) -> None:
                 shutil.copyfile(run.path / name, dest / name)
 
 
-def over_seeds(groups: list[Setting], task: Task, figures: dict[str, Callable[[], Figure]]) -> list[str]:
+def over_seeds(groups: list[Setting], task: TaskDescription, figures: dict[str, Callable[[], Figure]]) -> list[str]:
     """A task's statistics over seeds, AdaMomentum against each baseline, and the verdict (with this repository's
     question of the same schedule, where its runs are there) with its figure and the blow-ups."""
     lines = [f"## Over seeds: {task.title}", seed_table(groups, task), ""]
@@ -103,7 +103,9 @@ def over_seeds(groups: list[Setting], task: Task, figures: dict[str, Callable[[]
     return lines
 
 
-def sweeps(runs: list[Run], task: Task, figures: dict[str, Callable[[], Figure]], shown: set[str]) -> list[str]:
+def sweeps(
+    runs: list[Run], task: TaskDescription, figures: dict[str, Callable[[], Figure]], shown: set[str]
+) -> list[str]:
     """The figure of the headline against each swept key whose values vary, except the keys in ``shown``: those
     whose campaign section (with its own figure) is shown."""
     lines = []

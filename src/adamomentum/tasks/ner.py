@@ -13,6 +13,7 @@ from torch import Tensor
 from adamomentum.config import NERTaskConfig
 from adamomentum.data.ner import Sentence, build_vocab, load_ner, sample_in_order
 from adamomentum.errors import ConfigError
+from adamomentum.measures import VALID_F1
 from adamomentum.metrics import entity_f1, token_f1
 from adamomentum.models import BiLSTMTagger
 
@@ -60,8 +61,7 @@ class NERTask:
     CoNLL entity-level F1 on test; per-type scores go to ``metrics.jsonl``.
     """
 
-    selection_metric = "valid_token_f1"
-    selection_lower_is_better = False
+    selection = VALID_F1
     tensorboard_tags = {
         "valid_token_f1": "f1/valid_token",
         "test_token_f1": "f1/test_token",

@@ -12,6 +12,7 @@ from torch import Tensor
 from adamomentum.config import PTBTaskConfig
 from adamomentum.data.ptb import batchify, load_ptb
 from adamomentum.errors import ConfigError
+from adamomentum.measures import VALID_PPL
 from adamomentum.metrics import perplexity
 from adamomentum.models import Hidden, LSTMLanguageModel
 
@@ -30,8 +31,7 @@ class PTBTask:
     step k-1 in every column.
     """
 
-    selection_metric = "valid_ppl"
-    selection_lower_is_better = True
+    selection = VALID_PPL
     tensorboard_tags = {"valid_ppl": "ppl/valid", "test_ppl": "ppl/test"}
 
     def __init__(self, cfg: PTBTaskConfig, device: torch.device) -> None:
