@@ -270,6 +270,8 @@ def part_eval(a: argparse.Namespace) -> None:
 
 
 def part_memory(a: argparse.Namespace) -> None:
+    from adamomentum.summary import RunSummary
+
     with tempfile.TemporaryDirectory() as run_dir:
         command = [
             sys.executable,
@@ -283,11 +285,11 @@ def part_memory(a: argparse.Namespace) -> None:
             f"hydra.run.dir={run_dir}",
         ]
         subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        summary = json.loads(Path(run_dir, "summary.json").read_text(encoding="utf-8"))
+        summary = RunSummary.read(Path(run_dir))
     print(f"  {' '.join(command[1:-1])}")
     print(
-        f"  peak resident memory: {summary['peak_rss_mb']:.0f} MiB (target < 2048), with "
-        f"{summary['minor_faults_per_batch']:.0f} minor page faults per batch, evaluations included"
+        f"  peak resident memory: {summary.peak_rss_mb:.0f} MiB (target < 2048), with "
+        f"{summary.minor_faults_per_batch:.0f} minor page faults per batch, evaluations included"
     )
 
 

@@ -20,6 +20,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from adamomentum.summary import RunSummary
+
 OPTIMIZER_ORDER = ("sgd", "momentum", "adagrad", "adamomentum")
 # The trainer's logging line: "epoch 2 step 100/400: loss 0.5628, ..."
 TRAIN_LOSS = re.compile(r"step (\d+)/\d+: loss ([0-9.]+)")
@@ -45,21 +47,21 @@ def read_runs(folders: list[Path]) -> tuple[Curves, Curves, list[int]]:
     loss_steps: list[int] = []
     for folder in folders:
         for summary_path in sorted(folder.rglob("summary.json")):
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-            if summary.get("task") != "ner":
+            summary = RunSummary.read(summary_path.parent)
+            if summary.task != "ner":
                 continue
             rows = [
                 json.loads(line) for line in (summary_path.parent / "metrics.jsonl").read_text().splitlines() if line
             ]
             by_epoch = {row["epoch"]: row["test_token_f1"] for row in rows}  # the last row of an epoch is its end
-            setting = setting_of(summary["config"])
-            if summary["seed"] in runs[setting]:
-                raise SystemExit(f"{summary_path}: a second run of {setting}, seed {summary['seed']}")
-            runs[setting][summary["seed"]] = [by_epoch[e] for e in sorted(by_epoch)]
+            setting = setting_of(summary.config)
+            if summary.seed in runs[setting]:
+                raise SystemExit(f"{summary_path}: a second run of {setting}, seed {summary.seed}")
+            runs[setting][summary.seed] = [by_epoch[e] for e in sorted(by_epoch)]
             log = summary_path.parent / "train.log"
             if log.exists():
                 logged = [(int(s), float(v)) for s, v in TRAIN_LOSS.findall(log.read_text(encoding="utf-8"))]
-                losses[setting][summary["seed"]] = [v for _, v in logged]
+                losses[setting][summary.seed] = [v for _, v in logged]
                 loss_steps = max(loss_steps, [s for s, _ in logged], key=len)
     return runs, losses, loss_steps
 

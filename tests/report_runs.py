@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from adamomentum.report.paper import TABLE1_VALUES
+from adamomentum.summary import RunSummary
 
 
 def ptb_metrics(valid: list[float], test: list[float], step: int = 100) -> list[dict]:
@@ -64,7 +65,7 @@ def write_run(
         **({"test_ppl_stream_batch_size": 1} if "test_ppl_stream" in extra else {}),
         **extra,
     }
-    (directory / "summary.json").write_text(json.dumps(summary, indent=2))
+    RunSummary.from_dict({"config": {}, **summary}).write(directory)
     (directory / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
     return directory
 

@@ -119,8 +119,8 @@ def test_sum_over_time_trains_through_the_command(tmp_path: Path) -> None:
         [*SMALL_NER, f"task.data_dir={data}", "task.loss_reduction=sum_over_time", "task.epochs=3", "log_interval=5"]
     )
     summary = run(cfg, run_dir)
-    assert summary["status"] == "completed"
-    assert summary["config"]["task"]["loss_reduction"] == "sum_over_time"
+    assert summary.status == "completed"
+    assert summary.config["task"]["loss_reduction"] == "sum_over_time"
     losses = [v for _, v in read_scalars(run_dir)["loss/train"]]
     assert losses[-1] < 0.5 * losses[0], losses
 

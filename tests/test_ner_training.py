@@ -25,7 +25,7 @@ def ner_cfg(data_dir: Path, *overrides: str):
 def train(tmp_path: Path, data_dir: Path, *overrides: str, name: str = "run") -> tuple[Path, dict]:
     run_dir = tmp_path / name
     run_dir.mkdir()
-    return run_dir, run(ner_cfg(data_dir, *overrides), run_dir)
+    return run_dir, run(ner_cfg(data_dir, *overrides), run_dir).to_dict()
 
 
 def build_task(data_dir: Path, *overrides: str, seed: int = 0) -> NERTask:

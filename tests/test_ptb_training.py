@@ -25,10 +25,10 @@ def ptb_cfg(data_dir: Path, *overrides: str):
 
 
 def train(tmp_path: Path, data_dir: Path, *overrides: str, name: str = "run") -> tuple[Path, dict]:
+    """The run directory and its summary.json as a mapping, as the file holds it."""
     run_dir = tmp_path / name
     run_dir.mkdir()
-    summary = run(ptb_cfg(data_dir, *overrides), run_dir)
-    return run_dir, summary
+    return run_dir, run(ptb_cfg(data_dir, *overrides), run_dir).to_dict()
 
 
 def build_task(data_dir: Path, *overrides: str, seed: int = 0) -> PTBTask:
@@ -234,7 +234,7 @@ def test_metrics_and_summary_contents(tmp_path: Path, tiny_ptb: Path) -> None:
         assert 1.0 < row["valid_ppl"] < 100 and 1.0 < row["test_ppl"] < 100
 
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary == json.loads(json.dumps(returned))
+    assert summary == json.loads(json.dumps(returned.to_dict()))
     assert summary["status"] == "completed"
     assert (summary["task"], summary["optimizer"], summary["seed"]) == ("ptb", "adamomentum", 5)
     assert summary["steps"] == 12

@@ -215,9 +215,9 @@ def test_a_run_another_process_is_training_is_skipped_and_trained_once_it_is_fre
     run_dir.mkdir()
     with open(run_dir / ".lock", "w") as other_lane:
         fcntl.flock(other_lane, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        assert run(cfg, run_dir) == {"status": "training elsewhere"}
+        assert run(cfg, run_dir).status == "training elsewhere"
         assert not (run_dir / "summary.json").exists() and not (run_dir / "metrics.jsonl").exists()
-    assert run(cfg, run_dir)["status"] == "completed"
+    assert run(cfg, run_dir).status == "completed"
 
 
 def short_run(tmp_path: Path, *overrides: str) -> Path:

@@ -107,7 +107,7 @@ def test_runs_that_share_task_optimizer_and_seed_each_keep_their_copy(tmp_path: 
     out = tmp_path / "results"
     text = write_report(find_runs([root]), out).read_text()
     assert "145.5" in text and "127.5" in text
-    assert sorted(r.summary["final"]["test_ppl"] for r in find_runs([out / "runs"])) == [127.5, 145.5]
+    assert sorted(r.summary.final["test_ppl"] for r in find_runs([out / "runs"])) == [127.5, 145.5]
 
 
 def test_task_filter(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ def test_seeds_and_how_often_a_run_was_evaluated_do_not_split_a_setting(tmp_path
             config={"seed": seed, "task": {"eval_interval": interval}, "optimizer": {"lr": 1.0}},
         )
     [setting] = settings(find_runs([tmp_path]))
-    assert setting.label == "Table 1" and [r.summary["seed"] for r in setting.runs] == [0, 1, 2]
+    assert setting.label == "Table 1" and [r.summary.seed for r in setting.runs] == [0, 1, 2]
 
 
 def test_a_key_older_runs_lack_does_not_count_as_varying(tmp_path: Path) -> None:

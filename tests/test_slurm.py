@@ -12,10 +12,12 @@ none of them is left.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -46,6 +48,12 @@ TIMEOUT = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=20"]
 NO_TIMEOUT = ["hydra.launcher.timeout_min=60", "hydra.launcher.signal_delay_s=20"]
 # The longest a sweep command may take here before the test gives up on it.
 COMMAND_TIMEOUT_S = 360
+
+
+def die_with_pytest() -> None:
+    """Run in each child before it starts (preexec_fn): Linux kills it when pytest dies, so that no sweep
+    command or reference run outlives a test run that was killed (the daemons are stopped by make test-slurm)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def say(capsys: pytest.CaptureFixture, line: str) -> None:
@@ -151,7 +159,9 @@ def sweep(folder: Path, overrides: list[str], env: dict[str, str], during=None) 
     ]
     start = time.monotonic()
     with open(log, "a") as out:
-        proc = subprocess.Popen(command, cwd=folder.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command, cwd=folder.parent, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_pytest
+        )
         try:
             bad_since, checked = None, start
             while proc.poll() is None:
@@ -316,6 +326,7 @@ def references(tmp_path_factory: pytest.TempPathFactory, data: Path) -> dict[str
             cwd=base,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_pytest,
         )
         runs[name] = Reference(overrides, run_dir, proc)
     try:

@@ -34,11 +34,12 @@ from adamomentum.config import CONFIG_DIR
 from adamomentum.errors import UserError
 from adamomentum.process import device_description
 from adamomentum.run import set_up_trainer
+from adamomentum.summary import RunSummary
 
 
-def read_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def read_run(run_dir: Path) -> tuple[RunSummary, list[dict[str, Any]]]:
     try:
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        summary = RunSummary.read(run_dir)
         lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
     except FileNotFoundError as e:
         raise UserError(
@@ -47,11 +48,11 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return summary, [json.loads(line) for line in lines if line]
 
 
-def rerun_config(summary: dict[str, Any], batches: int, data_dir: str | None) -> DictConfig:
+def rerun_config(summary: RunSummary, batches: int, data_dir: str | None) -> DictConfig:
     """The run's config, today's defaults beneath it, to stop after ``batches`` batches."""
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        defaults = compose("config", overrides=[f"task={summary['task']}", f"optimizer={summary['optimizer']}"])
-    stored = OmegaConf.create(summary["config"])
+        defaults = compose("config", overrides=[f"task={summary.task}", f"optimizer={summary.optimizer}"])
+    stored = OmegaConf.create(summary.config)
     cfg = OmegaConf.merge(defaults, stored)
     assert isinstance(cfg, DictConfig), "a run's config is a mapping"
     cfg.task.max_batches = batches
@@ -112,7 +113,7 @@ def rerun(run_dir: Path, batches: int | None = None, data_dir: str | None = None
         result = trainer.fit()
     return Rerun(
         differences(logged, result.history, batches, rtol),
-        summary.get("device", "unknown"),
+        summary.device or "unknown",
         device_description(trainer.device),
     )
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import sys
 from collections.abc import Iterable, Iterator
@@ -31,12 +30,11 @@ from adamomentum.process import (
 )
 from adamomentum.resources import reset_peak_rss
 from adamomentum.resume import check_resumable
+from adamomentum.summary import SUMMARY, RunSummary
 from adamomentum.tasks import build_task
 from adamomentum.trainer import Trainer, TrainingSchedule, summarize
 
 log = logging.getLogger(__name__)
-
-FINISHED = ("completed", "diverged")
 
 
 def validate(cfg: DictConfig) -> None:
@@ -145,7 +143,7 @@ def claimed(run_dir: Path) -> Iterator[bool]:
         yield True
 
 
-def run(cfg: DictConfig, run_dir: Path, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
+def run(cfg: DictConfig, run_dir: Path, checkpoint: dict[str, Any] | None = None) -> RunSummary:
     """Train one (task, optimizer, seed) and write its run directory; returns the summary.
 
     A run directory that already holds a finished ``summary.json`` is left as it
@@ -156,23 +154,21 @@ def run(cfg: DictConfig, run_dir: Path, checkpoint: dict[str, Any] | None = None
     with claimed(run_dir) as ours:
         if not ours:
             log.info("%s is being trained by another process; skipped here.", run_dir)
-            return {"status": "training elsewhere"}
+            return RunSummary(cfg.task.name, cfg.optimizer.name, cfg.seed, "training elsewhere", config={})
         return _run_claimed(cfg, run_dir, checkpoint)
 
 
-def _run_claimed(cfg: DictConfig, run_dir: Path, checkpoint: dict[str, Any] | None) -> dict[str, Any]:
-    summary_path = run_dir / "summary.json"
-    if summary_path.exists():
-        previous = json.loads(summary_path.read_text(encoding="utf-8"))
-        if previous.get("status") in FINISHED:
-            check_resumable(OmegaConf.to_yaml(OmegaConf.create(previous["config"])), cfg, run_dir)
-            log.info("%s already finished (%s); nothing to do.", run_dir, previous["status"])
+def _run_claimed(cfg: DictConfig, run_dir: Path, checkpoint: dict[str, Any] | None) -> RunSummary:
+    if (run_dir / SUMMARY).exists():
+        previous = RunSummary.read(run_dir)
+        if previous.finished:
+            check_resumable(OmegaConf.to_yaml(OmegaConf.create(previous.config)), cfg, run_dir)
+            log.info("%s already finished (%s); nothing to do.", run_dir, previous.status)
             return previous
     validate(cfg)
     reset_peak_rss()
     trainer = set_up_trainer(cfg, run_dir, git_commit())
     log.info("config:\n%s", OmegaConf.to_yaml(cfg))
-    task, opt_cfg, device = trainer.task, cfg.optimizer, trainer.device
     if checkpoint is None and (run_dir / CHECKPOINT).exists():
         checkpoint = load_checkpoint(run_dir)
     if checkpoint is not None:
@@ -180,24 +176,27 @@ def _run_claimed(cfg: DictConfig, run_dir: Path, checkpoint: dict[str, Any] | No
         trainer.resume(checkpoint)
         log.info("resuming %s at epoch %d, step %d", run_dir, trainer.epoch, trainer.step)
     result = trainer.fit()
-    summary = {
-        "task": cfg.task.name,
-        "optimizer": opt_cfg.name,
-        "seed": cfg.seed,
-        **summarize(result, task),
-        "device": trainer.devices[0] or device_description(device),
-        **({"devices": trainer.devices} if len(trainer.devices) > 1 else {}),
-        "torch": torch.__version__,
-        "git_commit": trainer.commits[0],
-        **({"git_commits": trainer.commits} if len(trainer.commits) > 1 else {}),
-        "command": " ".join(["python -m adamomentum.train", *sys.argv[1:]]),
-        "config": OmegaConf.to_container(cfg, resolve=True),
-    }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    log.info(
-        "%s: %s after %d steps; summary in %s", opt_cfg.name, result.status, result.steps, run_dir / "summary.json"
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(config, dict), "a run's config is a mapping"
+    summary = RunSummary.from_dict(
+        {
+            "task": cfg.task.name,
+            "optimizer": cfg.optimizer.name,
+            "seed": cfg.seed,
+            **summarize(result, trainer.task),
+            "device": trainer.devices[0] or device_description(trainer.device),
+            "devices": trainer.devices if len(trainer.devices) > 1 else None,
+            "torch": torch.__version__,
+            "git_commit": trainer.commits[0],
+            "git_commits": trainer.commits if len(trainer.commits) > 1 else None,
+            "command": " ".join(["python -m adamomentum.train", *sys.argv[1:]]),
+            "config": config,
+        }
     )
+    path = summary.write(run_dir)
+    log.info("%s: %s after %d steps; summary in %s", cfg.optimizer.name, result.status, result.steps, path)
     return summary
 
 
+# The configs in conf/ name these schemas: registered once any entry point imports this module.
 register_configs()

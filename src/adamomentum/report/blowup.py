@@ -68,7 +68,7 @@ def blowup_section(groups: list[Setting], task: TaskDescription) -> list[str]:
                     [
                         optimizer_name(setting.optimizer),
                         setting.label,
-                        str(run.summary.get("seed")),
+                        str(run.summary.seed),
                         f"{peak[1]:.2f} (batches {max(1, peak[0] - 99)}-{peak[0]})",
                         "yes" if blew_up(run, task) else "no",
                     ]

@@ -38,7 +38,7 @@ FIGURE = "data_scale_claim"
 def centre(setting: Setting, key: str) -> float | None:
     """The geometric mean of the setting's final ``key`` over its seeds; infinite where a seed diverged, None
     where none has finished."""
-    if any(r.summary["status"] == "diverged" for r in setting.runs):
+    if any(r.summary.status == "diverged" for r in setting.runs):
         return math.inf
     values = [v for r in setting.runs if (v := final_value(r, key)) is not None and math.isfinite(v)]
     return spread(values, log=True).centre if values else None
@@ -54,7 +54,7 @@ def ratio(ours: Setting, best: Setting, task: TaskDescription) -> tuple[Paired, 
     """R paired by seed, and the seeds of ``ours`` that diverged where ``best`` has a value (R infinite: each
     counts against AdaMomentum)."""
     theirs = best.by_seed(final_value, task.headline.key)
-    diverged = sum(r.summary["status"] == "diverged" and r.summary.get("seed") in theirs for r in ours.runs)
+    diverged = sum(r.summary.status == "diverged" and r.summary.seed in theirs for r in ours.runs)
     return compare(ours, best, task), diverged
 
 

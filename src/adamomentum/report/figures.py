@@ -79,7 +79,7 @@ def legend_label(setting: Setting, optimizer_shown: bool = True) -> str:
     panel of the optimizer's own."""
     n = len(setting.runs)
     label = (setting.name if optimizer_shown else setting.label) + (f" ({n} seeds)" if n > 1 else "")
-    statuses = [r.summary["status"] for r in setting.runs if r.summary["status"] != "completed"]
+    statuses = [r.summary.status for r in setting.runs if r.summary.status != "completed"]
     if n == 1 and statuses:
         return f"{label}: {statuses[0]}"
     if statuses:
@@ -354,7 +354,7 @@ def finals_figure(groups: list[Setting], task: TaskDescription) -> Figure:
     fig, ax = plt.subplots(figsize=(max(6.5, 0.5 * len(groups) + 3.5), 5.4), layout="constrained")
     for i, setting in enumerate(groups):
         colour = style[id(setting)]["color"]
-        values = [v for r in setting.runs if math.isfinite(v := r.summary.get("final", {}).get(measure.key, math.nan))]
+        values = [v for r in setting.runs if math.isfinite(v := r.summary.final.get(measure.key, math.nan))]
         offsets = [0.0] if len(values) == 1 else [0.3 * (k / (len(values) - 1) - 0.5) for k in range(len(values))]
         ax.scatter([i + o for o in offsets], values, color=colour, s=16, alpha=0.85, zorder=3)
         if len(values) > 1:
@@ -406,7 +406,7 @@ def sweep_figure(
             config, value = flat_config(run), final_value(run, measure.key)
             if value is not None and math.isfinite(value):
                 by_x.setdefault(x_of(config), []).append(value)
-                seeds.add(run.summary.get("seed"))
+                seeds.add(run.summary.seed)
             if is_table1(config):
                 table1.add(x_of(config))
         xs = sorted(by_x)

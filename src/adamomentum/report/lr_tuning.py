@@ -48,10 +48,10 @@ Grid = dict[float, dict[Entry, float]]
 def _value(setting: Setting, task: TaskDescription) -> float | None:
     """The final valid perplexity of the setting's run of ``SEED``: infinite where it diverged, None where there
     is no such run or it has not finished."""
-    run: Run | None = next((r for r in setting.runs if r.summary.get("seed") == SEED), None)
+    run: Run | None = next((r for r in setting.runs if r.summary.seed == SEED), None)
     if run is None:
         return None
-    return math.inf if run.summary["status"] == "diverged" else final_value(run, task.selection.key)
+    return math.inf if run.summary.status == "diverged" else final_value(run, task.selection.key)
 
 
 def grids(groups: list[Setting], task: TaskDescription) -> dict[float, Grid]:

@@ -11,12 +11,13 @@ from omegaconf import OmegaConf
 
 from adamomentum.report.measures import TASKS
 from adamomentum.report.paper import OPTIMIZER_ORDER
+from adamomentum.summary import RunSummary
 
 
 @dataclass
 class Run:
     path: Path
-    summary: dict[str, Any]
+    summary: RunSummary
     metrics: list[dict[str, Any]]
     # Where the run was found: its copy in runs/ keeps the path below this root.
     root: Path
@@ -26,11 +27,11 @@ class Run:
 
     @property
     def optimizer(self) -> str:
-        return self.summary["optimizer"]
+        return self.summary.optimizer
 
     @property
     def task(self) -> str:
-        return self.summary["task"]
+        return self.summary.task
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
@@ -39,23 +40,25 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def unfinished_summary(run_dir: Path, metrics: list[dict[str, Any]]) -> dict[str, Any]:
+def unfinished_summary(run_dir: Path, metrics: list[dict[str, Any]]) -> RunSummary:
     """What a run still training (or stopped without a summary) has shown so far."""
     cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     task = cfg.task.name
     selection = TASKS[task].selection
     best = (min if selection.lower_is_better else max)(metrics, key=lambda m: m[selection.key])
     last = metrics[-1]
-    return {
-        "task": task,
-        "optimizer": cfg.optimizer.name,
-        "seed": cfg.seed,
-        "status": f"unfinished (step {last['step']}, epoch {last['epoch']})",
-        "final": last,
-        "best_valid": best,
-        "command": "python -m adamomentum.train " + " ".join(OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")),
-        "config": OmegaConf.to_container(cfg),
-    }
+    config = OmegaConf.to_container(cfg)
+    assert isinstance(config, dict), "a run's config is a mapping"
+    return RunSummary(
+        task=task,
+        optimizer=cfg.optimizer.name,
+        seed=cfg.seed,
+        status=f"unfinished (step {last['step']}, epoch {last['epoch']})",
+        config={str(k): v for k, v in config.items()},
+        final=last,
+        best_valid=best,
+        command="python -m adamomentum.train " + " ".join(OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")),
+    )
 
 
 def find_runs(roots: list[Path]) -> list[Run]:
@@ -70,7 +73,7 @@ def find_runs(roots: list[Path]) -> list[Run]:
                 continue
             metrics = read_metrics(run_dir / "metrics.jsonl")
             if (run_dir / "summary.json").exists():
-                summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+                summary = RunSummary.read(run_dir)
             elif metrics and (run_dir / ".hydra" / "config.yaml").exists():
                 summary = unfinished_summary(run_dir, metrics)
             else:

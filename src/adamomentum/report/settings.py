@@ -123,13 +123,13 @@ class Setting:
 
     def by_seed(self, value: Callable[[Run, str], float | None], key: str) -> dict[object, float]:
         """``value(run, key)`` of each seed, where the run has one."""
-        return {r.summary.get("seed"): v for r in self.runs if (v := value(r, key)) is not None}
+        return {r.summary.seed: v for r in self.runs if (v := value(r, key)) is not None}
 
 
 def flat_config(run: Run) -> dict[str, Any]:
     """The run's config as command-line keys. A key added after a run was made is missing from its config; its
     default keeps the old behaviour (every committed summary records every key whose default changed)."""
-    return flatten(run.summary.get("config", {}))
+    return flatten(run.summary.config)
 
 
 def comparable_with_paper(run: Run) -> bool:
@@ -173,7 +173,7 @@ def settings(runs: list[Run]) -> list[Setting]:
             own.setdefault(label, Setting(optimizer, label, values)).runs.append(run)
         groups += sorted(own.values(), key=lambda s: [_sort_key(v) for v in s.values.values()])
     for setting in groups:
-        setting.runs.sort(key=lambda r: (_sort_key(r.summary.get("seed")), str(r.path)))
+        setting.runs.sort(key=lambda r: (_sort_key(r.summary.seed), str(r.path)))
     return groups
 
 

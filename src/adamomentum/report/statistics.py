@@ -136,20 +136,20 @@ def paired(
 
 def final_value(run: Run, key: str) -> float | None:
     """The final evaluation's ``key`` of a completed run; None for a diverged or unfinished one."""
-    return run.summary.get("final", {}).get(key) if run.summary["status"] == "completed" else None
+    return run.summary.final.get(key) if run.summary.status == "completed" else None
 
 
 def at_best_valid(run: Run, key: str) -> float | None:
     """``key`` at the evaluation of best validation score of a completed run (selected on valid, never
     on test, on the grid ``select_best_valid`` chose); None for a diverged or unfinished one."""
-    return run.best_valid.get(key) if run.summary["status"] == "completed" and run.best_valid is not None else None
+    return run.best_valid.get(key) if run.summary.status == "completed" and run.best_valid is not None else None
 
 
 def common_steps(runs: Sequence[Run]) -> set[int]:
     """The evaluation steps every completed run of ``runs`` has: the grid on which their best validation
     scores are comparable (a run evaluated every 500 batches and one evaluated at epoch ends share only
     the epoch ends)."""
-    grids = [{m["step"] for m in r.metrics} for r in runs if r.summary["status"] == "completed" and r.metrics]
+    grids = [{m["step"] for m in r.metrics} for r in runs if r.summary.status == "completed" and r.metrics]
     return set.intersection(*grids) if grids else set()
 
 
@@ -160,16 +160,14 @@ def select_best_valid(runs: Sequence[Run], selection: Measure) -> set[int]:
     steps = common_steps(runs)
     pick = min if selection.lower_is_better else max
     for run in runs:
-        candidates = [m for m in run.metrics if m["step"] in steps] if run.summary["status"] == "completed" else []
-        run.best_valid = (
-            pick(candidates, key=lambda m: m[selection.key]) if candidates else run.summary.get("best_valid")
-        )
+        candidates = [m for m in run.metrics if m["step"] in steps] if run.summary.status == "completed" else []
+        run.best_valid = pick(candidates, key=lambda m: m[selection.key]) if candidates else run.summary.best_valid
     return steps
 
 
 def grid_words(runs: Sequence[Run], steps: set[int]) -> str:
     """Which evaluations the best validation score is selected among, in words."""
-    completed = [r for r in runs if r.summary["status"] == "completed" and r.metrics]
+    completed = [r for r in runs if r.summary.status == "completed" and r.metrics]
     if all({m["step"] for m in r.metrics} == steps for r in completed):
         return "every evaluation of every run"
     coarse = len(steps)

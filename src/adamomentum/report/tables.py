@@ -37,7 +37,7 @@ def gap(ours: float | None, paper: float | None) -> str:
 
 
 def _final(measure: Measure, header: str) -> Column:
-    return Column(header, lambda run, _, task: measure.fmt(run.summary.get("final", {}).get(measure.key)))
+    return Column(header, lambda run, _, task: measure.fmt(run.summary.final.get(measure.key)))
 
 
 def _at_best_valid(measure: Measure, header: str) -> Column:
@@ -56,25 +56,26 @@ def _paper(run: Run, _: Setting, task: TaskDescription) -> str:
 
 
 def _final_vs_paper(run: Run, _: Setting, task: TaskDescription) -> str:
-    if run.summary["status"] != "completed":
+    if run.summary.status != "completed":
         return "-"
-    return gap(run.summary.get("final", {}).get(task.headline.key), paper_number(run, task))
+    return gap(run.summary.final.get(task.headline.key), paper_number(run, task))
 
 
 def _stream(run: Run, _: Setting, task: TaskDescription) -> str:
     """Zaremba's test score: the test split as one stream (batch 1); other batch sizes are not his."""
-    s = run.summary
-    return task.headline.fmt(s.get("test_ppl_stream") if s.get("test_ppl_stream_batch_size") == 1 else None)
+    numbers = run.summary.task_numbers
+    stream = numbers.get("test_ppl_stream") if numbers.get("test_ppl_stream_batch_size") == 1 else None
+    return task.headline.fmt(stream)
 
 
 LEADING = [
     Column("optimizer", lambda run, _, task: optimizer_name(run.optimizer)),
     Column("setting", lambda run, setting, task: setting.label),
-    Column("seed", lambda run, _, task: str(run.summary.get("seed"))),
-    Column("status", lambda run, _, task: run.summary["status"]),
+    Column("seed", lambda run, _, task: str(run.summary.seed)),
+    Column("status", lambda run, _, task: run.summary.status),
 ]
 PAPER = [Column("paper", _paper)]
-STEPS = Column("steps", lambda run, _, task: str(run.summary.get("final", {}).get("step", "-")))
+STEPS = Column("steps", lambda run, _, task: str(run.summary.final.get("step", "-")))
 
 RUN_COLUMNS: dict[str, list[Column]] = {
     "ptb": [
@@ -297,13 +298,13 @@ def provenance(groups: list[Setting]) -> str:
     rows = [
         [
             optimizer_name(run.optimizer),
-            str(run.summary.get("seed")),
+            str(run.summary.seed),
             setting.label,
-            f"`{run.summary.get('command')}`",
-            f"`{run.summary.get('git_commit', '-')}`",
-            run.summary.get("device", "-"),
-            _minutes(run.summary.get("wall_time_s", 0)),
-            _minutes(run.summary.get("eval_time_s")),
+            f"`{run.summary.command}`",
+            f"`{run.summary.git_commit or '-'}`",
+            run.summary.device or "-",
+            _minutes(run.summary.wall_time_s or 0),
+            _minutes(run.summary.eval_time_s),
         ]
         for setting in groups
         for run in setting.runs

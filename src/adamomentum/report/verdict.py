@@ -179,7 +179,7 @@ NO_RUNS = Finding("no runs", UNDECIDED, tests=0)
 
 
 def status_counts(setting: Setting) -> str:
-    statuses = [r.summary["status"] for r in setting.runs]
+    statuses = [r.summary.status for r in setting.runs]
     diverged = statuses.count("diverged")
     unfinished = len(statuses) - diverged - statuses.count("completed")
     parts = [f"{diverged} diverged"] * bool(diverged) + [f"{unfinished} unfinished"] * bool(unfinished)
@@ -196,7 +196,7 @@ def within_ten_percent(setting: Setting | None, task: TaskDescription) -> Findin
         return NO_RUNS
     paper = task.paper[setting.optimizer]
     finals = _finals(setting, task.headline.key)
-    diverged = any(r.summary["status"] == "diverged" for r in setting.runs)
+    diverged = any(r.summary.status == "diverged" for r in setting.runs)
     if not finals:
         return Finding(f"no final value{status_counts(setting)}", NOT_REPRODUCED if diverged else UNDECIDED)
     s = spread(finals, task.headline.log_scale)
