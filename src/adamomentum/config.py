@@ -206,9 +206,15 @@ def schema_keys(node: str) -> set[str] | None:
     return {f.name for schema in schemas[node] for f in fields(schema)}
 
 
-def register_configs() -> None:
+def register_resolvers() -> None:
+    """The resolvers the configs use (``${by_scale:...}``), for reading a config Hydra saved unresolved."""
     if not OmegaConf.has_resolver("by_scale"):
         OmegaConf.register_new_resolver("by_scale", by_scale)
+
+
+def register_configs() -> None:
+    """The schemas the configs name, and their resolvers: before Hydra composes a config."""
+    register_resolvers()
     cs = ConfigStore.instance()
     cs.store(name="config_schema", node=Config)
     cs.store(group="schema/optimizer", name="optimizer", node=OptimizerConfig)

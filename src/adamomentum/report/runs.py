@@ -9,6 +9,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from adamomentum.config import register_resolvers
 from adamomentum.report.measures import TASKS
 from adamomentum.report.paper import OPTIMIZER_ORDER
 from adamomentum.summary import RunSummary
@@ -47,7 +48,9 @@ def unfinished_summary(run_dir: Path, metrics: list[dict[str, Any]]) -> RunSumma
     selection = TASKS[task].selection
     best = (min if selection.lower_is_better else max)(metrics, key=lambda m: m[selection.key])
     last = metrics[-1]
-    config = OmegaConf.to_container(cfg)
+    # Hydra saves the config unresolved: an experiment's ${by_scale:...} becomes the run's value here.
+    register_resolvers()
+    config = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(config, dict), "a run's config is a mapping"
     return RunSummary(
         task=task,
