@@ -110,6 +110,18 @@ def test_runs_that_share_task_optimizer_and_seed_each_keep_their_copy(tmp_path: 
     assert sorted(r.summary.final["test_ppl"] for r in find_runs([out / "runs"])) == [127.5, 145.5]
 
 
+def test_a_folder_rebuilt_from_itself_and_a_queue_holds_each_run_once(tmp_path: Path) -> None:
+    """``--out results/x results/x outputs/queue``: a run copied in by the last build and found again in the
+    queue is one run, its copy refreshed."""
+    queue = tmp_path / "queue"
+    write_run(queue / "sgd/seed=0", "ptb", "sgd", ptb_metrics([131.0], [127.5]))
+    out = tmp_path / "results"
+    write_report(find_runs([queue]), out)
+    write_report(find_runs([out, queue]), out)
+    assert len(find_runs([out])) == 1
+    assert report_markdown(find_runs([out])) == (out / "results.md").read_text()
+
+
 def test_task_filter(tmp_path: Path) -> None:
     out = tmp_path / "ner_only"
     text = write_report(find_runs([runs_root(tmp_path)]), out, task="ner").read_text()

@@ -77,6 +77,13 @@ def copy_destination(run: Run, out: Path) -> Path:
     return out / "runs" / Path(*kept)
 
 
+def without_stale_copies(runs: list[Run], out: Path) -> list[Run]:
+    """``runs`` less the copies in ``out`` that another run given updates: a folder rebuilt from itself and a
+    queue's outputs (``--out results/x results/x outputs/...``) holds each run once, its copy refreshed."""
+    fresh = {copy_destination(r, out).resolve() for r in runs if copy_destination(r, out).resolve() != r.path.resolve()}
+    return [r for r in runs if r.path.resolve() not in fresh]
+
+
 def copy_runs(runs: list[Run], out: Path) -> None:
     for run in runs:
         dest = copy_destination(run, out)
@@ -185,6 +192,7 @@ def write_report(runs: list[Run], out: Path, task: str | None = None) -> Path:
     if not runs:
         raise SystemExit(f"error: no run directories with a summary.json{' for task ' + task if task else ''} found.")
     out.mkdir(parents=True, exist_ok=True)
+    runs = without_stale_copies(runs, out)
     copy_runs(runs, out)
     lines, figures = plan(runs)
     for name, draw in figures.items():
