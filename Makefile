@@ -57,6 +57,18 @@ lint: venv ## ruff (lint, and the format check) and mypy, as CI runs them
 	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/mypy
 
+# The SLURM path of docs/cluster.md on a one-node cluster this machine starts and stops (scripts/slurm_local.sh:
+# root, Debian's slurm-wlm and munge, installed where missing); skipped with the reason where it cannot start.
+# About 6 minutes. The cluster is stopped however pytest ends; on failure its logs stay in the folder named.
+.PHONY: test-slurm
+test-slurm: venv ## the SLURM tests: sweep, time-out, preemption on a local one-node cluster (root)
+	@dir=$$(mktemp -d /tmp/adamomentum-slurm.XXXXXX); \
+	trap 'status=$$?; scripts/slurm_local.sh stop "$$dir" 2>/dev/null || status=1; \
+		if [ $$status = 0 ]; then rm -rf "$$dir"; else echo "the test cluster: $$dir (logs in log/)" >&2; fi; \
+		exit $$status' EXIT; \
+	trap 'exit 130' INT TERM; \
+	ADAMOMENTUM_TEST_SLURM=$$dir $(BIN)/python -m pytest -q tests/test_slurm.py $(ARGS)
+
 bench-optim: venv ## time one optimizer step of each path on the PTB model's parameters
 	$(BIN)/python scripts/bench_optim.py $(ARGS)
 

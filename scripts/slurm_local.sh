@@ -31,9 +31,11 @@ cannot() {
 command_name=${1:-}
 DIR=${2:-${SLURM_LOCAL_DIR:-/tmp/adamomentum-slurm-$(id -u)}}
 case "$DIR" in /*) ;; *) DIR="$(pwd)/$DIR" ;; esac
+DIR=${DIR%/}
+[ -n "$DIR" ] || { echo "slurm_local: the cluster's folder cannot be /" >&2; exit 2; }
 CONF="$DIR/slurm.conf"
-# Every daemon carries this variable, and so does every process slurmd starts (slurmstepd): stop finds
-# what is left of this cluster, and nothing else, by it.
+# Every daemon carries this variable: stop finds what is left of them, and nothing else, by it (and the
+# processes of this cluster's jobs by their SLURM_CONF, see leftovers).
 MARK="ADAMOMENTUM_SLURM_LOCAL=$DIR"
 
 # ---------------------------------------------------------------- packages
@@ -75,8 +77,9 @@ marked() {
     { tr '\0' '\n' <"/proc/$1/environ"; } 2>/dev/null | grep -qxF "$MARK"
 }
 
-# Every process that carries MARK (the daemons and the slurmstepd they started), or that runs a job of this
-# cluster (SLURM_CONF is this cluster's and SLURM_JOB_ID is set), except this script and its ancestors.
+# Every process that carries MARK (the daemons), or that has this cluster's SLURM_CONF and is a slurmstepd
+# (its title overwrites the rest of its environment) or runs a job (SLURM_JOB_ID), except this script and
+# its ancestors. A sweep command waiting on the cluster is its user's, and left alone.
 leftovers() {
     local keep=" $$ " p=$$ env proc pid
     while [ "$p" -gt 1 ] 2>/dev/null; do
@@ -87,8 +90,8 @@ leftovers() {
         pid=${proc#/proc/}
         case "$keep" in *" $pid "*) continue ;; esac
         env=$( { tr '\0' '\n' <"$proc/environ"; } 2>/dev/null) || continue
-        if grep -qxF "$MARK" <<<"$env" ||
-            { grep -qxF "SLURM_CONF=$CONF" <<<"$env" && grep -q '^SLURM_JOB_ID=' <<<"$env"; }; then
+        if grep -qxF "$MARK" <<<"$env" || { grep -qxF "SLURM_CONF=$CONF" <<<"$env" &&
+            { grep -q '^SLURM_JOB_ID=' <<<"$env" || grep -q '^slurmstepd' "$proc/cmdline" 2>/dev/null; }; }; then
             echo "$pid"
         fi
     done
@@ -165,7 +168,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 # Schedule every second rather than every minute, so that a requeued job starts once cred_expire is over.
 # preempt_send_user_signal: a preempted job gets its --signal (USR2 from submitit) when its grace time starts
-# (Slurm >= 23.02 spells this PreemptParameters=send_user_signal).
+# (Slurm 22.05 reads it here; newer releases spell it PreemptParameters=send_user_signal).
 SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=1,bf_interval=1
 SlurmctldParameters=preempt_send_user_signal
@@ -203,13 +206,13 @@ start_cluster() {
         return 0
     fi
     [ "$(id -u)" = 0 ] || cannot "slurmd starts jobs as their users and must run as root here (sudo $0 start)"
-    mkdir -p "$DIR"
-    chmod 700 "$DIR"
-    rm -rf "$DIR/state" "$DIR/spool" "$DIR/munge" "$DIR/log" "$DIR"/*.pid
-    mkdir -p "$DIR/state" "$DIR/spool" "$DIR/munge" "$DIR/log"
-    chmod 700 "$DIR/munge"
     # munged checks that the socket's folder is not writable by others; a path too long for a socket fails.
     [ ${#DIR} -le 80 ] || cannot "$DIR is too long a path for munge's socket (80 characters at most)"
+    mkdir -p "$DIR"
+    rm -rf "$DIR/state" "$DIR/spool" "$DIR/munge" "$DIR/log" "$DIR"/*.pid
+    mkdir -p "$DIR/state" "$DIR/spool" "$DIR/munge" "$DIR/log"
+    # Users other than root submit too: they read slurm.conf and reach munged's socket (the key stays root's).
+    chmod 755 "$DIR" "$DIR/munge"
     write_conf
     if command -v mungekey >/dev/null; then
         mungekey --create --keyfile="$DIR/munge/munge.key" --force

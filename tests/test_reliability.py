@@ -579,3 +579,21 @@ def test_the_commit_is_read_once_per_process(monkeypatch: pytest.MonkeyPatch) ->
         assert train.git_commit() == "first"
     finally:
         train.git_commit.cache_clear()
+
+
+def test_a_stop_whose_earlier_handler_does_not_requeue_tells_the_user_to_relaunch():
+    """submitit's handler raises once the job's time-outs are used up; the run then says how to go on."""
+    from adamomentum.signals import NotRequeued, StopRequest
+
+    def used_up(signum: int, frame: object) -> None:
+        raise RuntimeError("Job not requeued because: timed-out too many times.")
+
+    earlier = signal.signal(signal.SIGTERM, used_up)
+    try:
+        with StopRequest() as request:
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert request.signum == signal.SIGTERM
+            with pytest.raises(NotRequeued, match=r"timed-out too many times\. The checkpoint is written: relaunch"):
+                request.hand_over()
+    finally:
+        signal.signal(signal.SIGTERM, earlier)

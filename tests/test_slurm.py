@@ -66,8 +66,8 @@ def say(capsys: pytest.CaptureFixture, line: str) -> None:
 
 
 def cluster_processes(folder: Path) -> list[str]:
-    """Every process that belongs to the cluster in ``folder``: its daemons (and what they started), which carry
-    ADAMOMENTUM_SLURM_LOCAL, and any process that talks to it (jobs, sweep commands: SLURM_CONF)."""
+    """Every process that belongs to the cluster in ``folder``: its daemons (ADAMOMENTUM_SLURM_LOCAL), and every
+    process that runs for it or talks to it (slurmstepd, the jobs, the sweep commands: SLURM_CONF)."""
     marks = {f"ADAMOMENTUM_SLURM_LOCAL={folder}".encode(), f"SLURM_CONF={folder / 'slurm.conf'}".encode()}
     found = []
     for environ in Path("/proc").glob("[0-9]*/environ"):
@@ -157,7 +157,7 @@ def sweep(folder: Path, overrides: list[str], env: dict[str, str], during=None) 
         *overrides,
         f"hydra.sweep.dir={folder}",
     ]
-    start = time.monotonic()
+    start, offset = time.monotonic(), log.stat().st_size if log.exists() else 0
     with open(log, "a") as out:
         proc = subprocess.Popen(
             command, cwd=folder.parent, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_pytest
@@ -181,7 +181,7 @@ def sweep(folder: Path, overrides: list[str], env: dict[str, str], during=None) 
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    return Sweep(proc.returncode, log.read_text(), time.monotonic() - start)
+    return Sweep(proc.returncode, log.read_bytes()[offset:].decode(errors="replace"), time.monotonic() - start)
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -443,6 +443,8 @@ def preempt_when_training(folder: Path, env: dict[str, str], marker: Path):
 
 
 def preemption(cluster, run: Reference, tmp_path, partition: str) -> tuple[Sweep, Path, list[Interruption], float]:
+    """The short run in ``partition``, preempted once it trains: the sweep command, the run directory (once the
+    run has finished), its interruptions and when the urgent job started."""
     folder = tmp_path / "sweep"
     marker = tmp_path / "urgent.out"
     result = sweep(
@@ -451,8 +453,11 @@ def preemption(cluster, run: Reference, tmp_path, partition: str) -> tuple[Sweep
         cluster,
         during=preempt_when_training(folder, cluster, marker),
     )
-    assert result.returncode == 0, result.output
     [run_dir] = run_dirs(folder)
+    deadline = time.monotonic() + COMMAND_TIMEOUT_S
+    while not (run_dir / "summary.json").exists() and time.monotonic() < deadline:
+        time.sleep(1)  # the command may have ended before the run (see the GraceTime=0 test)
+    assert (run_dir / "summary.json").exists(), result.output
     lines = marker.read_text().split()
     assert lines, "the urgent job did not run"
     return result, run_dir, interruptions(run_dir), float(lines[0])
@@ -466,6 +471,7 @@ def test_a_preempted_run_checkpoints_in_its_grace_time_and_ends_with_the_uninter
     the checkpoint at the current step, submitit requeues the job without using up a time-out, the urgent
     job runs, then the run resumes at that step."""
     result, run_dir, stops, urgent_started = preemption(cluster, short_run, tmp_path, "main")
+    assert result.returncode == 0, result.output
     [stop] = stops
     assert (stop.signal, stop.case, stop.remaining) == ("SIGUSR2", "preempted", 3), stop
     assert stop.stopped_at == stop.last_trained == stop.resumed_at, stop
@@ -485,9 +491,16 @@ def test_a_run_preempted_without_grace_time_loses_no_batch_and_ends_with_the_uni
     cluster, short_run, tmp_path, capsys
 ):
     """Partition main-nograce: GraceTime=0, SLURM's default. SLURM requeues the job at once and ends it with
-    SIGTERM, then SIGKILL KillWait (30 s) later. The trainer writes its checkpoint on SIGTERM at the step it is
-    on, well within KillWait; submitit does not requeue (SIGTERM is not its signal): SLURM does. Measured: no
-    batch is lost, the run does not fall back to its last periodic checkpoint (checkpoint_interval=500)."""
+    SIGCONT and SIGTERM (SIGKILL KillWait, 30 s, later) and, with preempt_send_user_signal, SIGUSR2 at the same
+    moment. The trainer writes its checkpoint on whichever comes first, at the step it is on, well within
+    KillWait; SLURM requeues the job. Measured: no batch is lost, the run does not fall back to its last
+    periodic checkpoint (checkpoint_interval=500).
+
+    When SIGUSR2 comes first, submitit's handler runs ``scontrol requeue`` while SLURM is requeueing the job
+    and its SIGTERM ends every process of the job: scontrol is killed, or answers "Job is pending execution",
+    the job's result is submitit's CalledProcessError and the sweep command fails, although SLURM has requeued
+    the job and the run finishes. The test checks the run then too, and reports the race as an expected
+    failure."""
     result, run_dir, stops, urgent_started = preemption(cluster, short_run, tmp_path, "main-nograce")
     folder = tmp_path / "sweep"
     [stop] = stops
@@ -495,12 +508,24 @@ def test_a_run_preempted_without_grace_time_loses_no_batch_and_ends_with_the_uni
         capsys,
         f"preemption, GraceTime=0: {stop.signal} at step {stop.stopped_at}, last step trained {stop.last_trained}, "
         f"resumed at {stop.resumed_at}: {stop.lost} batches lost; stop to resumed run {stop.waited_s:.0f} s, "
-        f"sweep {result.seconds:.0f} s",
+        f"sweep {result.seconds:.0f} s (exit {result.returncode})",
     )
-    assert stop.signal == "SIGTERM" and stop.remaining is None, stop
+    assert stop.signal in ("SIGTERM", "SIGUSR2"), stop
     assert stop.stopped_at == stop.last_trained == stop.resumed_at and stop.lost == 0, stop
     assert "DUE TO PREEMPTION" in "".join(p.read_text() for p in (folder / ".submitit").rglob("*.err"))
     assert numbers(run_dir) == short_run.numbers()
+    if result.returncode != 0:
+        assert stop.signal == "SIGUSR2", result.output
+        # scontrol was killed, or found the job requeued already ("Job is pending execution").
+        race = (
+            r"CalledProcessError: Command '\['scontrol', 'requeue', '\S+'\]' (died with <Signals.SIGTERM|returned non)"
+        )
+        assert re.search(race, result.output), result.output[-3000:]
+        pytest.xfail(
+            "SIGUSR2 came before SIGTERM: submitit's scontrol requeue, killed by the preemption's SIGTERM or refused "
+            "as the job was requeued already, failed the sweep command, while SLURM requeued the run, which "
+            "finished with the uninterrupted metrics"
+        )
 
 
 # ---------------------------------------------------------------- 4. max_num_timeout used up
@@ -539,12 +564,6 @@ def test_when_the_time_outs_are_used_up_the_run_stops_with_a_checkpoint_and_a_re
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the command ends with submitit's traceback 'UncompletedJobError: Job not requeued because: timed-out "
-    "too many times.' and says nothing of relaunching (the trainer's own message, with the resume command, is "
-    "not printed: submitit's handler raises before it)",
-)
 def test_when_the_time_outs_are_used_up_the_message_tells_the_user_to_relaunch(used_up):
     first, _, _ = used_up
     assert re.search(r"relaunch", first.output, re.I), first.output[-3000:]

@@ -46,6 +46,11 @@ def stop_signals() -> list[signal.Signals]:
     return [signal.SIGTERM, signal.SIGINT, *([extra] if extra not in (None, signal.SIGTERM, signal.SIGINT) else [])]
 
 
+class NotRequeued(Exception):
+    """A stop signal's earlier handler (submitit's) did not requeue the job. A plain Exception, not a SystemExit:
+    submitit then writes the job's result, and the waiting sweep command ends with this message."""
+
+
 class StopRequest:
     """Turns the stop signals into a flag the loop reads at batch boundaries.
 
@@ -79,7 +84,13 @@ class StopRequest:
             return
         previous = self._previous.get(self.signum)
         if callable(previous) and previous is not signal.default_int_handler:
-            previous(self.signum, self._frame)
+            try:
+                previous(self.signum, self._frame)
+            except Exception as error:  # submitit did not requeue the job: its time-outs are used up
+                raise NotRequeued(
+                    f"{error} The checkpoint is written: relaunch the same command to go on (it resumes this run); "
+                    "hydra.launcher.max_num_timeout sets how many time-outs are requeued."
+                ) from error
 
     def __exit__(self, *exc: Any) -> None:
         for sig, handler in self._previous.items():
