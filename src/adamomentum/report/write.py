@@ -80,7 +80,8 @@ def copy_destination(run: Run, out: Path) -> Path:
 def without_stale_copies(runs: list[Run], out: Path) -> list[Run]:
     """``runs`` less the copies in ``out`` that another run given updates: a folder rebuilt from itself and a
     queue's outputs (``--out results/x results/x outputs/...``) holds each run once, its copy refreshed."""
-    fresh = {copy_destination(r, out).resolve() for r in runs if copy_destination(r, out).resolve() != r.path.resolve()}
+    destinations = {id(r): copy_destination(r, out).resolve() for r in runs}
+    fresh = {destinations[id(r)] for r in runs if destinations[id(r)] != r.path.resolve()}
     return [r for r in runs if r.path.resolve() not in fresh]
 
 
