@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from adamomentum.report import find_runs, main, write_report
+from adamomentum.report import f1_by_epoch, find_runs, main, write_report
 from adamomentum.report.write import report_markdown
 from report_runs import ptb_metrics, runs_root, write_run
 
@@ -213,6 +213,20 @@ def test_each_committed_results_folder_rebuilds_byte_for_byte_from_its_runs(fold
     """results.md is what the report code makes of the copies under runs/ (figures are drawn by the same
     code and not compared: PNG bytes depend on the matplotlib version)."""
     assert report_markdown(find_runs([folder])) == (folder / "results.md").read_text(encoding="utf-8")
+
+
+def test_f1_by_epoch_rebuilds_byte_for_byte_from_its_runs(tmp_path: Path) -> None:
+    """results/ner-loss-scale/f1_by_epoch.md, a report beside results.md, is what the command its README gives
+    makes of the same copies under runs/."""
+    folder = RESULTS / "ner-loss-scale"
+    command = (
+        "python -m adamomentum.report.f1_by_epoch results/ner-loss-scale/runs"
+        " --out results/ner-loss-scale/f1_by_epoch.md"
+    )
+    assert command in (folder / "README.md").read_text(encoding="utf-8")
+    out = tmp_path / "f1_by_epoch.md"
+    f1_by_epoch.main([str(folder / "runs"), "--out", str(out)])
+    assert out.read_bytes() == (folder / "f1_by_epoch.md").read_bytes()
 
 
 @pytest.mark.parametrize("folder", COMMITTED, ids=lambda p: p.relative_to(RESULTS).as_posix())

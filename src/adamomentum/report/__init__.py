@@ -12,7 +12,8 @@ a reading of the paper takes), ``statistics`` (over seeds); then the siblings ``
 ``figures``, ``verdict`` and ``blowup``, which take the settings ``write`` groups once per task; ``campaign``
 (issue 34's own measures: the same schedule, a question of the verdict table) with ``data_scale`` and
 ``lr_tuning`` (the abstract's claims, a section each); ``write`` (the results folder), ``headline`` (the
-README's verdict) and ``cli``.
+README's verdict) and ``cli``; beside them ``f1_by_epoch`` (NER runs' test token F1 after each epoch and their
+logged training loss: results/ner-loss-scale/f1_by_epoch.md).
 """
 
 from adamomentum.report.cli import main
