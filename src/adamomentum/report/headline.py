@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from adamomentum.report.blowup import blowup_counts
+from adamomentum.report.campaign import same_schedule
 from adamomentum.report.markdown import markdown_table
 from adamomentum.report.measures import TASKS
 from adamomentum.report.paper import AS_WRITTEN
@@ -55,6 +56,10 @@ def verdict_block(root: Path) -> str:
                     link,
                 ]
             )
+        question = same_schedule(groups, task)
+        if question:
+            claim, paper, written, authors, word = question.cells
+            rows.append([f"{title}: {claim}", paper, written, authors, word, link])
         ours = reading_settings(groups, AS_WRITTEN).get("adamomentum")
         if ours:
             blown, told = blowup_counts(ours, task)

@@ -431,7 +431,7 @@ CLAIM_HEADERS = ["claim", "paper", f"ours, {AS_WRITTEN.title}", f"ours, {AUTHORS
 @dataclass(frozen=True)
 class Question:
     """A question of this repository's own, not a claim of the paper (report/campaign.py): a row of the verdict
-    table below the paper's claims, judged by the same rules, and in nothing the README's verdict reads."""
+    table below the paper's claims, judged by the same rules; the README's verdict shows it below the claims."""
 
     # The row's cells, one per column of ``CLAIM_HEADERS``.
     cells: tuple[str, ...]
