@@ -1,14 +1,14 @@
-"""The training loop both tasks share, and what it writes into the run directory.
+"""The training loop both tasks share.
 
 A task supplies the model, its training batches, the loss of one batch and an
 evaluation; the loop owns everything else: optimizer and schedules, gradient
-clipping, the evaluation schedule, logging to TensorBoard, ``metrics.jsonl``
-and ``summary.json``.
+clipping, the evaluation schedule, divergence and checkpoints. What the run
+reports as it goes (``metrics.jsonl``, TensorBoard, the progress bar) is in
+``adamomentum.run_log``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import signal
@@ -22,13 +22,12 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
-from torch.utils.tensorboard import SummaryWriter
-from tqdm import tqdm
 
 from adamomentum.checkpoint import CHECKPOINT, CheckpointError, rng_state, save_checkpoint, set_rng_state
 from adamomentum.measures import Measure
 from adamomentum.optim import MomentumScheduler
 from adamomentum.resources import resource_usage
+from adamomentum.run_log import RunLog, rewrite_metrics
 from adamomentum.signals import Interrupted, StopRequest
 
 log = logging.getLogger(__name__)
@@ -123,31 +122,6 @@ class StepCallback(Protocol):
     ) -> None: ...
 
 
-class _Window:
-    """Training loss and throughput since the last log line."""
-
-    def __init__(self, device: torch.device) -> None:
-        # Summed on the device: it is read (a sync) only when a log line is due.
-        self.nll = torch.zeros((), device=device, dtype=torch.float64)
-        self.tokens = 0
-        self.steps = 0
-        self.started = time.perf_counter()
-
-    def add(self, nll: Tensor, tokens: int) -> None:
-        self.nll += nll.double()
-        self.tokens += tokens
-        self.steps += 1
-
-    def restart(self) -> None:
-        self.nll.zero_()
-        self.tokens, self.steps = 0, 0
-        self.restart_clock()
-
-    def restart_clock(self) -> None:
-        """Throughput counts training time only: called after each evaluation."""
-        self.started = time.perf_counter()
-
-
 class Trainer:
     """The training loop of both tasks (``fit``), with its schedules, logs and checkpoints."""
 
@@ -193,7 +167,6 @@ class Trainer:
         )
         self.params = [p for p in task.model.parameters() if p.requires_grad]
         self.max_grad_norm = schedule.clip_grad_norm if schedule.clip_grad_norm is not None else math.inf
-        self.metrics_path = run_dir / "metrics.jsonl"
         # Position: the next batch is batch `batch_in_epoch` (0-based) of epoch `epoch` (1-based).
         self.step = 0
         self.epoch = 1
@@ -250,8 +223,7 @@ class Trainer:
             self.momentum_scheduler.step()
         self.step += 1
         self.batch_in_epoch += 1
-        self._window.add(nll, tokens)
-        self._bar.update(1)
+        self._log.step(nll, tokens)
         for callback in self.step_callbacks:
             callback(self.step, loss.detach(), nll, tokens, grad_norm, self.task, self.optimizer)
 
@@ -271,7 +243,8 @@ class Trainer:
         if syncs and self._deferred_divergence():
             return False
         if due_log:
-            self._log_training(grad_norm)
+            lr = self.optimizer.param_groups[0]["lr"]
+            self._log.training(self.epoch, self.step, grad_norm, lr, len(self.result.history), self.result.eval_time_s)
         if due_eval:
             self._evaluate()
         if reached_max:
@@ -294,21 +267,17 @@ class Trainer:
         self.wall_offset = self.result.wall_time_s
         self._wall_started = time.perf_counter()
         self._faults_started, self._steps_started = resource_usage()[0], self.step
-        # Resuming purges TensorBoard points after the checkpoint, so curves never step back.
-        self.writer = SummaryWriter(log_dir=str(self.run_dir), purge_step=self.step + 1 if self.step else None)
-        self._window = _Window(self.device)
-        self._total_steps = self.schedule.epochs * self.task.batches_per_epoch()
+        total_steps = self.schedule.epochs * self.task.batches_per_epoch()
         if self.schedule.max_batches is not None:
-            self._total_steps = min(self._total_steps, self.schedule.max_batches)
-        # The bar's own estimate of the time left would count training only and jump after each evaluation:
-        # the time left is in its postfix instead (``_eta``).
-        self._bar = tqdm(
-            total=self._total_steps,
-            initial=self.step,
-            disable=not self.progress,
-            unit="batch",
-            dynamic_ncols=True,
-            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
+            total_steps = min(total_steps, self.schedule.max_batches)
+        self._log = RunLog(
+            self.run_dir,
+            self.device,
+            start_step=self.step,
+            total_steps=total_steps,
+            tensorboard_tags=self.task.tensorboard_tags,
+            eval_every=(self.task.batches_per_epoch(), self.schedule.eval_interval),
+            progress=self.progress,
         )
         self.task.model.train()
         self._first_bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
@@ -316,7 +285,7 @@ class Trainer:
 
     def _end_fit(self) -> TrainingResult:
         result = self.result
-        self._bar.close()
+        self._log.close()
         result.steps = self.step
         if self.step > self._steps_started:
             faults = resource_usage()[0] - self._faults_started
@@ -327,15 +296,13 @@ class Trainer:
         result.wall_time_s = self._wall()
         result.train_time_s = result.wall_time_s - result.eval_time_s
         result.peak_rss_mb = resource_usage()[1]
-        self.writer.close()
         return result
 
     def _stop_for_signal(self) -> NoReturn:
         """A checkpoint at this batch boundary, then the signal's previous handler (submitit's
         requeues the job and exits), or Interrupted."""
         self.save()
-        self._bar.close()
-        self.writer.close()
+        self._log.close()
         signum = self._stop.signum
         assert signum is not None, "called only once a stop signal arrived"
         checkpointed = self.checkpoint_interval is not None
@@ -381,7 +348,7 @@ class Trainer:
             self.last_checkpoint_step,
         )
 
-    # -- evaluation and logs -----------------------------------------------------------------
+    # -- evaluation --------------------------------------------------------------------------
     def _evaluate(self) -> None:
         start = time.perf_counter()
         self.task.model.eval()
@@ -390,17 +357,9 @@ class Trainer:
         self.task.model.train()
         self.result.eval_time_s += time.perf_counter() - start
         record = {"step": self.step, "epoch": self.epoch, **metrics, "lr": self.optimizer.param_groups[0]["lr"]}
-        with self.metrics_path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-        for key, tag in self.task.tensorboard_tags.items():
-            if key in metrics:
-                self.writer.add_scalar(tag, metrics[key], self.step)
-        self.writer.flush()
-        shown = ", ".join(f"{k} {metrics[k]:.4g}" for k in self.task.tensorboard_tags if k in metrics)
-        log.info("eval epoch %d step %d: %s", self.epoch, self.step, shown)
+        self._log.evaluation(record)
         self.result.history.append(record)
         self.last_eval_step = self.step
-        self._window.restart_clock()
 
     def _final_evaluation(self) -> None:
         self.task.model.eval()
@@ -408,47 +367,6 @@ class Trainer:
         with torch.inference_mode(), self._autocast():
             self.result.final = self.task.final_evaluation()
         self.result.eval_time_s += time.perf_counter() - started
-
-    def _log_training(self, grad_norm: Tensor) -> None:
-        """TensorBoard scalars, the progress bar and a log line for the window since the last one."""
-        window = self._window
-        elapsed = time.perf_counter() - window.started
-        mean_nll = window.nll.item() / window.tokens
-        tokens_per_s = window.tokens / elapsed
-        w, step = self.writer, self.step
-        w.add_scalar("loss/train", mean_nll, step)
-        w.add_scalar("ppl/train", math.exp(min(mean_nll, 50.0)), step)
-        w.add_scalar("lr", self.optimizer.param_groups[0]["lr"], step)
-        w.add_scalar("grad_norm", grad_norm.item(), step)
-        w.add_scalar("throughput/tokens_per_s", tokens_per_s, step)
-        eta = self._eta(elapsed / window.steps)
-        self._bar.set_postfix(loss=f"{mean_nll:.3f}", tok_s=f"{tokens_per_s:.0f}", eta=eta.split(" ", 1)[0])
-        log.info(
-            "epoch %d step %d/%d: loss %.4f, %.0f tokens/s, ETA %s",
-            self.epoch,
-            step,
-            self._total_steps,
-            mean_nll,
-            tokens_per_s,
-            eta,
-        )
-        window.restart()
-
-    def _eta(self, seconds_per_step: float) -> str:
-        """The time left, the evaluations still to come included once one has been timed: the batches left at
-        the last window's pace, and each evaluation left at the mean of those so far."""
-        left = self._total_steps - self.step
-        seconds = left * seconds_per_step
-        evaluated = len(self.result.history)
-        if not evaluated:
-            return f"{_format_duration(seconds)} (training only, until the first evaluation)"
-        evaluations_left = sum(
-            self._total_steps // every - self.step // every
-            for every in (self.task.batches_per_epoch(), self.schedule.eval_interval)
-            if every
-        )
-        seconds += evaluations_left * self.result.eval_time_s / evaluated
-        return f"{_format_duration(seconds)} (evaluations included)"
 
     def _autocast(self) -> Any:
         if self.autocast_dtype is None:
@@ -468,8 +386,7 @@ class Trainer:
         """Continue from a checkpoint (``load_checkpoint``): its state, and ``metrics.jsonl`` cut back
         to the evaluations the checkpoint had seen (those logged after it will be redone)."""
         self.load_state_dict(state)
-        with self.metrics_path.open("w", encoding="utf-8") as f:
-            f.writelines(json.dumps(record) + "\n" for record in self.result.history)
+        rewrite_metrics(self.run_dir, self.result.history)
 
     def _wall(self) -> float:
         return self.wall_offset + time.perf_counter() - self._wall_started
@@ -556,8 +473,3 @@ def summarize(result: TrainingResult, task: Task) -> dict[str, Any]:
         summary["best_valid"] = {k: best[k] for k in ["step", "epoch", *scalar_keys]}
     summary.update(result.final)
     return summary
-
-
-def _format_duration(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
