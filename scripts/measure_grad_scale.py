@@ -5,8 +5,8 @@
 
 For each setting (the Penn Treebank language model and the MSRA NER tagger, each under both loss
 reductions) the script builds the model, data and optimizer exactly as ``python -m adamomentum.train``
-does at Table 1's values, trains ``--batches`` batches of epoch 1 with the trainer's gradient
-clipping, and records:
+does at Table 1's values, trains ``--batches`` batches of epoch 1 through the trainer (then its end-of-run
+evaluations), and records:
 
 - per batch, the global gradient norm before clipping (and whether clipping cut it);
 - at a few steps t, over every parameter element and per parameter tensor: quantiles of g_t^2 (the
@@ -29,16 +29,18 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
+from torch import Tensor
+from torch.optim import Optimizer
 
 from adamomentum.config import CONFIG_DIR
 from adamomentum.run import set_up_trainer
+from adamomentum.trainer import Task
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD_AT = (1, 2, 5, 10, 20, 50, 100, 200)
@@ -81,7 +83,44 @@ def element_stats(grad: torch.Tensor, accumulated: torch.Tensor, g0: float) -> d
     }
 
 
+class GradientRecorder:
+    """A step callback (``Trainer.step_callbacks``): each batch's gradient norm before clipping, and at the
+    steps of ``RECORD_AT`` (and the last) the statistics of ``element_stats`` for every parameter tensor.
+
+    It reads the gradients after the optimizer's step, which leaves them as clipping left them.
+    """
+
+    def __init__(self, names: list[str], params: list[torch.Tensor], batches: int, g0: float) -> None:
+        self.names, self.params, self.batches, self.g0 = names, params, batches, g0
+        self.accumulated = [torch.zeros_like(p) for p in params]
+        self.norms: list[float] = []
+        self.token_counts: list[int] = []
+        self.records: list[dict[str, Any]] = []
+
+    def __call__(
+        self, step: int, loss: Tensor, nll: Tensor, tokens: int, grad_norm: Tensor, task: Task, optimizer: Optimizer
+    ) -> None:
+        self.norms.append(float(grad_norm))
+        self.token_counts.append(tokens)
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        for total, grad in zip(self.accumulated, grads):
+            total.add_(grad.square())
+        if step in RECORD_AT or step == self.batches:
+            flat_grad = torch.cat([g.reshape(-1) for g in grads])
+            flat_total = torch.cat([s.reshape(-1) for s in self.accumulated])
+            per_tensor = zip(self.names, grads, self.accumulated)
+            self.records.append(
+                {
+                    "step": step,
+                    "all": element_stats(flat_grad, flat_total, self.g0),
+                    "per_tensor": {n: element_stats(g, s, self.g0) for n, g, s in per_tensor},
+                }
+            )
+
+
 def measure(overrides: list[str], optimizer: str, batches: int, g0: float, threads: int) -> dict[str, Any]:
+    """The first ``batches`` batches of epoch 1 through the trainer, as ``python -m adamomentum.train`` trains
+    them, with a ``GradientRecorder`` watching."""
     with initialize_config_dir(str(CONFIG_DIR), version_base=None):
         cfg = compose(
             "config",
@@ -91,43 +130,19 @@ def measure(overrides: list[str], optimizer: str, batches: int, g0: float, threa
                 f"threads={threads}",
                 "device=cpu",
                 "progress=false",
+                f"task.max_batches={batches}",
+                "task.eval_interval=null",
+                "checkpoint_interval=null",
             ],
         )
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = set_up_trainer(cfg, Path(run_dir))
-    task, opt, params = trainer.task, trainer.optimizer, trainer.params
-    names = [name for name, p in task.model.named_parameters() if p.requires_grad]
+        names = [name for name, p in trainer.task.model.named_parameters() if p.requires_grad]
+        recorder = GradientRecorder(names, trainer.params, batches, g0)
+        trainer.step_callbacks.append(recorder)
+        result = trainer.fit()
+    norms = recorder.norms
     max_norm = cfg.task.clip_grad_norm if cfg.task.clip_grad_norm is not None else math.inf
-    accumulated = [torch.zeros_like(p) for p in params]
-    norms: list[float] = []
-    token_counts: list[int] = []
-    records: list[dict[str, Any]] = []
-    started = time.perf_counter()
-    task.model.train()
-    for step, batch in enumerate(task.train_batches(1), start=1):
-        opt.zero_grad(set_to_none=True)
-        loss, _, tokens = task.train_loss(batch)
-        loss.backward()
-        norms.append(float(torch.nn.utils.clip_grad_norm_(params, max_norm)))
-        token_counts.append(tokens)
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        for total, grad in zip(accumulated, grads):
-            total.add_(grad.square())
-        if step in RECORD_AT or step == batches:
-            flat_grad = torch.cat([g.reshape(-1) for g in grads])
-            flat_total = torch.cat([s.reshape(-1) for s in accumulated])
-            records.append(
-                {
-                    "step": step,
-                    "all": element_stats(flat_grad, flat_total, g0),
-                    "per_tensor": {n: element_stats(g, s, g0) for n, g, s in zip(names, grads, accumulated)},
-                }
-            )
-        opt.step()
-        if step == batches:
-            break
-    seconds = time.perf_counter() - started
-    ordered = sorted(norms)
     return {
         "overrides": overrides,
         "optimizer": optimizer,
@@ -137,15 +152,15 @@ def measure(overrides: list[str], optimizer: str, batches: int, g0: float, threa
         "g0": g0,
         "batches": len(norms),
         "batch_size": cfg.task.batch_size,
-        "mean_tokens_per_batch": sum(token_counts) / len(token_counts),
+        "mean_tokens_per_batch": sum(recorder.token_counts) / len(recorder.token_counts),
         "grad_norm_before_clipping": {
             "first": norms[0],
-            "quantiles": quantiles(torch.tensor(ordered)),
+            "quantiles": quantiles(torch.tensor(sorted(norms))),
             "clipped_share": sum(n > max_norm for n in norms) / len(norms),
             "per_batch": norms,
         },
-        "records": records,
-        "seconds": round(seconds, 1),
+        "records": recorder.records,
+        "seconds": round(result.train_time_s, 1),
     }
 
 
