@@ -47,9 +47,13 @@ def faults_per_round(mode: str) -> float | None:
 
 
 def test_keep_freed_memory_stops_buffers_from_page_faulting_back() -> None:
-    kept = faults_per_round("keep")
-    if kept is None:
+    # Beside two trainings and a test suite one try read 1,953 faults a round, and the same test passed alone.
+    # Faults from outside the allocator (a kernel reclaiming cold memory on its own, as DAMON's kdamond may on
+    # these VMs) only ever add to the count, so the fewest of three tries is the allocator's.
+    tries = [faults_per_round("keep") for _ in range(3)]
+    if None in tries:
         pytest.skip("keep_freed_memory needs glibc's malloc (mallopt); this C library has none")
+    kept = min(t for t in tries if t is not None)
     default = faults_per_round("default")
     assert default > 4_000, f"glibc's default malloc should fault the 64 MB back in every round ({default})"
     assert kept < default / 10
