@@ -168,7 +168,7 @@ EXPERIMENT ?= ptb_seeds
 STUDY_OUT ?= outputs/report-study-$(SCALE)/$(EXPERIMENT)
 study: venv ## any experiment config: EXPERIMENT=<conf/experiment name> SCALE=full|small, report into STUDY_OUT
 	@$(MAKE) --no-print-directory refuse-committed OUT=$(STUDY_OUT) VARIABLE=STUDY_OUT
-	$(BIN)/python -m adamomentum.train experiment=$(EXPERIMENT) study.scale=$(SCALE) progress=false $(ARGS)
+	$(BIN)/python -m adamomentum.train experiment=$(EXPERIMENT) scale=$(SCALE) progress=false $(ARGS)
 	$(BIN)/python -m adamomentum.report --out $(STUDY_OUT) outputs/study/$(EXPERIMENT)-$(SCALE)
 
 RUNS ?= outputs/multirun

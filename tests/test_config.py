@@ -229,7 +229,7 @@ def swept_overrides(cfg: DictConfig) -> list[list[str]]:
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 @pytest.mark.parametrize("scale", ["full", "small"])
 def test_every_study_composes_as_a_sweep(experiment, scale):
-    cfg = compose_study(f"experiment={experiment}", f"study.scale={scale}")
+    cfg = compose_study(f"experiment={experiment}", f"scale={scale}")
     task = experiment.split("_")[0]
     assert cfg.task.name == task
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
@@ -237,7 +237,7 @@ def test_every_study_composes_as_a_sweep(experiment, scale):
     assert cfg.task.epochs == ({"ptb": 13, "ner": 30}[task] if scale == "full" else {"ptb": 1, "ner": 2}[task])
     optimizers = set()
     for overrides in swept_overrides(cfg):  # every swept value is accepted by the schema
-        run = compose_study(f"experiment={experiment}", f"study.scale={scale}", *overrides)
+        run = compose_study(f"experiment={experiment}", f"scale={scale}", *overrides)
         optimizers.add(run.optimizer.name)
     # Adam is the campaign's modern reference (experiment=ptb_adam), outside the paper's claims.
     assert optimizers and optimizers <= {"sgd", "momentum", "adagrad", "adamomentum", "adam"}
@@ -247,20 +247,28 @@ def test_small_scale_values_and_the_sweep_grids():
     seeds_full = compose_study("experiment=ptb_seeds")
     assert seeds_full.hydra.sweeper.params.seed == "0,1,2,3,4"
     assert seeds_full.task.train_fraction == 1.0 and seeds_full.task.eval_interval == 500
-    seeds_small = compose_study("experiment=ptb_seeds", "study.scale=small")
+    seeds_small = compose_study("experiment=ptb_seeds", "scale=small")
     assert seeds_small.task.train_fraction == 0.05 and seeds_small.task.eval_interval is None
     lr = compose_study("experiment=ptb_lr_sweep")
     assert lr.hydra.sweeper.params["study.lr_factor"] == "0.25,0.5,1.0,2.0,4.0"
     data_full = compose_study("experiment=ptb_data_scale")
     assert data_full.hydra.sweeper.params["task.train_fraction"] == "0.1,0.25,0.5,1.0"
-    data_small = compose_study("experiment=ptb_data_scale", "study.scale=small")
+    data_small = compose_study("experiment=ptb_data_scale", "scale=small")
     assert data_small.hydra.sweeper.params["task.train_fraction"] == "0.01,0.025,0.05,0.1"
 
 
-def test_an_unknown_study_scale_fails():
-    cfg = compose_study("experiment=ptb_seeds", "study.scale=medium")
-    with pytest.raises(Exception, match="study.scale='medium' must be full or small"):
-        _ = cfg.task.epochs
+def test_an_unknown_scale_fails_with_the_choices():
+    with pytest.raises(Exception, match="Could not find 'scale/medium'") as error:
+        compose_study("experiment=ptb_seeds", "scale=medium")
+    assert "full" in str(error.value) and "small" in str(error.value)
+
+
+def test_the_small_scale_reaches_single_runs_and_records_itself():
+    ptb = compose_cfg(["task=ptb", "scale=small"])
+    assert (ptb.task.epochs, ptb.task.train_fraction, ptb.study.scale) == (1, 0.05, "small")
+    ner = compose_cfg(["task=ner", "scale=small"])
+    assert (ner.task.epochs, ner.task.train_fraction, ner.study.scale) == (2, 1.0, "small")
+    assert compose_cfg(["task=ptb"]).study.scale == "full"
 
 
 def test_lr_factor_scales_the_learning_rate(tmp_path, tiny_ptb):

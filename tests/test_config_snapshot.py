@@ -4,7 +4,7 @@ The config groups are being reorganised (task -> model/data/trainer, a scale gro
 ``${by_scale:FULL,SMALL}`` resolver). Each step of that must leave every run as it was, and this test proves it
 against tests/fixtures/config_snapshot.json:
 
-- for each study (conf/experiment/*.yaml x study.scale full|small), every job its sweeper launches, in launch
+- for each study (conf/experiment/*.yaml x scale=full|small), every job its sweeper launches, in launch
   order: the job's own overrides, its run directory below ``hydra.sweep.dir`` (``hydra.sweep.subdir`` as Hydra's
   launcher resolves it) and its resolved, flattened config without ``hydra``. The fixture stores one base config
   per study (the study composed without a job's overrides) and, per job, only the keys whose values differ from
@@ -114,7 +114,7 @@ def sweep_jobs(study: DictConfig, arguments: list[str]) -> list[list[str]]:
 @cache  # ADAMOMENTUM_UPDATE_SNAPSHOT=1 composes every study first; the tests then compare what it wrote with this
 def study_snapshot(experiment: str, scale: str) -> dict[str, Any]:
     """The fixture's entry for a study: its sweep directory, base config and jobs."""
-    arguments = [f"experiment={experiment}", f"study.scale={scale}"]  # the study's command line
+    arguments = [f"experiment={experiment}", f"scale={scale}"]  # the study's command line
     study = compose_study(*arguments)
     sweep_dir = str(study.hydra.sweep.dir)
     jobs = sweep_jobs(study, arguments)

@@ -75,7 +75,7 @@ def test_help_lists_every_target_and_the_variables_a_user_sets():
         (
             "study",
             ["EXPERIMENT=ptb_ablation_eps", "SCALE=small"],
-            ["experiment=ptb_ablation_eps study.scale=small", "--out outputs/report-study-small/ptb_ablation_eps"],
+            ["experiment=ptb_ablation_eps scale=small", "--out outputs/report-study-small/ptb_ablation_eps"],
         ),
         ("report", ["RUNS=outputs/x", "REPORT_OUT=outputs/y"], ["--out outputs/y outputs/x"]),
         (

@@ -382,6 +382,8 @@ def test_a_run_records_the_cpus_bf16_instructions_and_a_resume_on_another_kind_s
         (["optimizer=adamomentun"], "Could not find 'optimizer/adamomentun'; choose one of: adagrad, adam,"),
         (["optimizer.lrr=1"], "Could not override 'optimizer.lrr': Key 'lrr' not in 'OptimizerConfig'"),
         (["+optimizer.lrr=0.1"], "optimizer.lrr is not a config key"),
+        (["study.scale=small"], "the scale is a config group now (conf/scale/), which sets study.scale and the"),
+        (["scale=medium"], "Could not find 'scale/medium'; choose one of: full, small."),
         (["optimizer.lr=abc"], "optimizer.lr=abc: Value 'abc' of type 'str' could not be converted to Float"),
         (["task.epochs=many"], "task.epochs"),
         (["optimizer.lr=-1"], "optimizer.lr=-1.0 must be >= 0"),

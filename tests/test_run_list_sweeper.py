@@ -74,7 +74,7 @@ def test_the_study_trains_each_listed_run_once_and_a_relaunch_skips_them(tmp_pat
     ]
     args = [
         "experiment=ptb_verdict",
-        "study.scale=small",
+        "scale=small",
         f"task.data_dir={tiny_ptb}",
         *TINY_MODEL,
         f"hydra.sweeper.runs=[{','.join(repr(r) for r in runs)}]",
@@ -105,7 +105,7 @@ def test_a_sweep_on_the_command_line_is_refused_with_the_fix(tmp_path: Path, tin
     proc = run_study(
         [
             "experiment=ptb_verdict",
-            "study.scale=small",
+            "scale=small",
             f"task.data_dir={tiny_ptb}",
             *TINY_MODEL,
             "optimizer.lr=0.1,0.2",
@@ -123,7 +123,7 @@ def test_an_entry_that_sweeps_is_refused(tmp_path: Path, tiny_ptb: Path, entry: 
     proc = run_study(
         [
             "experiment=ptb_verdict",
-            "study.scale=small",
+            "scale=small",
             f"task.data_dir={tiny_ptb}",
             *TINY_MODEL,
             f"hydra.sweeper.runs=[{entry!r}]",

@@ -135,8 +135,8 @@ class NERTaskConfig(TaskConfig):
 class StudyConfig:
     """Settings of the studies in conf/experiment (see docs/experiments.md, Studies beyond the paper)."""
 
-    # full: the paper's scale; small: short runs that try the machinery on a 2-core CPU
-    # (experiment configs read it through the ${by_scale:FULL,SMALL} resolver).
+    # full: the paper's scale; small: short runs that try the machinery on a 2-core CPU. Set by the scale
+    # group (scale=small: conf/scale/), which also sets the values it stands for.
     scale: str = "full"
     # The learning rate used is optimizer.lr x lr_factor: the learning-rate sweep
     # scales each optimizer's Table 1 value by the same grid of factors.
@@ -183,7 +183,9 @@ def flatten(node: dict[str, Any]) -> dict[str, Any]:
 
 
 def by_scale(full: Any, small: Any, *, _root_: Any) -> Any:
-    """``${by_scale:FULL,SMALL}``: the value for the config's ``study.scale``."""
+    """``${by_scale:FULL,SMALL}``: the value for the config's ``study.scale``, as experiment configs chose it
+    before the scale group replaced the resolver. Runs launched then (the campaign of issue 34) keep it in
+    their unresolved ``.hydra/config.yaml``; delete it once none is left unfinished."""
     scale = _root_.study.scale
     if scale not in ("full", "small"):
         raise ValueError(f"study.scale={scale!r} must be full or small.")
@@ -207,14 +209,13 @@ def schema_keys(node: str) -> set[str] | None:
 
 
 def register_resolvers() -> None:
-    """The resolvers the configs use (``${by_scale:...}``), for reading a config Hydra saved unresolved."""
+    """The resolvers of configs Hydra saved unresolved (``${by_scale:...}``), for reading them."""
     if not OmegaConf.has_resolver("by_scale"):
         OmegaConf.register_new_resolver("by_scale", by_scale)
 
 
 def register_configs() -> None:
-    """The schemas the configs name, and their resolvers: before Hydra composes a config."""
-    register_resolvers()
+    """The schemas the configs name: before Hydra composes a config."""
     cs = ConfigStore.instance()
     cs.store(name="config_schema", node=Config)
     cs.store(group="schema/optimizer", name="optimizer", node=OptimizerConfig)

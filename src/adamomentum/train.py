@@ -113,6 +113,18 @@ def _check_appended_keys(argv: list[str]) -> None:
             )
 
 
+def _check_scale(argv: list[str]) -> None:
+    """Refuse ``study.scale=...``: it records the scale group's choice, and setting it alone would label a
+    full-size run small (or the reverse)."""
+    for arg in argv:
+        if arg.lstrip("+~").startswith("study.scale="):
+            value = arg.split("=", 1)[1]
+            raise ConfigError(
+                f"{arg}: the scale is a config group now (conf/scale/), which sets study.scale and the values "
+                f"it stands for; pass scale={value or 'small'} instead."
+            )
+
+
 def _first_line(error: Exception) -> str:
     """Hydra's and OmegaConf's errors run over several lines (available options, full key, object type):
     the first, and the options where Hydra lists them."""
@@ -182,6 +194,7 @@ def main() -> None:
         argv = _resume_in_place(argv)
         _check_output_dirs(argv)
         _check_appended_keys(argv)
+        _check_scale(argv)
         _check_precision(argv)
         _check_composes(argv)
     except UserError as e:
