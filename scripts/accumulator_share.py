@@ -19,13 +19,14 @@ import torch
 from omegaconf import OmegaConf
 
 from adamomentum.checkpoint import load_checkpoint
+from adamomentum.resume import stored_config
 
 QUANTILES = (0.01, 0.5, 0.9, 0.99)
 
 
 def row(run_dir: Path) -> str:
     state = load_checkpoint(run_dir)
-    config = OmegaConf.create(state["config"])
+    config = OmegaConf.create(stored_config(state["config"]))
     start = config.optimizer.initial_accumulator_value or 0.0
     sums = torch.cat([s["sum"].flatten() for s in state["optimizer"]["state"].values()]).double()
     quantiles = torch.quantile(sums, torch.tensor(QUANTILES, dtype=torch.float64))

@@ -57,14 +57,14 @@ def trainer_worker(overrides: list[str], batches: int, evaluate: bool) -> dict[s
     from adamomentum.config import CONFIG_DIR
     from adamomentum.run import set_up_trainer
 
-    limit = [f"task.max_batches={batches}"] if batches else []
+    limit = [f"trainer.max_batches={batches}"] if batches else []
     with initialize_config_dir(str(CONFIG_DIR), version_base=None):
         cfg = compose(
             "config",
             overrides=[
                 *overrides,
                 *limit,
-                "task.eval_interval=null",
+                "trainer.eval_interval=null",
                 "checkpoint_interval=null",
                 "progress=false",
             ],
@@ -85,7 +85,7 @@ def trainer_worker(overrides: list[str], batches: int, evaluate: bool) -> dict[s
         "minor_faults_per_batch": result.minor_faults_per_batch,
         "peak_rss_mb": result.peak_rss_mb,
         "threads": torch.get_num_threads(),
-        "log_interval": cfg.log_interval,
+        "log_interval": cfg.trainer.log_interval,
         "steps": result.steps,
     }
     if cfg.task.name == "ptb":
@@ -279,8 +279,8 @@ def part_memory(a: argparse.Namespace) -> None:
             "adamomentum.train",
             *PTB,
             f"task.data_dir={a.data_dir}",
-            f"task.max_batches={a.batches * 2}",
-            f"task.eval_interval={a.batches}",
+            f"trainer.max_batches={a.batches * 2}",
+            f"trainer.eval_interval={a.batches}",
             "progress=false",
             f"hydra.run.dir={run_dir}",
         ]
@@ -332,7 +332,7 @@ def part_bf16_epoch(a: argparse.Namespace) -> None:
         "--",
         *PTB,
         f"task.data_dir={a.data_dir}",
-        "task.epochs=1",
+        "trainer.epochs=1",
         "threads=1",
     ]
     results = side_by_side({"float32": base, "bf16": [*base, "precision=bf16"]})

@@ -73,7 +73,7 @@ class Setup:
 TASKS = {
     "ptb": Setup(
         "the Penn Treebank",
-        ("task=ptb", "task.eval_interval=null", "task.final_test_batch_size=20"),
+        ("task=ptb", "trainer.eval_interval=null", "task.final_test_batch_size=20"),
         "decoder",
         {"embedding.weight": "embedding", "lstm.weight_hh_l0": "LSTM W_hh layer 1", "decoder.weight": "decoder"},
         ("valid_ppl", "test_ppl"),
@@ -189,14 +189,14 @@ def diagnose(
                 "progress=false",
                 "checkpoint_interval=null",
                 f"task.data_dir={data_dir}",
-                f"task.max_batches={batches}",
+                f"trainer.max_batches={batches}",
                 *overrides,
             ],
         )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = set_up_trainer(cfg, Path(run_dir), git_commit())
-        recorder = attach(trainer, setup, every, cfg.task.clip_grad_norm)
+        recorder = attach(trainer, setup, every, cfg.trainer.clip_grad_norm)
         result = trainer.fit()
     evaluations = [{k: v for k, v in r.items() if k in ("step", *setup.evaluation)} for r in result.history]
     lines = [json.dumps(r) for r in recorder.records] + [json.dumps({"evaluation": e}) for e in evaluations]

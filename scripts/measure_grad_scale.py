@@ -130,8 +130,8 @@ def measure(overrides: list[str], optimizer: str, batches: int, g0: float, threa
                 f"threads={threads}",
                 "device=cpu",
                 "progress=false",
-                f"task.max_batches={batches}",
-                "task.eval_interval=null",
+                f"trainer.max_batches={batches}",
+                "trainer.eval_interval=null",
                 "checkpoint_interval=null",
             ],
         )
@@ -142,13 +142,13 @@ def measure(overrides: list[str], optimizer: str, batches: int, g0: float, threa
         trainer.step_callbacks.append(recorder)
         result = trainer.fit()
     norms = recorder.norms
-    max_norm = cfg.task.clip_grad_norm if cfg.task.clip_grad_norm is not None else math.inf
+    max_norm = cfg.trainer.clip_grad_norm if cfg.trainer.clip_grad_norm is not None else math.inf
     return {
         "overrides": overrides,
         "optimizer": optimizer,
         "optimizer_config": OmegaConf.to_container(cfg.optimizer),
         "loss_reduction": cfg.task.loss_reduction,
-        "clip_grad_norm": cfg.task.clip_grad_norm,
+        "clip_grad_norm": cfg.trainer.clip_grad_norm,
         "g0": g0,
         "batches": len(norms),
         "batch_size": cfg.task.batch_size,

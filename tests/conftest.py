@@ -11,12 +11,13 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from adamomentum.config import CONFIG_DIR, register_configs
+from adamomentum.config import CONFIG_DIR, MOVED_KEYS, flatten, register_configs
 
 # The structured schemas the configs name (conf/*.yaml: /schema/...), as the command line registers them.
 register_configs()
@@ -50,6 +51,19 @@ SMALL_NER = [
     "task.batch_size=4",
     "task.eval_batch_size=64",
 ]
+
+
+def with_former_keys(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` as a run stored it before the keys of ``MOVED_KEYS`` moved (the inverse of ``upgrade_stored``)."""
+    former = {new: old for old, new in MOVED_KEYS.items()}
+    stored: dict[str, Any] = {}
+    for key, value in flatten(config).items():
+        *parents, leaf = former.get(key, key).split(".")
+        node = stored
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return stored
 
 
 def compose_cfg(overrides: Sequence[str] = ()) -> DictConfig:

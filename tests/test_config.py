@@ -3,26 +3,35 @@ optimizers the app constructs, bad overrides fail early with a message that name
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from adamomentum.config import CONFIG_DIR
-from adamomentum.optim import AdaMomentum, HeavyBall
+from adamomentum.config import CONFIG_DIR, MOVED_KEYS, flatten, upgrade_stored
+from adamomentum.optim import OPTIMIZERS, AdaMomentum, HeavyBall
 from adamomentum.run import optimizer_from_config
-from conftest import SMALL_PTB, compose_cfg, read_jsonl, write_tiny_ptb
+from adamomentum.summary import RunSummary
+from conftest import SMALL_PTB, compose_cfg, read_jsonl, with_former_keys, write_tiny_ptb
 
 OPTIMIZER_NAMES = sorted(p.stem for p in (CONFIG_DIR / "optimizer").glob("*.yaml"))
 TASK_NAMES = sorted(p.stem for p in (CONFIG_DIR / "task").glob("*.yaml"))
 PAPER_OPTIMIZERS = ["sgd", "momentum", "adagrad", "adamomentum"]
+
+
+def as_container(cfg: DictConfig) -> dict[str, Any]:
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict)
+    return {str(k): v for k, v in container.items()}
 
 
 def build_like_train_run(cfg: DictConfig) -> torch.optim.Optimizer:
@@ -76,13 +85,60 @@ def test_table1_values_reach_the_constructed_optimizer(name: str, cls: type, exp
     "name, decays", [("sgd", True), ("momentum", True), ("adagrad", False), ("adamomentum", False)]
 )
 def test_lr_decay_only_for_sgd_and_momentum(name: str, decays: bool) -> None:
-    assert compose_cfg([f"optimizer={name}"]).optimizer.lr_decay is decays
+    assert compose_cfg([f"optimizer={name}"]).trainer.lr_decay is decays
 
 
 def test_overrides_reach_the_config() -> None:
-    cfg = compose_cfg(["task=ner", "optimizer=momentum", "optimizer.momentum=0.3", "task.epochs=2", "seed=7"])
-    assert (cfg.optimizer.momentum, cfg.task.epochs, cfg.seed) == (0.3, 2, 7)
+    cfg = compose_cfg(["task=ner", "optimizer=momentum", "optimizer.momentum=0.3", "trainer.epochs=2", "seed=7"])
+    assert (cfg.optimizer.momentum, cfg.trainer.epochs, cfg.seed) == (0.3, 2, 7)
     assert build_like_train_run(cfg).param_groups[0]["momentum"] == 0.3
+
+
+def test_the_trainer_group_holds_the_whole_schedule_and_the_optimizer_only_constructor_arguments() -> None:
+    from dataclasses import fields
+
+    from adamomentum.trainer import TrainingSchedule
+
+    arguments = {a for constructor in OPTIMIZERS.values() for a in inspect.signature(constructor).parameters}
+    for task in TASK_NAMES:
+        for name in OPTIMIZER_NAMES:
+            cfg = compose_cfg([f"task={task}", f"optimizer={name}"])
+            assert set(cfg.trainer) == {f.name for f in fields(TrainingSchedule)}
+            assert set(cfg.optimizer) - {"name", "extra"} <= arguments
+    assert compose_cfg(["task=ner"]).trainer.epochs == 30 and compose_cfg(["task=ptb"]).trainer.epochs == 13
+
+
+# ---------------------------------------------------------------- stored configs
+
+
+def test_a_stored_config_reads_in_todays_keys_with_its_values_and_gaps_as_they_were() -> None:
+    today = as_container(compose_cfg(["optimizer=sgd"]))
+    stored = with_former_keys(today)
+    assert "trainer" not in stored and "log_interval" in stored
+    assert (stored["task"]["epochs"], stored["optimizer"]["lr_decay"]) == (13, True)
+    kept = json.dumps(stored)
+    assert upgrade_stored(stored) == today
+    assert json.dumps(stored) == kept  # the stored config is left as it was
+    assert upgrade_stored(today) == today
+    del stored["task"]["clip_grad_value"]  # a run from before the option existed
+    assert "clip_grad_value" not in upgrade_stored(stored)["trainer"]
+
+
+def test_a_summary_keeps_its_config_apart_from_the_tasks_numbers_and_writes_it_last(tmp_path: Path) -> None:
+    [committed] = (CONFIG_DIR.parent / "results" / "ptb-verdict" / "runs" / "sgd" / "seed=0").glob("summary.json")
+    summary = RunSummary.read(committed.parent)
+    assert "config" not in summary.task_numbers and "trainer" in summary.config
+    assert list(json.loads(summary.write(tmp_path).read_text(encoding="utf-8")))[-1] == "config"
+
+
+def test_every_committed_run_reads_in_todays_keys() -> None:
+    summaries = sorted((CONFIG_DIR.parent / "results").rglob("summary.json"))
+    assert len(summaries) > 200
+    for path in summaries:
+        stored = flatten(json.loads(path.read_text(encoding="utf-8"))["config"])
+        today = flatten(RunSummary.read(path.parent).config)
+        assert not MOVED_KEYS.keys() & today.keys(), path
+        assert {MOVED_KEYS.get(k, k): v for k, v in stored.items()} == today, path
 
 
 # ---------------------------------------------------------------- bad overrides at compose time
@@ -94,7 +150,9 @@ def test_unknown_key_fails_at_compose() -> None:
     assert "lrr" in str(info.value)
 
 
-@pytest.mark.parametrize("override, key", [("optimizer.lr=abc", "optimizer.lr"), ("task.epochs=x", "task.epochs")])
+@pytest.mark.parametrize(
+    "override, key", [("optimizer.lr=abc", "optimizer.lr"), ("trainer.epochs=x", "trainer.epochs")]
+)
 def test_wrong_type_fails_at_compose(override: str, key: str) -> None:
     with pytest.raises(ConfigCompositionException) as info:
         compose_cfg([override])
@@ -123,8 +181,8 @@ CLI_TRAIN_OVERRIDES = [
     "task=ptb",
     "task.verify=false",
     "task.download=false",
-    "task.max_batches=2",
-    "task.eval_interval=null",
+    "trainer.max_batches=2",
+    "trainer.eval_interval=null",
     "task.embedding_dim=8",
     "task.hidden_size=8",
     "task.batch_size=4",
@@ -181,7 +239,7 @@ def test_cli_cuda_without_gpu_is_a_clean_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "override, key",
-    [("task.eval_interval=0", "task.eval_interval"), ("optimizer.lr=-1", "optimizer.lr")],
+    [("trainer.eval_interval=0", "trainer.eval_interval"), ("optimizer.lr=-1", "optimizer.lr")],
 )
 def test_cli_invalid_value_is_a_one_line_error_naming_the_key(tmp_path: Path, override: str, key: str) -> None:
     proc = run_app([override, "threads=1", "device=cpu"], tmp_path)
@@ -234,7 +292,7 @@ def test_every_study_composes_as_a_sweep(experiment, scale):
     assert cfg.task.name == task
     assert str(cfg.hydra.mode) == "RunMode.MULTIRUN"
     assert cfg.hydra.sweep.dir == f"outputs/study/{experiment}-{scale}"
-    assert cfg.task.epochs == ({"ptb": 13, "ner": 30}[task] if scale == "full" else {"ptb": 1, "ner": 2}[task])
+    assert cfg.trainer.epochs == ({"ptb": 13, "ner": 30}[task] if scale == "full" else {"ptb": 1, "ner": 2}[task])
     optimizers = set()
     for overrides in swept_overrides(cfg):  # every swept value is accepted by the schema
         run = compose_study(f"experiment={experiment}", f"scale={scale}", *overrides)
@@ -246,9 +304,9 @@ def test_every_study_composes_as_a_sweep(experiment, scale):
 def test_small_scale_values_and_the_sweep_grids():
     seeds_full = compose_study("experiment=ptb_seeds")
     assert seeds_full.hydra.sweeper.params.seed == "0,1,2,3,4"
-    assert seeds_full.task.train_fraction == 1.0 and seeds_full.task.eval_interval == 500
+    assert seeds_full.task.train_fraction == 1.0 and seeds_full.trainer.eval_interval == 500
     seeds_small = compose_study("experiment=ptb_seeds", "scale=small")
-    assert seeds_small.task.train_fraction == 0.05 and seeds_small.task.eval_interval is None
+    assert seeds_small.task.train_fraction == 0.05 and seeds_small.trainer.eval_interval is None
     lr = compose_study("experiment=ptb_lr_sweep")
     assert lr.hydra.sweeper.params["study.lr_factor"] == "0.25,0.5,1.0,2.0,4.0"
     data_full = compose_study("experiment=ptb_data_scale")
@@ -265,9 +323,9 @@ def test_an_unknown_scale_fails_with_the_choices():
 
 def test_the_small_scale_reaches_single_runs_and_records_itself():
     ptb = compose_cfg(["task=ptb", "scale=small"])
-    assert (ptb.task.epochs, ptb.task.train_fraction, ptb.study.scale) == (1, 0.05, "small")
+    assert (ptb.trainer.epochs, ptb.task.train_fraction, ptb.study.scale) == (1, 0.05, "small")
     ner = compose_cfg(["task=ner", "scale=small"])
-    assert (ner.task.epochs, ner.task.train_fraction, ner.study.scale) == (2, 1.0, "small")
+    assert (ner.trainer.epochs, ner.task.train_fraction, ner.study.scale) == (2, 1.0, "small")
     assert compose_cfg(["task=ptb"]).study.scale == "full"
 
 
@@ -279,10 +337,10 @@ def test_lr_factor_scales_the_learning_rate(tmp_path, tiny_ptb):
             *SMALL_PTB,
             f"task.data_dir={tiny_ptb}",
             "optimizer=sgd",
-            "optimizer.lr_decay=false",
+            "trainer.lr_decay=false",
             "study.lr_factor=0.25",
-            "task.max_batches=3",
-            "task.eval_interval=null",
+            "trainer.max_batches=3",
+            "trainer.eval_interval=null",
         ]
     )
     run_dir = tmp_path / "run"
@@ -307,8 +365,8 @@ def tiny_sweep(tmp_path: Path, launcher: list[str]) -> list[dict]:
             "optimizer=sgd,adamomentum",
             *[o for o in SMALL_PTB if not o.startswith("threads=")],
             f"task.data_dir={data}",
-            "task.max_batches=3",
-            "task.eval_interval=null",
+            "trainer.max_batches=3",
+            "trainer.eval_interval=null",
             f"hydra.sweep.dir={sweep}",
         ],
         cwd=tmp_path,

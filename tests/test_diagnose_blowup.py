@@ -30,15 +30,15 @@ def trained(task: str, data: Path, observe: bool, tmp_path: Path, every: int = 1
     from adamomentum.process import seed_everything
     from adamomentum.run import build_trainer
 
-    small = {"ptb": [*SMALL_PTB, "task.eval_interval=null"], "ner": SMALL_NER}[task]
+    small = {"ptb": [*SMALL_PTB, "trainer.eval_interval=null"], "ner": SMALL_NER}[task]
     cfg = compose_cfg(
         [
             *small,
             f"task.data_dir={data}",
-            "task.max_batches=20",
+            "trainer.max_batches=20",
             "optimizer=adamomentum",
             "checkpoint_interval=null",
-            f"log_interval={every}",
+            f"trainer.log_interval={every}",
         ]
     )
     seed_everything(0)
@@ -46,7 +46,9 @@ def trained(task: str, data: Path, observe: bool, tmp_path: Path, every: int = 1
     trainer = build_trainer(cfg, run_dir, torch.device("cpu"))
     records = []
     if observe:
-        records = diagnose_blowup.attach(trainer, diagnose_blowup.TASKS[task], every, cfg.task.clip_grad_norm).records
+        records = diagnose_blowup.attach(
+            trainer, diagnose_blowup.TASKS[task], every, cfg.trainer.clip_grad_norm
+        ).records
     trainer.fit()
     return trainer.task.model.state_dict(), records, run_dir
 

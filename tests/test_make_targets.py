@@ -54,7 +54,11 @@ def test_help_lists_every_target_and_the_variables_a_user_sets():
 @pytest.mark.parametrize(
     "target, variables, expected",
     [
-        ("reproduce-ptb", ["OPTIMIZERS=sgd", "ARGS=task.max_batches=300"], ["optimizer=sgd", "task.max_batches=300"]),
+        (
+            "reproduce-ptb",
+            ["OPTIMIZERS=sgd", "ARGS=trainer.max_batches=300"],
+            ["optimizer=sgd", "trainer.max_batches=300"],
+        ),
         ("reproduce-ptb", ["PTB_OUT=outputs/mine"], ["--out outputs/mine"]),
         (
             "reproduce-ner",

@@ -116,7 +116,13 @@ def test_sum_over_time_trains_through_the_command(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     cfg = compose_cfg(
-        [*SMALL_NER, f"task.data_dir={data}", "task.loss_reduction=sum_over_time", "task.epochs=3", "log_interval=5"]
+        [
+            *SMALL_NER,
+            f"task.data_dir={data}",
+            "task.loss_reduction=sum_over_time",
+            "trainer.epochs=3",
+            "trainer.log_interval=5",
+        ]
     )
     summary = run(cfg, run_dir)
     assert summary.status == "completed"
@@ -151,7 +157,7 @@ def test_a_first_run_on_a_small_corpus_learns_entities_within_three_epochs(tmp_p
             "task.source=columns",
             f"task.data_dir={data}",
             *setting,
-            "task.epochs=3",
+            "trainer.epochs=3",
             "threads=1",
             "progress=false",
             f"hydra.run.dir={run_dir}",

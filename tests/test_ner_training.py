@@ -40,7 +40,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
     root = tmp_path_factory.mktemp("ner_run")
     data = write_tiny_ner(root / "data", NER_TRAIN_LENGTHS)
-    return train(root, data, "task.epochs=4", "log_interval=5")
+    return train(root, data, "trainer.epochs=4", "trainer.log_interval=5")
 
 
 def test_a_few_epochs_lower_the_training_loss(trained: tuple[Path, dict]) -> None:
@@ -95,7 +95,7 @@ def test_tensorboard_scalars_at_each_epoch_end(trained: tuple[Path, dict]) -> No
 
 
 def test_eval_interval_adds_evaluations_within_epochs(tmp_path: Path, tiny_ner: Path) -> None:
-    run_dir, _ = train(tmp_path, tiny_ner, "task.epochs=2", "task.eval_interval=4", "log_interval=100")
+    run_dir, _ = train(tmp_path, tiny_ner, "trainer.epochs=2", "trainer.eval_interval=4", "trainer.log_interval=100")
     rows = read_jsonl(run_dir / "metrics.jsonl")
     assert [(r["epoch"], r["step"]) for r in rows] == [(1, 4), (1, 8), (1, 10), (2, 12), (2, 16), (2, 20)]
     assert [s for s, _ in read_scalars(run_dir)["f1/valid_token"]] == [4, 8, 10, 12, 16, 20]
@@ -159,9 +159,9 @@ def test_bucketing_lowers_padding(tmp_path: Path, varied_ner: Path) -> None:
         _, summary = train(
             tmp_path,
             varied_ner,
-            "task.epochs=1",
+            "trainer.epochs=1",
             f"task.bucket_by_length={bucket}",
-            "log_interval=100",
+            "trainer.log_interval=100",
             "task.embedding_dim=8",
             "task.hidden_size=8",
             name=f"bucket_{bucket}",

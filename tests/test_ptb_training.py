@@ -40,7 +40,9 @@ def build_task(data_dir: Path, *overrides: str, seed: int = 0) -> PTBTask:
 
 
 def test_a_few_dozen_batches_lower_the_training_loss(tmp_path: Path, tiny_ptb: Path) -> None:
-    run_dir, summary = train(tmp_path, tiny_ptb, "task.max_batches=40", "task.eval_interval=null", "log_interval=5")
+    run_dir, summary = train(
+        tmp_path, tiny_ptb, "trainer.max_batches=40", "trainer.eval_interval=null", "trainer.log_interval=5"
+    )
     losses = [v for _, v in read_scalars(run_dir)["loss/train"]]
     assert len(losses) == 8
     assert losses[0] > 1.5  # about ln(8) at the start
@@ -49,7 +51,9 @@ def test_a_few_dozen_batches_lower_the_training_loss(tmp_path: Path, tiny_ptb: P
 
 
 def test_training_scalars_are_logged_every_log_interval(tmp_path: Path, tiny_ptb: Path) -> None:
-    run_dir, _ = train(tmp_path, tiny_ptb, "task.max_batches=12", "task.eval_interval=null", "log_interval=4")
+    run_dir, _ = train(
+        tmp_path, tiny_ptb, "trainer.max_batches=12", "trainer.eval_interval=null", "trainer.log_interval=4"
+    )
     scalars = read_scalars(run_dir)
     for tag in ("loss/train", "ppl/train", "lr", "grad_norm", "throughput/tokens_per_s"):
         assert [s for s, _ in scalars[tag]] == [4, 8, 12], tag
@@ -69,11 +73,11 @@ def test_step_callbacks_see_every_step_with_its_loss_and_unclipped_gradient_norm
 
     cfg = ptb_cfg(
         tiny_ptb,
-        "task.max_batches=12",
-        "task.eval_interval=null",
-        "log_interval=1",
+        "trainer.max_batches=12",
+        "trainer.eval_interval=null",
+        "trainer.log_interval=1",
         "task.loss_reduction=mean",
-        "task.clip_grad_norm=0.01",
+        "trainer.clip_grad_norm=0.01",
     )
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -108,32 +112,32 @@ def test_step_callbacks_see_every_step_with_its_loss_and_unclipped_gradient_norm
     "overrides, expected_steps, expected_epochs, epochs_completed",
     [
         # 49 batches an epoch: max_batches stops mid-epoch, with a last evaluation at the stop.
-        (["task.eval_interval=5", "task.max_batches=17"], [5, 10, 15, 17], [1, 1, 1, 1], 0),
+        (["trainer.eval_interval=5", "trainer.max_batches=17"], [5, 10, 15, 17], [1, 1, 1, 1], 0),
         # The stop coincides with an eval_interval multiple: no second evaluation.
-        (["task.eval_interval=5", "task.max_batches=15"], [5, 10, 15], [1, 1, 1], 0),
+        (["trainer.eval_interval=5", "trainer.max_batches=15"], [5, 10, 15], [1, 1, 1], 0),
         # 24 batches an epoch: evaluation at each epoch's end besides every 10 batches.
         # A stop at the end of an epoch (max_batches = 24) completes that epoch.
         (
-            ["task.batch_size=10", "task.bptt=4", "task.eval_interval=10", "task.max_batches=24"],
+            ["task.batch_size=10", "task.bptt=4", "trainer.eval_interval=10", "trainer.max_batches=24"],
             [10, 20, 24],
             [1, 1, 1],
             1,
         ),
         (
-            ["task.batch_size=10", "task.bptt=4", "task.epochs=2", "task.eval_interval=10"],
+            ["task.batch_size=10", "task.bptt=4", "trainer.epochs=2", "trainer.eval_interval=10"],
             [10, 20, 24, 30, 40, 48],
             [1, 1, 1, 2, 2, 2],
             2,
         ),
         # Epoch ends coincide with multiples of 8: each evaluated once.
         (
-            ["task.batch_size=10", "task.bptt=4", "task.epochs=2", "task.eval_interval=8"],
+            ["task.batch_size=10", "task.bptt=4", "trainer.epochs=2", "trainer.eval_interval=8"],
             [8, 16, 24, 32, 40, 48],
             [1, 1, 1, 2, 2, 2],
             2,
         ),
         # No interval: once per epoch.
-        (["task.batch_size=10", "task.bptt=4", "task.epochs=2", "task.eval_interval=null"], [24, 48], [1, 2], 2),
+        (["task.batch_size=10", "task.bptt=4", "trainer.epochs=2", "trainer.eval_interval=null"], [24, 48], [1, 2], 2),
     ],
 )
 def test_evaluation_schedule(
@@ -144,7 +148,7 @@ def test_evaluation_schedule(
     expected_epochs: list[int],
     epochs_completed: int,
 ) -> None:
-    run_dir, summary = train(tmp_path, tiny_ptb, *overrides, "log_interval=1000")
+    run_dir, summary = train(tmp_path, tiny_ptb, *overrides, "trainer.log_interval=1000")
     scalars = read_scalars(run_dir)
     assert [s for s, _ in scalars["ppl/valid"]] == expected_steps
     assert [s for s, _ in scalars["ppl/test"]] == expected_steps
@@ -200,9 +204,9 @@ def test_evaluation_schedule_leaves_the_training_trajectory_bit_identical(
 ) -> None:
     """Evaluating every 5 batches (9 times inside each 49-batch epoch) instead of only at epoch
     ends changes no bit of what training computes over two epochs."""
-    common = ("task.epochs=2", "log_interval=1")
-    every_epoch = training_trajectory(train(tmp_path, tiny_ptb, *common, "task.eval_interval=null", name="epoch")[0])
-    every_5 = training_trajectory(train(tmp_path, tiny_ptb, *common, "task.eval_interval=5", name="every5")[0])
+    common = ("trainer.epochs=2", "trainer.log_interval=1")
+    every_epoch = training_trajectory(train(tmp_path, tiny_ptb, *common, "trainer.eval_interval=null", name="epoch")[0])
+    every_5 = training_trajectory(train(tmp_path, tiny_ptb, *common, "trainer.eval_interval=5", name="every5")[0])
     assert len(every_5["training loss"]) == 98
     assert bitwise_differences(every_epoch, every_5) == []
 
@@ -216,13 +220,13 @@ def test_evaluation_schedule_leaves_the_training_trajectory_bit_identical(
         return evaluate(self)
 
     monkeypatch.setattr(PTBTask, "evaluate", evaluate_and_reset_the_carried_state)
-    disturbed = training_trajectory(train(tmp_path, tiny_ptb, *common, "task.eval_interval=5", name="disturbed")[0])
+    disturbed = training_trajectory(train(tmp_path, tiny_ptb, *common, "trainer.eval_interval=5", name="disturbed")[0])
     differing = {d.split("/")[1].split("[")[0] for d in bitwise_differences(every_epoch, disturbed)}
     assert {"model", "optimizer state", "training loss", "gradient norm"} <= differing
 
 
 def test_metrics_and_summary_contents(tmp_path: Path, tiny_ptb: Path) -> None:
-    cfg = ptb_cfg(tiny_ptb, "task.max_batches=12", "task.eval_interval=4", "seed=5")
+    cfg = ptb_cfg(tiny_ptb, "trainer.max_batches=12", "trainer.eval_interval=4", "seed=5")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     returned = run(cfg, run_dir)
@@ -376,7 +380,7 @@ def test_unknown_loss_reduction_is_a_config_error(tiny_ptb: Path) -> None:
 
 
 def test_same_seed_gives_identical_metrics(tmp_path: Path, tiny_ptb: Path) -> None:
-    overrides = ("task.max_batches=10", "task.eval_interval=5", "log_interval=1000")
+    overrides = ("trainer.max_batches=10", "trainer.eval_interval=5", "trainer.log_interval=1000")
     runs = [
         train(tmp_path, tiny_ptb, *overrides, f"seed={seed}", name=f"run{i}")[0] for i, seed in enumerate((3, 3, 4))
     ]
@@ -394,11 +398,11 @@ def test_zaremba_lr_decay_per_epoch(tmp_path: Path, tiny_ptb: Path) -> None:
         "optimizer=sgd",
         "task.batch_size=10",
         "task.bptt=4",
-        "task.epochs=3",
-        "task.eval_interval=null",
-        "task.lr_decay_start=1",
-        "task.lr_decay_factor=0.5",
-        "log_interval=12",
+        "trainer.epochs=3",
+        "trainer.eval_interval=null",
+        "trainer.lr_decay_start=1",
+        "trainer.lr_decay_factor=0.5",
+        "trainer.log_interval=12",
     )
     run_dir, _ = train(tmp_path, tiny_ptb, *common, name="decay")
     rows = read_jsonl(run_dir / "metrics.jsonl")
@@ -407,7 +411,7 @@ def test_zaremba_lr_decay_per_epoch(tmp_path: Path, tiny_ptb: Path) -> None:
     # The lr actually used for the batches: 1.0 in epochs 1-2, 0.5 in epoch 3.
     assert read_scalars(run_dir)["lr"] == [(12, 1.0), (24, 1.0), (36, 1.0), (48, 1.0), (60, 0.5), (72, 0.5)]
 
-    run_dir, _ = train(tmp_path, tiny_ptb, *common, "optimizer.lr_decay=false", name="constant")
+    run_dir, _ = train(tmp_path, tiny_ptb, *common, "trainer.lr_decay=false", name="constant")
     assert [r["lr"] for r in read_jsonl(run_dir / "metrics.jsonl")] == [1.0, 1.0, 1.0]
 
 
@@ -425,17 +429,17 @@ def test_train_fraction_is_a_prefix_of_the_text_with_the_full_vocabulary(tiny_pt
 
 
 def test_element_wise_clipping_bounds_every_gradient_element_the_step_uses(tmp_path: Path, tiny_ptb: Path) -> None:
-    """task.clip_grad_value (the authors' C++ code clips each element to [-1, 1]): the optimizer steps with the
+    """trainer.clip_grad_value (the authors' C++ code clips each element to [-1, 1]): the optimizer steps with the
     clipped gradients, while the logged gradient norm is the one before clipping."""
     from adamomentum.run import build_trainer
 
     cfg = ptb_cfg(
         tiny_ptb,
         "optimizer=sgd",
-        "task.clip_grad_norm=null",
-        "task.clip_grad_value=0.001",
-        "task.max_batches=3",
-        "task.eval_interval=null",
+        "trainer.clip_grad_norm=null",
+        "trainer.clip_grad_value=0.001",
+        "trainer.max_batches=3",
+        "trainer.eval_interval=null",
         "checkpoint_interval=null",
     )
     trainer = build_trainer(cfg, tmp_path, CPU)

@@ -14,21 +14,23 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from adamomentum.checkpoint import CHECKPOINT, PREVIOUS, CheckpointError, load_checkpoint
 from adamomentum.run import build_trainer, run
 from adamomentum.signals import Interrupted
-from conftest import SMALL_PTB, compose_cfg, read_jsonl, read_scalars, write_tiny_ptb
+from adamomentum.summary import RunSummary
+from conftest import SMALL_PTB, compose_cfg, read_jsonl, read_scalars, with_former_keys, write_tiny_ptb
 
 # Long enough (about 40 epochs of 49 batches) that a signal lands mid-run, short enough for CI.
 LONG_PTB = [
     *SMALL_PTB,
     "task=ptb",
     "optimizer=adamomentum",
-    "task.epochs=40",
-    "task.eval_interval=30",
+    "trainer.epochs=40",
+    "trainer.eval_interval=30",
     "checkpoint_interval=20",
-    "log_interval=10",
+    "trainer.log_interval=10",
 ]
 
 
@@ -106,7 +108,7 @@ def test_interrupted_and_resumed_run_matches_uninterrupted_run(reference_run, tm
 
 
 def test_a_stop_with_checkpoints_off_says_there_is_nothing_to_resume(tmp_path, tiny_ptb):
-    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "checkpoint_interval=null", "task.max_batches=10"])
+    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "checkpoint_interval=null", "trainer.max_batches=10"])
     trainer = build_trainer(cfg, tmp_path, torch.device("cpu"))
     trainer.step_callbacks.append(lambda step, *_: os.kill(os.getpid(), signal.SIGTERM) if step == 3 else None)
     with pytest.raises(
@@ -148,7 +150,7 @@ def test_submitit_preemption_signal_checkpoints_the_current_step_and_the_requeue
     reference_dir, data = reference_run
     sweep = tmp_path / "sweep"
     run_dir = sweep / "run"
-    # log_interval=1 puts every trained step in train.log.
+    # trainer.log_interval=1 puts every trained step in train.log.
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -157,7 +159,7 @@ def test_submitit_preemption_signal_checkpoints_the_current_step_and_the_requeue
             "--multirun",
             "hydra/launcher=submitit_local",
             *LONG_PTB,
-            "log_interval=1",
+            "trainer.log_interval=1",
             f"task.data_dir={data}",
             f"hydra.sweep.dir={sweep}",
             "hydra.sweep.subdir=run",
@@ -210,7 +212,7 @@ def test_a_run_another_process_is_training_is_skipped_and_trained_once_it_is_fre
     import fcntl
 
     data = write_tiny_ptb(tmp_path / "ptb")
-    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}", "task.max_batches=3", "task.eval_interval=null"])
+    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}", "trainer.max_batches=3", "trainer.eval_interval=null"])
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     with open(run_dir / ".lock", "w") as other_lane:
@@ -222,7 +224,7 @@ def test_a_run_another_process_is_training_is_skipped_and_trained_once_it_is_fre
 
 def short_run(tmp_path: Path, *overrides: str) -> Path:
     data = write_tiny_ptb(tmp_path / "ptb")
-    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}", "task.epochs=2", "checkpoint_interval=10", *overrides])
+    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}", "trainer.epochs=2", "checkpoint_interval=10", *overrides])
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     run(cfg, run_dir)
@@ -270,14 +272,14 @@ def test_two_damaged_checkpoints_name_both_and_say_what_to_do(tmp_path):
 def test_loading_a_checkpoint_leaves_metrics_alone_and_resuming_cuts_them_back(tmp_path):
     from adamomentum.run import build_trainer
 
-    run_dir = short_run(tmp_path, "task.eval_interval=5")
+    run_dir = short_run(tmp_path, "trainer.eval_interval=5")
     cfg = compose_cfg(
         [
             *SMALL_PTB,
             f"task.data_dir={tmp_path / 'ptb'}",
-            "task.epochs=2",
+            "trainer.epochs=2",
             "checkpoint_interval=10",
-            "task.eval_interval=5",
+            "trainer.eval_interval=5",
         ]
     )
     logged = read_jsonl(run_dir / "metrics.jsonl")
@@ -296,7 +298,7 @@ def test_loading_a_checkpoint_leaves_metrics_alone_and_resuming_cuts_them_back(t
 
 
 def test_resuming_with_a_changed_model_config_is_refused(tmp_path):
-    run_dir = short_run(tmp_path, "task.max_batches=30")
+    run_dir = short_run(tmp_path, "trainer.max_batches=30")
     (run_dir / "summary.json").unlink()  # as if it had been interrupted
     proc = run_cli(
         [sys.executable, "-m", "adamomentum.train", f"resume={run_dir}", "task.hidden_size=32"], cwd=tmp_path
@@ -304,6 +306,26 @@ def test_resuming_with_a_changed_model_config_is_refused(tmp_path):
     assert proc.returncode == 2
     assert "task.hidden_size: 16 -> 32" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_checkpoint_that_stored_the_keys_before_they_moved_resumes_and_finishes(tmp_path):
+    """Runs stopped before the schedule moved to ``trainer`` (the campaign's) hold ``task.epochs`` and the like
+    in their checkpoints: ``resume=DIR`` reads them in today's keys."""
+    run_dir = short_run(tmp_path, "trainer.max_batches=30")
+    (run_dir / "summary.json").unlink()
+    (run_dir / PREVIOUS).unlink()
+    state = torch.load(run_dir / CHECKPOINT, weights_only=True)
+    config = OmegaConf.to_container(OmegaConf.create(state["config"]))
+    state["config"] = OmegaConf.to_yaml(with_former_keys(config))
+    assert "trainer" not in OmegaConf.create(state["config"])
+    torch.save(state, run_dir / CHECKPOINT)
+    proc = run_cli(
+        [sys.executable, "-m", "adamomentum.train", f"resume={run_dir}", "trainer.max_batches=40"], cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    summary = RunSummary.read(run_dir)
+    assert summary.completed and summary.steps == 40
+    assert summary.config["trainer"]["max_batches"] == 40 and "epochs" not in summary.config["task"]
 
 
 def test_resume_of_a_folder_without_checkpoint_says_so(tmp_path):
@@ -324,8 +346,8 @@ def test_divergence_stops_the_run_cleanly_and_a_multirun_carries_on(tmp_path):
             *SMALL_PTB,
             "optimizer=sgd",
             f"task.data_dir={data}",
-            "task.epochs=1",
-            "task.clip_grad_norm=null",
+            "trainer.epochs=1",
+            "trainer.clip_grad_norm=null",
             "optimizer.lr=1e38,0.5",
             f"hydra.sweep.dir={sweep}",
         ],
@@ -361,7 +383,7 @@ def test_bf16_on_a_cpu_without_bf16_instructions_is_refused_before_any_run_folde
 
 def test_a_run_records_the_cpus_bf16_instructions_and_a_resume_on_another_kind_says_so(tmp_path, monkeypatch, caplog):
     data = write_tiny_ptb(tmp_path / "ptb")
-    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}", "task.eval_interval=null"])
+    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}", "trainer.eval_interval=null"])
     monkeypatch.setenv("ADAMOMENTUM_CPU_BF16", "AVX512_BF16")
     launched = build_trainer(cfg, tmp_path / "a", torch.device("cpu"))
     assert [d.split("bf16: ")[1].split(",")[0] for d in launched.devices] == ["AVX512_BF16"]
@@ -384,13 +406,21 @@ def test_a_run_records_the_cpus_bf16_instructions_and_a_resume_on_another_kind_s
         (["+optimizer.lrr=0.1"], "optimizer.lrr is not a config key"),
         (["study.scale=small"], "the scale is a config group now (conf/scale/), which sets study.scale and the"),
         (["scale=medium"], "Could not find 'scale/medium'; choose one of: full, small."),
+        (["task.epochs=1"], "task.epochs=1: task.epochs is trainer.epochs now; pass trainer.epochs=1 instead."),
+        (["optimizer.lr_decay=false"], "optimizer.lr_decay is trainer.lr_decay now; pass trainer.lr_decay=false"),
+        (["log_interval=5"], "log_interval is trainer.log_interval now; pass trainer.log_interval=5 instead."),
+        (["+task.epochs=1"], "task.epochs is trainer.epochs now; pass trainer.epochs=1 instead."),
+        (
+            ["~task.clip_grad_norm"],
+            "task.clip_grad_norm is trainer.clip_grad_norm now; pass trainer.clip_grad_norm=<value>",
+        ),
         (["optimizer.lr=abc"], "optimizer.lr=abc: Value 'abc' of type 'str' could not be converted to Float"),
-        (["task.epochs=many"], "task.epochs"),
+        (["trainer.epochs=many"], "trainer.epochs"),
         (["optimizer.lr=-1"], "optimizer.lr=-1.0 must be >= 0"),
         (["optimizer.eps=-1"], "optimizer.eps=-1.0 must be >= 0"),
         (["optimizer.momentum=1.5"], "optimizer.momentum=1.5 must lie in [0, 1)"),
-        (["task.epochs=-1"], "task.epochs=-1 must be >= 0"),
-        (["task.eval_interval=0"], "task.eval_interval=0 must be a positive number"),
+        (["trainer.epochs=-1"], "trainer.epochs=-1 must be >= 0"),
+        (["trainer.eval_interval=0"], "trainer.eval_interval=0 must be a positive number"),
         (["task.train_fraction=0"], "task.train_fraction=0.0 must lie in (0, 1]"),
         (["task.data_dir={tmp}/nowhere"], "missing PTB file(s)"),
         (["resume={tmp}/nowhere"], "holds no checkpoint.pt"),
@@ -410,15 +440,15 @@ def test_every_mistake_is_one_line_exit_2_and_leaves_no_run_folder(tmp_path, ove
 def test_the_resume_command_a_stopped_run_prints_works_pasted_into_a_shell(tmp_path, tiny_ptb):
     """A sweep's run directory holds ``=`` and ``,``, which Hydra reads as syntax: the printed command quotes
     them for Hydra and for the shell."""
-    run_dir = tmp_path / "sweep" / "sgd" / "seed=0" / "checkpoint_interval=5,task.max_batches=40"
+    run_dir = tmp_path / "sweep" / "sgd" / "seed=0" / "checkpoint_interval=5,trainer.max_batches=40"
     cfg = compose_cfg(
         [
             *SMALL_PTB,
             f"task.data_dir={tiny_ptb}",
             "optimizer=sgd",
             "checkpoint_interval=5",
-            "task.max_batches=40",
-            "task.eval_interval=null",
+            "trainer.max_batches=40",
+            "trainer.eval_interval=null",
         ]
     )
     trainer = build_trainer(cfg, run_dir, torch.device("cpu"))
@@ -542,7 +572,7 @@ def test_summary_names_the_commit_the_run_started_from(tmp_path, monkeypatch):
     import adamomentum.run as train
 
     monkeypatch.setattr(train, "git_commit", lambda: "commit-at-launch")
-    run_dir = short_run(tmp_path, "task.max_batches=30")
+    run_dir = short_run(tmp_path, "trainer.max_batches=30")
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["git_commit"] == "commit-at-launch" and "git_commits" not in summary
 
@@ -553,9 +583,9 @@ def test_summary_names_the_commit_the_run_started_from(tmp_path, monkeypatch):
         [
             *SMALL_PTB,
             f"task.data_dir={tmp_path / 'ptb'}",
-            "task.epochs=2",
+            "trainer.epochs=2",
             "checkpoint_interval=10",
-            "task.max_batches=60",
+            "trainer.max_batches=60",
         ]
     )
     train.run(cfg, run_dir)

@@ -26,7 +26,7 @@ from test_report_figures import legend_texts
 from test_report_verdict import FINALS, NER_CURVES, verdict_rows, write_ner_runs
 
 PTB = TASKS["ptb"]
-DECAY = {"optimizer.lr_decay": True}
+DECAY = {"trainer.lr_decay": True}
 QUESTION = f"{SAME_SCHEDULE} (this repository's question)"
 T_ONLY = "(t-interval only: no sign test decides at n = 3)"
 T_ONLY_2 = "(t-interval only: no sign test decides at n = 2)"
@@ -103,8 +103,8 @@ def test_the_decay_runs_belong_to_no_reading(tmp_path: Path) -> None:
     groups = settings(find_runs([root]))
     for reading in (AS_WRITTEN, AUTHORS, SENSITIVITY):
         found = reading_settings(groups, reading)
-        assert found["adamomentum"].values["optimizer.lr_decay"] is False
-        assert found["adagrad"].values["optimizer.lr_decay"] is False
+        assert found["adamomentum"].values["trainer.lr_decay"] is False
+        assert found["adagrad"].values["trainer.lr_decay"] is False
     decayed = reading_settings(groups, AUTHORS, DECAY)
     assert decayed["adamomentum"].label == "G_0 = 0.1, Zaremba's decay"
     assert decayed["adagrad"].label == "G_0 = 0, Zaremba's decay"
@@ -343,7 +343,7 @@ def test_the_tuning_figure_draws_each_setting_against_the_lr_factor(tmp_path: Pa
 
 # Adam, a reference.
 
-ADAM = {"optimizer.lr": 0.001, "optimizer.lr_decay": True}
+ADAM = {"optimizer.lr": 0.001, "trainer.lr_decay": True}
 
 
 def test_adam_is_shown_beside_every_table_and_never_in_a_reading(tmp_path: Path) -> None:
@@ -359,7 +359,7 @@ def test_adam_is_shown_beside_every_table_and_never_in_a_reading(tmp_path: Path)
     assert paired in seeds
     groups = settings(runs)
     for reading in (AS_WRITTEN, AUTHORS, SENSITIVITY):
-        for at in (None, DECAY, {"optimizer.lr": 0.001, "optimizer.lr_decay": True}):
+        for at in (None, DECAY, {"optimizer.lr": 0.001, "trainer.lr_decay": True}):
             assert "adam" not in reading_settings(groups, reading, at)
     assert "Adam" not in section(text, "## Verdict: Penn Treebank").split("| claim | paper |", 1)[1]
     fig = grouped_curves_figure(groups, PTB)

@@ -57,8 +57,8 @@ def curve(valid: float, test: float, blown_up: float = 1.0) -> list[dict]:
 
 
 def table1_runs(root: Path) -> Path:
-    write_run(root / "sgd", "ptb", "sgd", curve(125.0, 120.5), config={"optimizer": {"lr_decay": True}})
-    write_run(root / "sgd-constant", "ptb", "sgd", curve(140.0, 136.4), config={"optimizer": {"lr_decay": False}})
+    write_run(root / "sgd", "ptb", "sgd", curve(125.0, 120.5), config={"trainer": {"lr_decay": True}})
+    write_run(root / "sgd-constant", "ptb", "sgd", curve(140.0, 136.4), config={"trainer": {"lr_decay": False}})
     write_run(root / "momentum", "ptb", "momentum", curve(118.0, 114.9))
     write_run(root / "adagrad", "ptb", "adagrad", curve(145.0, 140.9))
     write_run(root / "adamomentum", "ptb", "adamomentum", curve(460.0, 424.8, blown_up=4.0))

@@ -172,7 +172,7 @@ def write_unfinished_run(run_dir: Path, tiny_ptb: Path) -> None:
     from conftest import SMALL_PTB, compose_cfg
 
     (run_dir / ".hydra").mkdir(parents=True)
-    overrides = [*SMALL_PTB, f"task.data_dir={tiny_ptb}", "task.max_batches=10", "task.eval_interval=5"]
+    overrides = [*SMALL_PTB, f"task.data_dir={tiny_ptb}", "trainer.max_batches=10", "trainer.eval_interval=5"]
     cfg = compose_cfg(overrides)
     run(cfg, run_dir)
     (run_dir / "summary.json").unlink()

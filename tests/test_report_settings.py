@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from adamomentum.report import find_runs
-from adamomentum.report.settings import settings
+from adamomentum.report.settings import label_order, settings
 from report_runs import TABLE1_LR, ner_metrics, ptb_metrics, seeded_runs, write_run
 
 
@@ -15,7 +15,7 @@ def names(root: Path) -> list[str]:
 
 def test_settings_are_named_in_words_never_by_hydra_keys(tmp_path: Path) -> None:
     for decay in (False, True):
-        seeded_runs(tmp_path / "ptb", "sgd", [120.0], **{"optimizer.lr_decay": decay})
+        seeded_runs(tmp_path / "ptb", "sgd", [120.0], **{"trainer.lr_decay": decay})
     for value in (0.1, None, 1e-4):
         seeded_runs(tmp_path / "ptb", "adamomentum", [120.0], **{"optimizer.initial_accumulator_value": value})
     seeded_runs(tmp_path / "ptb", "adagrad", [140.0])
@@ -43,7 +43,7 @@ def test_seeds_and_how_often_a_run_was_evaluated_do_not_split_a_setting(tmp_path
             "sgd",
             ptb_metrics([130.0], [125.0]),
             seed=seed,
-            config={"seed": seed, "task": {"eval_interval": interval}, "optimizer": {"lr": 1.0}},
+            config={"seed": seed, "trainer": {"eval_interval": interval}, "optimizer": {"lr": 1.0}},
         )
     [setting] = settings(find_runs([tmp_path]))
     assert setting.label == "Table 1" and [r.summary.seed for r in setting.runs] == [0, 1, 2]
@@ -57,7 +57,7 @@ def test_a_key_older_runs_lack_does_not_count_as_varying(tmp_path: Path) -> None
         "sgd",
         ptb_metrics([131.0], [126.0]),
         seed=1,
-        config={"optimizer": {"lr": 1.0, "momentum_schedule": "constant"}},
+        config={"optimizer": {"lr": 1.0}, "trainer": {"momentum_schedule": "constant"}},
     )
     assert names(tmp_path) == ["SGD"]
 
@@ -84,7 +84,7 @@ def test_a_task_value_away_from_the_papers_setting_is_named_even_when_every_run_
             config={"seed": seed, "optimizer": {"lr": TABLE1_LR[optimizer]}, "task": {"loss_reduction": "mean"}},
         )
     assert names(tmp_path / "mean") == ["SGD, per-token mean loss", "AdaMomentum, per-token mean loss"]
-    seeded_runs(tmp_path / "no-clipping", "adagrad", [150.0], **{"task.clip_grad_norm": None})
+    seeded_runs(tmp_path / "no-clipping", "adagrad", [150.0], **{"trainer.clip_grad_norm": None})
     seeded_runs(tmp_path / "paper", "adagrad", [140.0], **{"task.loss_reduction": "sum_over_time"})
     assert names(tmp_path / "no-clipping") == ["AdaGrad, no norm clipping"]
     assert names(tmp_path / "paper") == ["AdaGrad"]
@@ -92,9 +92,24 @@ def test_a_task_value_away_from_the_papers_setting_is_named_even_when_every_run_
 
 def test_the_authors_element_clipping_is_told_from_the_global_norm(tmp_path: Path) -> None:
     """results/ptb-verdict-ablations: the C++ code's clipping of each element against Zaremba's norm at 5."""
-    seeded_runs(tmp_path, "adamomentum", [153.0], **{"task.clip_grad_norm": 5.0, "task.clip_grad_value": None})
-    seeded_runs(tmp_path / "cpp", "adamomentum", [160.0], **{"task.clip_grad_norm": None, "task.clip_grad_value": 1.0})
+    seeded_runs(tmp_path, "adamomentum", [153.0], **{"trainer.clip_grad_norm": 5.0, "trainer.clip_grad_value": None})
+    seeded_runs(
+        tmp_path / "cpp", "adamomentum", [160.0], **{"trainer.clip_grad_norm": None, "trainer.clip_grad_value": 1.0}
+    )
     assert names(tmp_path) == [
         "AdaMomentum, no norm clipping, elements clipped to [-1, 1]",
         "AdaMomentum, norm clipped at 5, no element clipping",
+    ]
+
+
+def test_a_key_that_moved_keeps_its_place_in_labels() -> None:
+    """Labels order their parts by key; trainer.* sorts under its former name (optimizer.lr_decay, task.*), so
+    that the committed tables rebuild as they were."""
+    keys = ["trainer.clip_grad_norm", "study.lr_factor", "optimizer.momentum", "trainer.lr_decay", "optimizer.lr"]
+    assert sorted(keys, key=label_order) == [
+        "optimizer.lr",
+        "trainer.lr_decay",
+        "optimizer.momentum",
+        "study.lr_factor",
+        "trainer.clip_grad_norm",
     ]

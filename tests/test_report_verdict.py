@@ -148,7 +148,7 @@ def test_no_verdict_without_seeds_or_away_from_the_papers_setting(tmp_path: Path
     extra = {
         "small scale": {"study.scale": "small"},
         "another lr": {"study.lr_factor": 2.0},
-        "element-wise clipping": {"task.clip_grad_norm": None, "task.clip_grad_value": 1.0},
+        "element-wise clipping": {"trainer.clip_grad_norm": None, "trainer.clip_grad_value": 1.0},
     }.get(change, {})
     text = report_markdown(find_runs([write_paper_runs(tmp_path / "runs", finals, **extra)]))
     assert "## Verdict" not in text

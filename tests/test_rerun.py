@@ -23,18 +23,18 @@ PTB_DIR = os.environ.get("PTB_DIR")
 def finished_run(tmp_path: Path, tiny_ptb: Path, *overrides: str) -> Path:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    run(compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "task.max_batches=20", *overrides]), run_dir)
+    run(compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "trainer.max_batches=20", *overrides]), run_dir)
     return run_dir
 
 
 def test_a_rerun_reproduces_every_logged_evaluation_up_to_its_batches(tmp_path: Path, tiny_ptb: Path) -> None:
-    run_dir = finished_run(tmp_path, tiny_ptb, "task.eval_interval=5", "optimizer.initial_accumulator_value=0.1")
+    run_dir = finished_run(tmp_path, tiny_ptb, "trainer.eval_interval=5", "optimizer.initial_accumulator_value=0.1")
     assert rerun(run_dir).differences == []  # to the first evaluation, batch 5
     assert rerun(run_dir, batches=15).differences == []  # batches 5, 10 and 15
 
 
 def test_a_changed_number_is_reported_with_its_step_and_key(tmp_path: Path, tiny_ptb: Path, capsys) -> None:
-    run_dir = finished_run(tmp_path, tiny_ptb, "task.eval_interval=5")
+    run_dir = finished_run(tmp_path, tiny_ptb, "trainer.eval_interval=5")
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     logged = records[1]["valid_ppl"]
     records[1]["valid_ppl"] = logged * (1 + 1e-12)

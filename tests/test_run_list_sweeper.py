@@ -24,7 +24,7 @@ TINY_MODEL = [
     "task.batch_size=4",
     "task.eval_batch_size=4",
     "task.bptt=5",
-    "task.max_batches=2",
+    "trainer.max_batches=2",
     "threads=1",
     "device=cpu",
     "progress=false",
@@ -55,22 +55,22 @@ def test_the_verdict_lists_the_issues_runs_with_seed_0_evaluated_every_500_batch
     runs = []
     for entry in cfg.hydra.sweeper.runs:
         run = compose_verdict(*entry.split())  # every entry composes against the schema
-        runs.append((run.optimizer.name, run.optimizer.initial_accumulator_value, run.seed, run.task.eval_interval))
+        runs.append((run.optimizer.name, run.optimizer.initial_accumulator_value, run.seed, run.trainer.eval_interval))
     table1 = {(opt, None, seed, None) for opt in ("sgd", "momentum", "adagrad", "adamomentum") for seed in (1, 2)}
     table1 |= {(opt, None, 0, 500) for opt in ("sgd", "momentum", "adagrad", "adamomentum")}
     authors = {(opt, 0.1, 0, 500) for opt in ("adagrad", "adamomentum")}
     authors |= {(opt, 0.1, seed, None) for opt in ("adagrad", "adamomentum") for seed in (1, 2)}
     assert sorted(runs, key=str) == sorted(table1 | authors | {("adamomentum", 1e-4, 0, 500)}, key=str)
     assert runs[:2] == [("adamomentum", 0.1, 0, 500), ("adagrad", 0.1, 0, 500)]  # the issue's order
-    assert cfg.task.epochs == 13 and cfg.task.train_fraction == 1.0 and cfg.task.final_test_batch_size == 1
+    assert cfg.trainer.epochs == 13 and cfg.task.train_fraction == 1.0 and cfg.task.final_test_batch_size == 1
 
 
 def test_the_study_trains_each_listed_run_once_and_a_relaunch_skips_them(tmp_path: Path, tiny_ptb: Path):
     sweep = tmp_path / "sweep"
     runs = [
         "optimizer=adamomentum optimizer.initial_accumulator_value=0.1 seed=0",
-        "optimizer=adamomentum optimizer.initial_accumulator_value=0.1 seed=1 task.eval_interval=null",
-        "optimizer=sgd seed=1 task.eval_interval=null",
+        "optimizer=adamomentum optimizer.initial_accumulator_value=0.1 seed=1 trainer.eval_interval=null",
+        "optimizer=sgd seed=1 trainer.eval_interval=null",
     ]
     args = [
         "experiment=ptb_verdict",
@@ -149,7 +149,7 @@ def test_the_ner_verdict_lists_three_seeds_of_each_setting_on_the_stand_in_corpu
     assert sorted(runs, key=str) == sorted(((o, g, s) for o, g in settings for s in (0, 1, 2)), key=str)
     assert runs[:2] == [("momentum", None, 0), ("adamomentum", 0.1, 0)]  # the issue's order
     task = cfg.task
-    assert (task.name, task.source, task.max_train_sentences, task.epochs, task.loss_reduction) == (
+    assert (task.name, task.source, task.max_train_sentences, cfg.trainer.epochs, task.loss_reduction) == (
         "ner",
         "columns",
         14700,

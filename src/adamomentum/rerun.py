@@ -55,7 +55,7 @@ def rerun_config(summary: RunSummary, batches: int, data_dir: str | None) -> Dic
     stored = OmegaConf.create(summary.config)
     cfg = OmegaConf.merge(defaults, stored)
     assert isinstance(cfg, DictConfig), "a run's config is a mapping"
-    cfg.task.max_batches = batches
+    cfg.trainer.max_batches = batches
     cfg.progress, cfg.checkpoint_interval, cfg.resume = False, None, None
     if data_dir is not None:
         cfg.task.data_dir = data_dir

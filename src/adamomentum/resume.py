@@ -11,7 +11,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from adamomentum.checkpoint import CheckpointError, load_checkpoint
-from adamomentum.config import flatten
+from adamomentum.config import flatten, upgrade_stored
 
 # A path Hydra reads as one plain value; anything else (``=`` and ``,`` in a sweep's run directory names,
 # spaces, brackets) goes in Hydra's quotes.
@@ -48,10 +48,10 @@ RESUME_MAY_CHANGE = {
     "threads",
     "keep_freed_memory",
     "progress",
-    "log_interval",
     "checkpoint_interval",
-    "task.epochs",
-    "task.max_batches",
+    "trainer.log_interval",
+    "trainer.epochs",
+    "trainer.max_batches",
     "task.data_dir",
     "task.download",
 }
@@ -63,12 +63,17 @@ def _flat(cfg: DictConfig) -> dict[str, Any]:
     return flatten({str(key): value for key, value in container.items()})
 
 
-def check_resumable(stored_yaml: str, cfg: DictConfig, run_dir: Path) -> None:
-    """A checkpoint continues only the config that wrote it (bar RESUME_MAY_CHANGE)."""
+def stored_config(yaml_text: str) -> dict[str, Any]:
+    """The config a checkpoint stores (resolved YAML), in today's keys."""
+    container = OmegaConf.to_container(OmegaConf.create(yaml_text))
+    assert isinstance(container, dict), "a checkpoint stores its run's config as a mapping"
+    return upgrade_stored({str(key): value for key, value in container.items()})
+
+
+def check_resumable(config: dict[str, Any], cfg: DictConfig, run_dir: Path) -> None:
+    """A run continues only the config it was trained with, ``config`` (bar RESUME_MAY_CHANGE)."""
     current = _flat(cfg)
-    stored_config = OmegaConf.create(stored_yaml)
-    assert isinstance(stored_config, DictConfig), "a checkpoint stores its run's config as a mapping"
-    stored = _flat(stored_config)
+    stored = flatten(config)
     # Other options added to adamomentum after the checkpoint was written are not in `stored`: their
     # defaults keep the old behaviour, and they are not compared.
     changed = sorted(k for k in stored if stored[k] != current.get(k) and k not in RESUME_MAY_CHANGE)
@@ -84,7 +89,7 @@ def config_for_resume(cfg: DictConfig, overrides: list[str]) -> tuple[DictConfig
     """The stored config of ``cfg.resume`` with the command line's overrides applied on top, and the
     checkpoint it came from, for ``adamomentum.run.run`` to check and continue without loading it again."""
     state = load_checkpoint(Path(cfg.resume))
-    stored = OmegaConf.create(state["config"])
+    stored = OmegaConf.create(stored_config(state["config"]))
     for override in overrides:
         key = override.split("=", 1)[0].lstrip("+~")
         if key in ("task", "optimizer"):

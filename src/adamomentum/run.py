@@ -29,7 +29,7 @@ from adamomentum.process import (
     seed_everything,
 )
 from adamomentum.resources import reset_peak_rss
-from adamomentum.resume import check_resumable
+from adamomentum.resume import check_resumable, stored_config
 from adamomentum.summary import SUMMARY, RunSummary
 from adamomentum.tasks import build_task
 from adamomentum.trainer import Trainer, TrainingSchedule, summarize
@@ -39,19 +39,21 @@ log = logging.getLogger(__name__)
 
 def validate(cfg: DictConfig) -> None:
     """Checks the schema's types cannot express; each names the override that fixes it."""
-    task, opt = cfg.task, cfg.optimizer
-    if task.epochs < 0:
-        raise ConfigError(f"task.epochs={task.epochs} must be >= 0.")
-    if task.eval_interval is not None and task.eval_interval <= 0:
-        raise ConfigError(f"task.eval_interval={task.eval_interval} must be a positive number of batches, or null.")
+    task, opt, trainer = cfg.task, cfg.optimizer, cfg.trainer
+    if trainer.epochs < 0:
+        raise ConfigError(f"trainer.epochs={trainer.epochs} must be >= 0.")
+    if trainer.eval_interval is not None and trainer.eval_interval <= 0:
+        raise ConfigError(
+            f"trainer.eval_interval={trainer.eval_interval} must be a positive number of batches, or null."
+        )
     if not 0 < task.train_fraction <= 1:
         raise ConfigError(f"task.train_fraction={task.train_fraction} must lie in (0, 1].")
-    if task.clip_grad_value is not None and task.clip_grad_value <= 0:
+    if trainer.clip_grad_value is not None and trainer.clip_grad_value <= 0:
         raise ConfigError(
-            f"task.clip_grad_value={task.clip_grad_value} must be positive, or null for no element-wise clipping."
+            f"trainer.clip_grad_value={trainer.clip_grad_value} must be positive, or null for no element-wise clipping."
         )
-    if task.max_batches is not None and task.max_batches <= 0:
-        raise ConfigError(f"task.max_batches={task.max_batches} must be positive, or null for no limit.")
+    if trainer.max_batches is not None and trainer.max_batches <= 0:
+        raise ConfigError(f"trainer.max_batches={trainer.max_batches} must be positive, or null for no limit.")
     if opt.lr < 0:
         raise ConfigError(f"optimizer.lr={opt.lr} must be >= 0.")
     if cfg.study.lr_factor <= 0:
@@ -65,8 +67,8 @@ def validate(cfg: DictConfig) -> None:
     device = resolve_device(cfg.device)
     if cfg.precision == "bf16" and (refusal := bf16_refusal(device)):
         raise ConfigError(refusal)
-    if cfg.log_interval <= 0:
-        raise ConfigError(f"log_interval={cfg.log_interval} must be positive.")
+    if trainer.log_interval <= 0:
+        raise ConfigError(f"trainer.log_interval={trainer.log_interval} must be positive.")
 
 
 def optimizer_from_config(cfg: DictConfig, params: Iterable[torch.Tensor]) -> Optimizer:
@@ -83,25 +85,11 @@ def optimizer_from_config(cfg: DictConfig, params: Iterable[torch.Tensor]) -> Op
 def build_trainer(cfg: DictConfig, run_dir: Path, device: torch.device, commit: str | None = None) -> Trainer:
     """The task, its optimizer and schedules, and the loop, as ``cfg`` says."""
     task = build_task(cfg.task, device, cfg.seed)
-    opt_cfg = cfg.optimizer
     optimizer = optimizer_from_config(cfg, task.model.parameters())
-    schedule = TrainingSchedule(
-        epochs=cfg.task.epochs,
-        max_batches=cfg.task.max_batches,
-        eval_interval=cfg.task.eval_interval,
-        log_interval=cfg.log_interval,
-        clip_grad_norm=cfg.task.clip_grad_norm,
-        clip_grad_value=cfg.task.clip_grad_value,
-        lr_decay=opt_cfg.lr_decay,
-        lr_decay_start=cfg.task.lr_decay_start,
-        lr_decay_factor=cfg.task.lr_decay_factor,
-        momentum_schedule=opt_cfg.momentum_schedule,
-        momentum_warmup_steps=opt_cfg.momentum_warmup_steps,
-    )
     return Trainer(
         task,
         optimizer,
-        schedule,
+        TrainingSchedule(**cfg.trainer),
         run_dir,
         device,
         cfg.precision,
@@ -162,7 +150,7 @@ def _run_claimed(cfg: DictConfig, run_dir: Path, checkpoint: dict[str, Any] | No
     if (run_dir / SUMMARY).exists():
         previous = RunSummary.read(run_dir)
         if previous.finished:
-            check_resumable(OmegaConf.to_yaml(OmegaConf.create(previous.config)), cfg, run_dir)
+            check_resumable(previous.config, cfg, run_dir)
             log.info("%s already finished (%s); nothing to do.", run_dir, previous.status)
             return previous
     validate(cfg)
@@ -172,7 +160,7 @@ def _run_claimed(cfg: DictConfig, run_dir: Path, checkpoint: dict[str, Any] | No
     if checkpoint is None and (run_dir / CHECKPOINT).exists():
         checkpoint = load_checkpoint(run_dir)
     if checkpoint is not None:
-        check_resumable(checkpoint["config"], cfg, run_dir)
+        check_resumable(stored_config(checkpoint["config"]), cfg, run_dir)
         trainer.resume(checkpoint)
         log.info("resuming %s at epoch %d, step %d", run_dir, trainer.epoch, trainer.step)
     result = trainer.fit()

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from adamomentum.config import upgrade_stored
+
 SUMMARY = "summary.json"
 # How a run ended: trained to its end, or stopped at a non-finite loss or gradient. Anything else is a run
 # still training (the report's "unfinished (step ..., epoch ...)").
@@ -75,10 +77,12 @@ class RunSummary:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSummary:
-        """A summary as a file holds it: keys of the schema to their fields, the rest are the task's numbers."""
+        """A summary as a file holds it: keys of the schema to their fields, the rest are the task's numbers; the
+        config in today's keys."""
         known = {f.name for f in fields(cls)} - {"task_numbers"}
         return cls(
-            **{k: v for k, v in data.items() if k in known},
+            **{k: v for k, v in data.items() if k in known and k != "config"},
+            config=upgrade_stored(data["config"]),
             task_numbers={k: v for k, v in data.items() if k not in known},
         )
 

@@ -23,7 +23,7 @@ except ModuleNotFoundError as missing:  # a torch-only install: the optimizer wo
         "'adamomentum[experiments]' (make venv installs everything); the optimizer alone needs only torch."
     )
 
-from adamomentum.config import CONFIG_DIR, schema_keys
+from adamomentum.config import CONFIG_DIR, MOVED_KEYS, schema_keys
 from adamomentum.errors import ConfigError, UserError
 from adamomentum.process import bf16_refusal, resolve_device, threads_per_worker
 from adamomentum.resume import config_for_resume, hydra_value, unquoted
@@ -125,6 +125,17 @@ def _check_scale(argv: list[str]) -> None:
             )
 
 
+def _check_moved_keys(argv: list[str]) -> None:
+    """Refuse a key that has moved (``task.epochs=1``, now ``trainer.epochs=1``) with its new name, rather
+    than Hydra's "Key 'epochs' is not in struct"."""
+    for arg in argv:
+        key, equals, value = arg.lstrip("+~").partition("=")
+        if key in MOVED_KEYS:
+            # The schema has the new key, so neither + (add a key) nor ~ (delete one) applies to it.
+            moved = f"{MOVED_KEYS[key]}={value if equals else '<value>'}"
+            raise ConfigError(f"{arg}: {key} is {MOVED_KEYS[key]} now; pass {moved} instead.")
+
+
 def _first_line(error: Exception) -> str:
     """Hydra's and OmegaConf's errors run over several lines (available options, full key, object type):
     the first, and the options where Hydra lists them."""
@@ -193,6 +204,7 @@ def main() -> None:
     try:
         argv = _resume_in_place(argv)
         _check_output_dirs(argv)
+        _check_moved_keys(argv)
         _check_appended_keys(argv)
         _check_scale(argv)
         _check_precision(argv)

@@ -342,7 +342,7 @@ class Trainer:
         self.result.status, self.result.diverged_at_step = "diverged", step
         log.error(
             "non-finite loss or gradient at step %d (epoch %d): this run stops and keeps its last checkpoint "
-            "(step %d); lower optimizer.lr or keep gradient clipping on (task.clip_grad_norm).",
+            "(step %d); lower optimizer.lr or keep gradient clipping on (trainer.clip_grad_norm).",
             step,
             self.epoch,
             self.last_checkpoint_step,

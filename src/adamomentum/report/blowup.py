@@ -1,6 +1,6 @@
 """Blow-up, counted per run from its own records: does the training loss rise above a uniform guess early on?
 
-A run *blows up* when the mean training loss per token of some log window (``log_interval`` batches, 100
+A run *blows up* when the mean training loss per token of some log window (``trainer.log_interval`` batches, 100
 by default, as ``train.log`` records it) within the first ``EARLY_BATCHES`` batches is above the loss of
 a uniform guess over the task's output classes (ln |V|): it then predicts worse than knowing nothing.
 """

@@ -21,7 +21,7 @@ from adamomentum.report.settings import Setting, flat_config, reading_settings, 
 from adamomentum.report.verdict import Finding, Question, compare, pairs_word, ratio_text, sign_count
 
 # The config keys the campaign varies, and their values in the paper's setting.
-DECAY = "optimizer.lr_decay"
+DECAY = "trainer.lr_decay"
 FRACTION = "task.train_fraction"
 LR_FACTOR = "study.lr_factor"
 PAPER_VALUES = {FRACTION: 1.0, LR_FACTOR: 1.0}

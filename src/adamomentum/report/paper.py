@@ -30,10 +30,10 @@ def optimizer_name(optimizer: str) -> str:
 # Table 1's values, and the lr schedule each optimizer has in this repository's reproduction of it
 # (Zaremba's decay for SGD and Momentum, constant for the adaptive methods, as the paper says).
 TABLE1_VALUES: dict[str, dict[str, Any]] = {
-    "sgd": {"optimizer.lr": 1.0, "optimizer.lr_decay": True},
-    "momentum": {"optimizer.lr": 1.0, "optimizer.momentum": 0.6, "optimizer.lr_decay": True},
-    "adagrad": {"optimizer.lr": 0.01, "optimizer.lr_decay": False},
-    "adamomentum": {"optimizer.lr": 0.02, "optimizer.momentum": 0.9, "optimizer.lr_decay": False},
+    "sgd": {"optimizer.lr": 1.0, "trainer.lr_decay": True},
+    "momentum": {"optimizer.lr": 1.0, "optimizer.momentum": 0.6, "trainer.lr_decay": True},
+    "adagrad": {"optimizer.lr": 0.01, "trainer.lr_decay": False},
+    "adamomentum": {"optimizer.lr": 0.02, "optimizer.momentum": 0.9, "trainer.lr_decay": False},
 }
 # The paper's update (Eq. 1) sums the squared gradients from 0.
 PAPER_START = {
@@ -44,15 +44,15 @@ PAPER_START = {
 # lack has the value given here.
 PAPER_SETTING = {
     "study.lr_factor": 1.0,
-    "optimizer.momentum_schedule": "constant",
-    "task.clip_grad_norm": 5.0,
-    "task.clip_grad_value": None,
+    "trainer.momentum_schedule": "constant",
+    "trainer.clip_grad_norm": 5.0,
+    "trainer.clip_grad_value": None,
     "task.loss_reduction": "sum_over_time",
     "precision": "fp32",
 }
 # The paper's scale, for every optimizer: the full study scale, all the training data, no batch limit (each key's
 # value is also its default). Runs away from it are never compared with the paper's numbers.
-PAPER_SCALE = {"study.scale": "full", "task.train_fraction": 1.0, "task.max_batches": None}
+PAPER_SCALE = {"study.scale": "full", "task.train_fraction": 1.0, "trainer.max_batches": None}
 
 # The numbers, and how the paper writes them.
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from adamomentum.config import register_resolvers
+from adamomentum.config import register_resolvers, upgrade_stored
 from adamomentum.report.measures import TASKS
 from adamomentum.report.paper import OPTIMIZER_ORDER
 from adamomentum.summary import RunSummary
@@ -57,7 +57,7 @@ def unfinished_summary(run_dir: Path, metrics: list[dict[str, Any]]) -> RunSumma
         optimizer=cfg.optimizer.name,
         seed=cfg.seed,
         status=f"unfinished (step {last['step']}, epoch {last['epoch']})",
-        config={str(k): v for k, v in config.items()},
+        config=upgrade_stored({str(k): v for k, v in config.items()}),
         final=last,
         best_valid=best,
         command="python -m adamomentum.train " + " ".join(OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adamomentum.config import flatten
+from adamomentum.config import MOVED_KEYS, flatten
 from adamomentum.report.paper import (
     OPTIMIZER_ORDER,
     PAPER_SCALE,
@@ -20,6 +20,9 @@ from adamomentum.report.paper import (
 )
 from adamomentum.report.runs import Run
 
+# A moved key's name before it moved: where its words stand in a label.
+FORMER_NAMES = {new: old for old, new in MOVED_KEYS.items()}
+
 # Keys that say where or how a run ran, or how often it was looked at, not what it computed: never part
 # of a "setting" (evaluating more often leaves training bit-identical: tests/test_ptb_training.py).
 ENVIRONMENT_KEYS = {
@@ -29,12 +32,12 @@ ENVIRONMENT_KEYS = {
     "keep_freed_memory",
     "progress",
     "resume",
-    "log_interval",
+    "trainer.log_interval",
     "checkpoint_interval",
     "task.data_dir",
     "task.download",
     "deterministic",
-    "task.eval_interval",
+    "trainer.eval_interval",
 }
 # NER sources that hold OntoNotes, the paper's corpus; column files may hold any corpus (MSRA, say).
 ONTONOTES_SOURCES = ("hub", "conll2012")
@@ -42,7 +45,7 @@ ONTONOTES_SOURCES = ("hub", "conll2012")
 TABLE1 = "Table 1"
 # Named for an optimizer outside Table 1 (Adam, RMSprop) even when every run shares them: "Table 1" would claim
 # a setting the paper does not have.
-REFERENCE_KEYS = ("optimizer.lr", "optimizer.lr_decay")
+REFERENCE_KEYS = ("optimizer.lr", "trainer.lr_decay")
 
 
 def _number(value: Any) -> str:
@@ -51,21 +54,21 @@ def _number(value: Any) -> str:
 
 # A config value in words, by key; None is the constructor's or the task's default.
 WORDS: dict[str, Callable[[Any, str], str]] = {
-    "optimizer.lr_decay": lambda v, task: ("Zaremba's decay" if task == "ptb" else "lr decay") if v else "constant lr",
+    "trainer.lr_decay": lambda v, task: ("Zaremba's decay" if task == "ptb" else "lr decay") if v else "constant lr",
     "optimizer.initial_accumulator_value": lambda v, _: f"G_0 = {_number(v or 0)}",
     "optimizer.momentum": lambda v, _: "default mu" if v is None else f"mu = {_number(v)}",
-    "optimizer.momentum_schedule": lambda v, _: {
+    "trainer.momentum_schedule": lambda v, _: {
         "constant": "constant mu",
         "linear": "linear warm-up of mu",
         "sutskever": "Sutskever's ramp of mu",
     }.get(v, f"mu schedule {v}"),
-    "optimizer.momentum_warmup_steps": lambda v, _: f"mu warm-up over {_number(v)} batches",
+    "trainer.momentum_warmup_steps": lambda v, _: f"mu warm-up over {_number(v)} batches",
     "optimizer.lr": lambda v, _: f"lr = {_number(v)}",
     "optimizer.eps": lambda v, _: "default eps" if v is None else f"eps = {_number(v)}",
     "study.lr_factor": lambda v, _: f"lr x {_number(v)}",
     "task.train_fraction": lambda v, _: f"{_number(100 * v)}% of the training set",
-    "task.clip_grad_norm": lambda v, _: "no norm clipping" if v is None else f"norm clipped at {_number(v)}",
-    "task.clip_grad_value": lambda v, _: (
+    "trainer.clip_grad_norm": lambda v, _: "no norm clipping" if v is None else f"norm clipped at {_number(v)}",
+    "trainer.clip_grad_value": lambda v, _: (
         "no element clipping" if v is None else f"elements clipped to [-{_number(v)}, {_number(v)}]"
     ),
     "task.loss_reduction": lambda v, task: {
@@ -80,8 +83,8 @@ WORDS: dict[str, Callable[[Any, str], str]] = {
         "conll2012": "OntoNotes (CoNLL-2012 files)",
         "columns": "column files",
     }.get(v, f"source {v}"),
-    "task.max_batches": lambda v, _: "no batch limit" if v is None else f"{v:,} batches",
-    "task.epochs": lambda v, _: f"{v} epochs",
+    "trainer.max_batches": lambda v, _: "no batch limit" if v is None else f"{v:,} batches",
+    "trainer.epochs": lambda v, _: f"{v} epochs",
 }
 
 
@@ -90,6 +93,12 @@ def in_words(key: str, value: Any, task: str) -> str:
     if key in WORDS:
         return WORDS[key](value, task)
     return f"{key.rsplit('.', 1)[-1].replace('_', ' ')} = {_number(value)}"
+
+
+def label_order(key: str) -> str:
+    """The place of ``key``'s words in a label: by key (optimizer.*, then study.*, then task.*), a key that moved
+    (``MOVED_KEYS``) under its old name, so that the labels of committed tables keep their order."""
+    return FORMER_NAMES.get(key, key)
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -165,7 +174,7 @@ def settings(runs: list[Run]) -> list[Setting]:
         ]
         if optimizer not in TABLE1_VALUES:
             varying += [k for k in REFERENCE_KEYS if k not in varying and any(k in c for c in configs)]
-        varying.sort()  # one order in every label, by key: optimizer.*, then study.*, then task.*
+        varying.sort(key=label_order)
         own: dict[str, Setting] = {}
         for run, config in zip(members, configs):
             values = {k: config.get(k) for k in varying}

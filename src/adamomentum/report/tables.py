@@ -196,7 +196,7 @@ START = "optimizer.initial_accumulator_value"
 
 # The baselines' lr schedule varies among their runs once a decayed adaptive run joins them (the campaign's
 # same-schedule runs): a key only one side varies in does not tell a pair apart.
-ONE_SIDED_KEYS = {"optimizer.lr_decay"}
+ONE_SIDED_KEYS = {"trainer.lr_decay"}
 
 
 def _agree(ours: dict[str, Any], theirs: dict[str, Any], ignoring: str | None = None) -> bool:
