@@ -94,7 +94,7 @@ def test_overrides_reach_the_config() -> None:
     assert build_like_train_run(cfg).param_groups[0]["momentum"] == 0.3
 
 
-def test_the_trainer_group_holds_the_whole_schedule_and_the_optimizer_only_constructor_arguments() -> None:
+def test_the_groups_mirror_what_they_build_and_the_optimizer_holds_only_constructor_arguments() -> None:
     from dataclasses import fields
 
     from adamomentum.trainer import TrainingSchedule
@@ -104,6 +104,7 @@ def test_the_trainer_group_holds_the_whole_schedule_and_the_optimizer_only_const
         for name in OPTIMIZER_NAMES:
             cfg = compose_cfg([f"task={task}", f"optimizer={name}"])
             assert set(cfg.trainer) == {f.name for f in fields(TrainingSchedule)}
+            assert set(cfg.model) == {"embedding_dim", "hidden_size", "num_layers", "dropout", "init_range"}
             assert set(cfg.optimizer) - {"name", "extra"} <= arguments
     assert compose_cfg(["task=ner"]).trainer.epochs == 30 and compose_cfg(["task=ptb"]).trainer.epochs == 13
 
@@ -183,8 +184,8 @@ CLI_TRAIN_OVERRIDES = [
     "task.download=false",
     "trainer.max_batches=2",
     "trainer.eval_interval=null",
-    "task.embedding_dim=8",
-    "task.hidden_size=8",
+    "model.embedding_dim=8",
+    "model.hidden_size=8",
     "task.batch_size=4",
     "task.eval_batch_size=4",
     "threads=1",

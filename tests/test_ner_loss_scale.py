@@ -25,7 +25,8 @@ MSRA_DIR = os.environ.get("MSRA_DIR")
 
 def build_task(data_dir: Path, *overrides: str) -> NERTask:
     torch.manual_seed(5)  # the same initial weights for every reduction
-    return NERTask(compose_cfg([*SMALL_NER, f"task.data_dir={data_dir}", *overrides]).task, CPU, seed=5)
+    cfg = compose_cfg([*SMALL_NER, f"task.data_dir={data_dir}", *overrides])
+    return NERTask(cfg.task, cfg.model, CPU, seed=5)
 
 
 def padded_batch(task: NERTask) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

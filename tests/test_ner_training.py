@@ -30,7 +30,8 @@ def train(tmp_path: Path, data_dir: Path, *overrides: str, name: str = "run") ->
 
 def build_task(data_dir: Path, *overrides: str, seed: int = 0) -> NERTask:
     torch.manual_seed(seed)
-    return NERTask(ner_cfg(data_dir, *overrides).task, CPU, seed)
+    cfg = ner_cfg(data_dir, *overrides)
+    return NERTask(cfg.task, cfg.model, CPU, seed)
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +163,8 @@ def test_bucketing_lowers_padding(tmp_path: Path, varied_ner: Path) -> None:
             "trainer.epochs=1",
             f"task.bucket_by_length={bucket}",
             "trainer.log_interval=100",
-            "task.embedding_dim=8",
-            "task.hidden_size=8",
+            "model.embedding_dim=8",
+            "model.hidden_size=8",
             name=f"bucket_{bucket}",
         )
         fractions[bucket] = summary["padding_fraction"]

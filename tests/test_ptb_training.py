@@ -33,7 +33,8 @@ def train(tmp_path: Path, data_dir: Path, *overrides: str, name: str = "run") ->
 
 def build_task(data_dir: Path, *overrides: str, seed: int = 0) -> PTBTask:
     torch.manual_seed(seed)
-    return PTBTask(ptb_cfg(data_dir, *overrides).task, CPU)
+    cfg = ptb_cfg(data_dir, *overrides)
+    return PTBTask(cfg.task, cfg.model, CPU)
 
 
 # ---------------------------------------------------------------- learning and logging
@@ -304,7 +305,7 @@ def test_batches_walk_down_the_columns_with_shifted_targets(tiny_ptb: Path) -> N
 
 def test_hidden_state_is_carried_detached_and_reset_each_epoch(tiny_ptb: Path) -> None:
     # Large weights, so that the state carried in changes the next batch's scores visibly.
-    task = build_task(tiny_ptb, "task.init_range=1.0")
+    task = build_task(tiny_ptb, "model.init_range=1.0")
     model = task.model
     batches = task.train_batches(1)
     b0, b1 = next(batches), next(batches)
@@ -416,10 +417,8 @@ def test_zaremba_lr_decay_per_epoch(tmp_path: Path, tiny_ptb: Path) -> None:
 
 
 def test_train_fraction_is_a_prefix_of_the_text_with_the_full_vocabulary(tiny_ptb: Path) -> None:
-    full = PTBTask(compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}"]).task, torch.device("cpu"))
-    quarter = PTBTask(
-        compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "task.train_fraction=0.25"]).task, torch.device("cpu")
-    )
+    full = build_task(tiny_ptb)
+    quarter = build_task(tiny_ptb, "task.train_fraction=0.25")
     assert quarter.vocab_size == full.vocab_size
     # Column 0 of the batchified quarter is the first quarter-of-a-column of the text.
     rows = quarter.train_data.shape[0]

@@ -301,10 +301,10 @@ def test_resuming_with_a_changed_model_config_is_refused(tmp_path):
     run_dir = short_run(tmp_path, "trainer.max_batches=30")
     (run_dir / "summary.json").unlink()  # as if it had been interrupted
     proc = run_cli(
-        [sys.executable, "-m", "adamomentum.train", f"resume={run_dir}", "task.hidden_size=32"], cwd=tmp_path
+        [sys.executable, "-m", "adamomentum.train", f"resume={run_dir}", "model.hidden_size=32"], cwd=tmp_path
     )
     assert proc.returncode == 2
-    assert "task.hidden_size: 16 -> 32" in proc.stderr
+    assert "model.hidden_size: 16 -> 32" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -540,7 +540,7 @@ def test_divergence_is_found_at_the_same_step_when_checks_are_deferred(tmp_path)
     results = {}
     for every_step in (True, False):
         torch.manual_seed(0)
-        task = PTBTask(cfg.task, torch.device("cpu"))
+        task = PTBTask(cfg.task, cfg.model, torch.device("cpu"))
         optimizer = torch.optim.SGD(task.model.parameters(), lr=1e38)
         schedule = TrainingSchedule(
             epochs=1,

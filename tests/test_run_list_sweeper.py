@@ -18,9 +18,9 @@ from adamomentum.config import CONFIG_DIR
 TINY_MODEL = [
     "task.download=false",
     "task.verify=false",
-    "task.embedding_dim=8",
-    "task.hidden_size=8",
-    "task.num_layers=1",
+    "model.embedding_dim=8",
+    "model.hidden_size=8",
+    "model.num_layers=1",
     "task.batch_size=4",
     "task.eval_batch_size=4",
     "task.bptt=5",
@@ -89,11 +89,10 @@ def test_the_study_trains_each_listed_run_once_and_a_relaunch_skips_them(tmp_pat
     assert summaries["sgd", "seed=1"]["config"]["optimizer"]["initial_accumulator_value"] is None
     # The directory names the overrides that make the setting, never the evaluation schedule.
     dirs = [p.parent.relative_to(sweep).parts for p in sweep.rglob("summary.json")]
-    assert [
-        d[2].startswith("checkpoint_interval=null,optimizer.initial_accumulator_value=0.1,")
-        for d in dirs
-        if d[0] == "adamomentum"
-    ] == [True, True]
+    assert ["optimizer.initial_accumulator_value=0.1" in d[2].split(",") for d in dirs if d[0] == "adamomentum"] == [
+        True,
+        True,
+    ]
     assert not any("eval_interval" in d[2] for d in dirs)
 
     again = run_study(args, tmp_path)

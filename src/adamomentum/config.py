@@ -65,17 +65,25 @@ class TrainerConfig:
 
 
 @dataclass
-class TaskConfig:
-    """What both tasks set: model size and data."""
+class ModelConfig:
+    """The task's network (``adamomentum.models``: LSTMLanguageModel for PTB, BiLSTMTagger for NER): the paper's
+    sizes, Zaremba's initialisation, no dropout (docs/paper-choices.md)."""
 
-    name: str = MISSING
-    batch_size: int = 20
-    eval_batch_size: int = 20
     embedding_dim: int = 256
     hidden_size: int = 256
     num_layers: int = 2
     dropout: float = 0.0
+    # Every weight and bias uniform in [-init_range, init_range].
     init_range: float = 0.1
+
+
+@dataclass
+class TaskConfig:
+    """What both tasks set: their data and batches."""
+
+    name: str = MISSING
+    batch_size: int = 20
+    eval_batch_size: int = 20
     # Train on this share of the training split (PTB: its first tokens, contiguous;
     # NER: a sample of sentences drawn with split_seed). The vocabulary stays that
     # of the whole training split, so runs at different fractions stay comparable.
@@ -149,6 +157,7 @@ class StudyConfig:
 @dataclass
 class Config:
     task: Any = MISSING
+    model: ModelConfig = MISSING
     optimizer: OptimizerConfig = MISSING
     trainer: TrainerConfig = MISSING
     study: StudyConfig = field(default_factory=StudyConfig)
@@ -185,9 +194,14 @@ def flatten(node: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# Keys that moved after runs stored their configs (summary.json, a checkpoint, .hydra/config.yaml): the schedule
-# left the task and the optimizer for the trainer group. ``upgrade_stored`` reads such a config in today's keys.
+# Keys that moved after runs stored their configs (summary.json, a checkpoint, .hydra/config.yaml): the network's
+# sizes left the task for the model group, the schedule left the task and the optimizer for the trainer group.
+# ``upgrade_stored`` reads such a config in today's keys.
 MOVED_KEYS = {
+    **{
+        f"task.{leaf}": f"model.{leaf}"
+        for leaf in ("embedding_dim", "hidden_size", "num_layers", "dropout", "init_range")
+    },
     **{
         f"task.{leaf}": f"trainer.{leaf}"
         for leaf in (
@@ -240,12 +254,14 @@ def by_scale(full: Any, small: Any, *, _root_: Any) -> Any:
 
 
 def schema_keys(node: str) -> set[str] | None:
-    """The keys the schema gives ``node`` ("" for the top level, "optimizer", "trainer", "task", "study"): every task's
+    """The keys the schema gives ``node`` ("" for the top level, "model", "optimizer", "trainer", "task",
+    "study"): every task's
     for "task"; None for a node the schema leaves open."""
     from dataclasses import fields
 
     schemas: dict[str, tuple[type, ...]] = {
         "": (Config,),
+        "model": (ModelConfig,),
         "optimizer": (OptimizerConfig,),
         "trainer": (TrainerConfig,),
         "task": (PTBTaskConfig, NERTaskConfig),
@@ -266,6 +282,7 @@ def register_configs() -> None:
     """The schemas the configs name: before Hydra composes a config."""
     cs = ConfigStore.instance()
     cs.store(name="config_schema", node=Config)
+    cs.store(group="schema/model", name="model", node=ModelConfig)
     cs.store(group="schema/optimizer", name="optimizer", node=OptimizerConfig)
     cs.store(group="schema/trainer", name="trainer", node=TrainerConfig)
     cs.store(group="schema/task", name="ptb", node=PTBTaskConfig)

@@ -84,7 +84,7 @@ def optimizer_from_config(cfg: DictConfig, params: Iterable[torch.Tensor]) -> Op
 
 def build_trainer(cfg: DictConfig, run_dir: Path, device: torch.device, commit: str | None = None) -> Trainer:
     """The task, its optimizer and schedules, and the loop, as ``cfg`` says."""
-    task = build_task(cfg.task, device, cfg.seed)
+    task = build_task(cfg.task, cfg.model, device, cfg.seed)
     optimizer = optimizer_from_config(cfg, task.model.parameters())
     return Trainer(
         task,

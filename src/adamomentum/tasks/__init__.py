@@ -12,14 +12,15 @@ from adamomentum.trainer import Task
 TASKS = ("ptb", "ner")
 
 
-def build_task(cfg: Any, device: torch.device, seed: int) -> Task:
-    """The task named by ``cfg.name`` (the ``task`` config group)."""
+def build_task(cfg: Any, model: Any, device: torch.device, seed: int) -> Task:
+    """The task named by ``cfg.name`` (the ``task`` config group) with its network as ``model`` (the ``model``
+    group) says."""
     if cfg.name == "ptb":
         from adamomentum.tasks.ptb import PTBTask
 
-        return PTBTask(cfg, device)
+        return PTBTask(cfg, model, device)
     if cfg.name == "ner":
         from adamomentum.tasks.ner import NERTask
 
-        return NERTask(cfg, device, seed)
+        return NERTask(cfg, model, device, seed)
     raise ConfigError(f"Unknown task {cfg.name!r}; choose one of: {', '.join(TASKS)} (task=<name>).")

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from adamomentum.config import NERTaskConfig
+from adamomentum.config import ModelConfig, NERTaskConfig
 from adamomentum.data.ner import Sentence, build_vocab, load_ner, sample_in_order
 from adamomentum.errors import ConfigError
 from adamomentum.measures import VALID_F1
@@ -68,7 +68,7 @@ class NERTask:
         "test_entity_f1": "f1/test_entity",
     }
 
-    def __init__(self, cfg: NERTaskConfig, device: torch.device, seed: int) -> None:
+    def __init__(self, cfg: NERTaskConfig, model: ModelConfig, device: torch.device, seed: int) -> None:
         if cfg.loss_reduction not in LOSS_REDUCTIONS:
             raise ConfigError(
                 f"task.loss_reduction={cfg.loss_reduction!r} is not an NER loss reduction; use "
@@ -112,11 +112,11 @@ class NERTask:
         self.model = BiLSTMTagger(
             len(self.vocab),
             len(self.tag_names),
-            cfg.embedding_dim,
-            cfg.hidden_size,
-            cfg.num_layers,
-            cfg.dropout,
-            cfg.init_range,
+            model.embedding_dim,
+            model.hidden_size,
+            model.num_layers,
+            model.dropout,
+            model.init_range,
             padding_idx=PAD_ID,
         ).to(device)
         self.padding_stats = {"real_tokens": 0, "padded_tokens": 0}

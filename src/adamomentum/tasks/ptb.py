@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from adamomentum.config import PTBTaskConfig
+from adamomentum.config import ModelConfig, PTBTaskConfig
 from adamomentum.data.ptb import batchify, load_ptb
 from adamomentum.errors import ConfigError
 from adamomentum.measures import VALID_PPL
@@ -34,7 +34,7 @@ class PTBTask:
     selection = VALID_PPL
     tensorboard_tags = {"valid_ppl": "ppl/valid", "test_ppl": "ppl/test"}
 
-    def __init__(self, cfg: PTBTaskConfig, device: torch.device) -> None:
+    def __init__(self, cfg: PTBTaskConfig, model: ModelConfig, device: torch.device) -> None:
         if cfg.loss_reduction not in LOSS_REDUCTIONS:
             raise ConfigError(f"task.loss_reduction={cfg.loss_reduction!r} is not one of {', '.join(LOSS_REDUCTIONS)}.")
         self.cfg = cfg
@@ -47,7 +47,7 @@ class PTBTask:
         self.test_data = batchify(corpus.test, cfg.eval_batch_size).to(device)
         self.test_stream = batchify(corpus.test, cfg.final_test_batch_size).to(device)
         self.model = LSTMLanguageModel(
-            self.vocab_size, cfg.embedding_dim, cfg.hidden_size, cfg.num_layers, cfg.dropout, cfg.init_range
+            self.vocab_size, model.embedding_dim, model.hidden_size, model.num_layers, model.dropout, model.init_range
         ).to(device)
         self.hidden = self.model.init_hidden(cfg.batch_size)
 
