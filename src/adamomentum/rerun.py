@@ -34,13 +34,13 @@ from adamomentum.config import CONFIG_DIR
 from adamomentum.errors import UserError
 from adamomentum.process import device_description
 from adamomentum.run import set_up_trainer
-from adamomentum.summary import RunSummary
+from adamomentum.summary import METRICS, RunSummary
 
 
 def read_run(run_dir: Path) -> tuple[RunSummary, list[dict[str, Any]]]:
     try:
         summary = RunSummary.read(run_dir)
-        lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        lines = (run_dir / METRICS).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError as e:
         raise UserError(
             f"{e.filename} is missing: pass a run directory holding summary.json and metrics.jsonl."

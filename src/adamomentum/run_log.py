@@ -16,9 +16,9 @@ from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-log = logging.getLogger(__name__)
+from adamomentum.summary import METRICS
 
-METRICS = "metrics.jsonl"
+log = logging.getLogger(__name__)
 
 
 def rewrite_metrics(run_dir: Path, records: Iterable[dict[str, Any]]) -> None:

@@ -10,7 +10,11 @@ from typing import Any
 
 from adamomentum.config import upgrade_stored
 
+# The records of a run directory: this summary, one line per evaluation (run_log.RunLog), and the log Hydra
+# writes for the job named train (adamomentum.train).
 SUMMARY = "summary.json"
+METRICS = "metrics.jsonl"
+TRAIN_LOG = "train.log"
 # How a run ended: trained to its end, or stopped at a non-finite loss or gradient. Anything else is a run
 # still training (the report's "unfinished (step ..., epoch ...)").
 FINISHED = ("completed", "diverged")

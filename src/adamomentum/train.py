@@ -23,12 +23,14 @@ except ModuleNotFoundError as missing:  # a torch-only install: the optimizer wo
         "'adamomentum[experiments]' (make venv installs everything); the optimizer alone needs only torch."
     )
 
+from adamomentum.checkpoint import CHECKPOINT, PREVIOUS
 from adamomentum.config import CONFIG_DIR, MOVED_KEYS, schema_keys
 from adamomentum.errors import ConfigError, UserError
 from adamomentum.process import bf16_refusal, resolve_device, threads_per_worker
 from adamomentum.resume import config_for_resume, hydra_value, unquoted
 from adamomentum.run import run, validate
 from adamomentum.signals import Interrupted
+from adamomentum.summary import METRICS, SUMMARY
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base=None)
@@ -55,7 +57,7 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 
 # What a run directory holds once training has started; one without them is only a failed start's.
-RUN_RECORDS = ("checkpoint.pt", "checkpoint.prev.pt", "metrics.jsonl", "summary.json")
+RUN_RECORDS = (CHECKPOINT, PREVIOUS, METRICS, SUMMARY)
 
 
 def _remove_if_nothing_ran(run_dir: Path) -> None:

@@ -15,6 +15,7 @@ from adamomentum.report.measures import TaskDescription
 from adamomentum.report.paper import optimizer_name
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import Setting
+from adamomentum.summary import TRAIN_LOG
 
 EARLY_BATCHES = 1000
 # The trainer's window line: "epoch 1 step 100/30199: loss 15.2941, 3308 tokens/s, ..."
@@ -25,7 +26,7 @@ def loss_windows(run: Run) -> dict[int, float] | None:
     """The mean training loss per token of each log window, by the step that ends it, from the run's
     train.log (a resumed run logs some windows twice, bit for bit alike: the first is kept); None where
     the run has no train.log."""
-    path = run.path / "train.log"
+    path = run.path / TRAIN_LOG
     if not path.exists():
         return None
     windows: dict[int, float] = {}

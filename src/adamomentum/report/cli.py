@@ -9,6 +9,7 @@ from pathlib import Path
 from adamomentum.report import __doc__ as package_doc
 from adamomentum.report.runs import find_runs
 from adamomentum.report.write import write_report
+from adamomentum.summary import SUMMARY
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,6 +30,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     runs = find_runs(args.runs)
     if args.finished:
-        runs = [r for r in runs if (r.path / "summary.json").exists()]
+        runs = [r for r in runs if (r.path / SUMMARY).exists()]
     report = write_report(runs, args.out, args.task)
     print(f"wrote {report}", file=sys.stderr)

@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from adamomentum.config import register_resolvers, upgrade_stored
 from adamomentum.report.measures import TASKS
 from adamomentum.report.paper import OPTIMIZER_ORDER
-from adamomentum.summary import RunSummary
+from adamomentum.summary import METRICS, SUMMARY, RunSummary
 
 
 @dataclass
@@ -70,12 +70,12 @@ def find_runs(roots: list[Path]) -> list[Run]:
     for root in roots:
         if not root.exists():
             raise SystemExit(f"error: {root} does not exist; pass run directories or folders that hold them.")
-        for metrics_path in sorted({*root.rglob("summary.json"), *root.rglob("metrics.jsonl")}):
+        for metrics_path in sorted({*root.rglob(SUMMARY), *root.rglob(METRICS)}):
             run_dir = metrics_path.parent
-            if metrics_path.name == "metrics.jsonl" and (run_dir / "summary.json").exists():
+            if metrics_path.name == METRICS and (run_dir / SUMMARY).exists():
                 continue
-            metrics = read_metrics(run_dir / "metrics.jsonl")
-            if (run_dir / "summary.json").exists():
+            metrics = read_metrics(run_dir / METRICS)
+            if (run_dir / SUMMARY).exists():
                 summary = RunSummary.read(run_dir)
             elif metrics and (run_dir / ".hydra" / "config.yaml").exists():
                 summary = unfinished_summary(run_dir, metrics)

@@ -24,6 +24,7 @@ from adamomentum.report.settings import Setting, comparable_with_paper, flat_con
 from adamomentum.report.statistics import grid_words, select_best_valid
 from adamomentum.report.tables import comparison_table, provenance, runs_table, seed_table, within_paper
 from adamomentum.report.verdict import verdict_section
+from adamomentum.summary import METRICS, SUMMARY, TRAIN_LOG
 
 NOT_COMPARABLE = (
     "Runs at `study.scale=small`, on a share of the training data, with a batch limit, or (NER) on another corpus "
@@ -91,7 +92,7 @@ def copy_runs(runs: list[Run], out: Path) -> None:
         if dest.resolve() == run.path.resolve():
             continue
         dest.mkdir(parents=True, exist_ok=True)
-        for name in ("summary.json", "metrics.jsonl", "train.log"):
+        for name in (SUMMARY, METRICS, TRAIN_LOG):
             if (run.path / name).exists():
                 shutil.copyfile(run.path / name, dest / name)
 
