@@ -106,7 +106,7 @@ reproduce-ner: venv ## Chinese NER, Figure 2, on OntoNotes (licensed; see docs/e
 NER_MSRA_OUT ?= outputs/report-ner-msra
 reproduce-ner-msra: ## the NER stand-in on MSRA_DIR (per-token mean loss, as results/ner-msra); report into NER_MSRA_OUT
 	$(MAKE) reproduce-ner NER_SWEEP=outputs/reproduce-ner-msra NER_OUT=$(NER_MSRA_OUT) \
-		ARGS="task.source=columns task.data_dir=$(MSRA_DIR) task.max_train_sentences=14700 task.loss_reduction=mean $(ARGS)"
+		ARGS="data.source=columns data.data_dir=$(MSRA_DIR) data.max_train_sentences=14700 task.loss_reduction=mean $(ARGS)"
 
 # A verdict: $(1) the experiment (conf/experiment/$(1).yaml), $(2) runs at a time, $(3) the corpus, $(4) the
 # variable naming the report folder. Relaunching skips finished runs and resumes the others; the report
@@ -114,7 +114,7 @@ reproduce-ner-msra: ## the NER stand-in on MSRA_DIR (per-token mean loss, as res
 define verdict
 	@$(MAKE) --no-print-directory refuse-committed OUT=$($(4)) VARIABLE=$(4)
 	$(BIN)/python -m adamomentum.train experiment=$(1) hydra/launcher=joblib hydra.launcher.n_jobs=$(2) \
-		task.data_dir=$(3) progress=false $(ARGS)
+		data.data_dir=$(3) progress=false $(ARGS)
 	$(BIN)/python -m adamomentum.report --finished --out $($(4)) outputs/study/$(1)-full
 endef
 
@@ -146,7 +146,7 @@ campaign: venv ## issue 34: same schedule, more seeds, bf16, data scale, lr tuni
 			if [ $$experiment = ptb_bf16 ] && ! $(HAS_BF16); then \
 				echo "lane $$lane: ptb_bf16 skipped, this CPU has no bf16 instructions"; continue; \
 			fi; \
-			$(BIN)/python -m adamomentum.train experiment=$$experiment task.data_dir=$(PTB_DIR) threads=1 \
+			$(BIN)/python -m adamomentum.train experiment=$$experiment data.data_dir=$(PTB_DIR) threads=1 \
 				progress=false $(ARGS) || exit 1; \
 		done ) & pids="$$pids $$!"; \
 	done; status=0; for pid in $$pids; do wait $$pid || status=1; done; exit $$status

@@ -89,7 +89,7 @@ def trainer_worker(overrides: list[str], batches: int, evaluate: bool) -> dict[s
         "steps": result.steps,
     }
     if cfg.task.name == "ptb":
-        tokens_per_batch = cfg.task.batch_size * cfg.task.bptt
+        tokens_per_batch = cfg.data.batch_size * cfg.data.bptt
         out["window_ms_per_batch"] = [1e3 * tokens_per_batch / t for t in window_tokens_per_s]
     if evaluate and result.history:
         out["valid_ppl"] = result.history[-1].get("valid_ppl")
@@ -99,7 +99,7 @@ def trainer_worker(overrides: list[str], batches: int, evaluate: bool) -> dict[s
             out["eval_tokens_per_s"] = eval_tokens / result.eval_time_s
     if cfg.task.name == "ner":
         stats = task.padding_stats
-        out["sentences_per_s"] = result.steps * cfg.task.batch_size / result.train_time_s
+        out["sentences_per_s"] = result.steps * cfg.data.batch_size / result.train_time_s
         out["padding_percent"] = 100 * (1 - stats["real_tokens"] / stats["padded_tokens"])
     return out
 
@@ -230,7 +230,7 @@ def part_loop(a: argparse.Namespace) -> None:
         {
             "plain loop (pytorch/examples)": plain,
             "plain loop, trainer's environment": [*plain, "--environment", "trainer"],
-            "trainer": ["--worker", "trainer", "--batches", batches, "--", *PTB, f"task.data_dir={a.data_dir}"],
+            "trainer": ["--worker", "trainer", "--batches", batches, "--", *PTB, f"data.data_dir={a.data_dir}"],
             "trainer, keep_freed_memory=false": [
                 "--worker",
                 "trainer",
@@ -238,7 +238,7 @@ def part_loop(a: argparse.Namespace) -> None:
                 batches,
                 "--",
                 *PTB,
-                f"task.data_dir={a.data_dir}",
+                f"data.data_dir={a.data_dir}",
                 "keep_freed_memory=false",
             ],
         },
@@ -260,7 +260,7 @@ def part_loop(a: argparse.Namespace) -> None:
 
 
 def part_eval(a: argparse.Namespace) -> None:
-    args = ["--worker", "trainer", "--batches", str(a.batches), "--evaluate", "--", *PTB, f"task.data_dir={a.data_dir}"]
+    args = ["--worker", "trainer", "--batches", str(a.batches), "--evaluate", "--", *PTB, f"data.data_dir={a.data_dir}"]
     results = alternate({"trainer, evaluation at the end": args}, a.repeats)
     for r in results["trainer, evaluation at the end"]:
         r["eval_share_percent"] = 100 * r["eval_s"] / (500 * r["ms_per_batch"] / 1e3)
@@ -278,7 +278,7 @@ def part_memory(a: argparse.Namespace) -> None:
             "-m",
             "adamomentum.train",
             *PTB,
-            f"task.data_dir={a.data_dir}",
+            f"data.data_dir={a.data_dir}",
             f"trainer.max_batches={a.batches * 2}",
             f"trainer.eval_interval={a.batches}",
             "progress=false",
@@ -308,7 +308,7 @@ def bf16_refused() -> bool:
 def part_bf16(a: argparse.Namespace) -> None:
     if bf16_refused():
         return
-    base = ["--worker", "trainer", "--batches", str(a.batches), "--", *PTB, f"task.data_dir={a.data_dir}", *a.overrides]
+    base = ["--worker", "trainer", "--batches", str(a.batches), "--", *PTB, f"data.data_dir={a.data_dir}", *a.overrides]
     results = alternate({"float32": base, "bf16": [*base, "precision=bf16"]}, a.repeats)
     table(results, ["ms_per_batch"])
     ratio = median(results, "bf16", "ms_per_batch") / median(results, "float32", "ms_per_batch")
@@ -331,7 +331,7 @@ def part_bf16_epoch(a: argparse.Namespace) -> None:
         "--evaluate",
         "--",
         *PTB,
-        f"task.data_dir={a.data_dir}",
+        f"data.data_dir={a.data_dir}",
         "trainer.epochs=1",
         "threads=1",
     ]
@@ -357,7 +357,7 @@ def part_subnormal(a: argparse.Namespace) -> None:
         "task=ptb",
         "optimizer=adamomentum",
         "device=cpu",
-        f"task.data_dir={a.data_dir}",
+        f"data.data_dir={a.data_dir}",
         "threads=1",
     ]
     results = side_by_side({"flush_denormal=true": base, "flush_denormal=false": [*base, "flush_denormal=false"]})
@@ -387,9 +387,9 @@ def part_ner(a: argparse.Namespace) -> None:
         "task=ner",
         "optimizer=adamomentum",
         "device=cpu",
-        "task.source=columns",
-        f"task.data_dir={a.msra_dir}",
-        "task.max_train_sentences=14700",
+        "data.source=columns",
+        f"data.data_dir={a.msra_dir}",
+        "data.max_train_sentences=14700",
     ]
     results = alternate({"NER trainer": args}, a.repeats)
     table(results, ["ms_per_batch", "sentences_per_s", "padding_percent"])

@@ -73,7 +73,7 @@ class Setup:
 TASKS = {
     "ptb": Setup(
         "the Penn Treebank",
-        ("task=ptb", "trainer.eval_interval=null", "task.final_test_batch_size=20"),
+        ("task=ptb", "trainer.eval_interval=null", "data.final_test_batch_size=20"),
         "decoder",
         {"embedding.weight": "embedding", "lstm.weight_hh_l0": "LSTM W_hh layer 1", "decoder.weight": "decoder"},
         ("valid_ppl", "test_ppl"),
@@ -89,7 +89,7 @@ TASKS = {
     ),
     "ner": Setup(
         "MSRA (Chinese NER)",
-        ("task=ner", "task.source=columns", "task.max_train_sentences=14700", "task.loss_reduction=sum_over_time"),
+        ("task=ner", "data.source=columns", "data.max_train_sentences=14700", "task.loss_reduction=sum_over_time"),
         "classifier",
         {
             "embedding.weight": "embedding",
@@ -188,7 +188,7 @@ def diagnose(
                 "threads=1",
                 "progress=false",
                 "checkpoint_interval=null",
-                f"task.data_dir={data_dir}",
+                f"data.data_dir={data_dir}",
                 f"trainer.max_batches={batches}",
                 *overrides,
             ],

@@ -25,8 +25,8 @@ ADAMOMENTUM_TEST_DEVICE=cuda timeout 180 "$PY" -m pytest -q -p no:cacheprovider 
     tests/test_optim.py tests/test_ptb_training.py tests/test_ner_training.py 2>&1 | tail -n 15
 
 epoch() {  # epoch <optimizer> <run dir>
-    "$PY" -m adamomentum.train task=ptb optimizer="$1" device=cuda trainer.epochs=1 task.data_dir="$PTB" \
-        task.download=false progress=false checkpoint_interval=null hydra.run.dir="$2" >"$2.log" 2>&1
+    "$PY" -m adamomentum.train task=ptb optimizer="$1" device=cuda trainer.epochs=1 data.data_dir="$PTB" \
+        data.download=false progress=false checkpoint_interval=null hydra.run.dir="$2" >"$2.log" 2>&1
 }
 
 echo "== one epoch each, alone"

@@ -22,7 +22,7 @@ from pathlib import Path
 from adamomentum.data.ner.columns import read_columns
 from adamomentum.data.ner.corpus import RawSentence
 
-MIN_LENGTH, MAX_LENGTH = 2, 80  # NERTaskConfig's defaults
+MIN_LENGTH, MAX_LENGTH = 2, 80  # NERDataConfig's defaults
 
 
 def write_columns(path: Path, sentences: list[RawSentence]) -> None:

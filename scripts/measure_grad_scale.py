@@ -49,10 +49,10 @@ QUANTILES = (0.1, 0.5, 0.9)
 
 def settings(ptb_dir: str, msra_dir: str) -> dict[str, list[str]]:
     """Each setting's overrides; the NER ones are the MSRA stand-in's (train capped at 14,700)."""
-    ner = ["task=ner", "task.source=columns", f"task.data_dir={msra_dir}", "task.max_train_sentences=14700"]
+    ner = ["task=ner", "data.source=columns", f"data.data_dir={msra_dir}", "data.max_train_sentences=14700"]
     return {
-        "ptb-sum_over_time": ["task=ptb", f"task.data_dir={ptb_dir}", "task.loss_reduction=sum_over_time"],
-        "ptb-mean": ["task=ptb", f"task.data_dir={ptb_dir}", "task.loss_reduction=mean"],
+        "ptb-sum_over_time": ["task=ptb", f"data.data_dir={ptb_dir}", "task.loss_reduction=sum_over_time"],
+        "ptb-mean": ["task=ptb", f"data.data_dir={ptb_dir}", "task.loss_reduction=mean"],
         "ner-mean": [*ner, "task.loss_reduction=mean"],
         "ner-sum_over_time": [*ner, "task.loss_reduction=sum_over_time"],
     }
@@ -151,7 +151,7 @@ def measure(overrides: list[str], optimizer: str, batches: int, g0: float, threa
         "clip_grad_norm": cfg.trainer.clip_grad_norm,
         "g0": g0,
         "batches": len(norms),
-        "batch_size": cfg.task.batch_size,
+        "batch_size": cfg.data.batch_size,
         "mean_tokens_per_batch": sum(recorder.token_counts) / len(recorder.token_counts),
         "grad_norm_before_clipping": {
             "first": norms[0],

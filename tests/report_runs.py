@@ -155,7 +155,7 @@ def write_paper_runs(
     root: Path, finals: dict[tuple[str, float | None], list[float]], first_seed: int = 0, **extra: Any
 ) -> Path:
     """PTB runs of Table 1's values, one per final test perplexity of each (optimizer, G_0), seeds from
-    ``first_seed`` on, with the flat config values ``extra`` (``**{"task.train_fraction": 0.25}``) and the lr factor
+    ``first_seed`` on, with the flat config values ``extra`` (``**{"data.train_fraction": 0.25}``) and the lr factor
     and training share every run records: three evaluations descending to it, valid 4% above test; an infinite
     one diverged."""
     for (optimizer, start), values in finals.items():
@@ -167,7 +167,7 @@ def write_paper_runs(
                     "seed": seed,
                     "study.scale": "full",
                     "study.lr_factor": 1.0,
-                    "task.train_fraction": 1.0,
+                    "data.train_fraction": 1.0,
                     "optimizer.initial_accumulator_value": start,
                     **extra,
                 }

@@ -11,7 +11,7 @@ against tests/fixtures/config_snapshot.json:
   it (``differs``) and the keys it lacks (``absent``), which keeps it small;
 - for each task x optimizer, the resolved, flattened config of ``task=<task> optimizer=<optimizer>``.
 
-Machine-dependent values: every ``${oc.env:NAME,default}`` in conf/ (today PTB_DIR in task.data_dir) is composed
+Machine-dependent values: every ``${oc.env:NAME,default}`` in conf/ (today PTB_DIR in data.data_dir) is composed
 with NAME unset, so the snapshot holds the default written in conf/ on every machine and in CI. ``device`` and
 ``threads`` need nothing: the config holds ``auto`` and ``null``, which only a run resolves.
 

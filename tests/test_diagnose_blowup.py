@@ -34,7 +34,7 @@ def trained(task: str, data: Path, observe: bool, tmp_path: Path, every: int = 1
     cfg = compose_cfg(
         [
             *small,
-            f"task.data_dir={data}",
+            f"data.data_dir={data}",
             "trainer.max_batches=20",
             "optimizer=adamomentum",
             "checkpoint_interval=null",

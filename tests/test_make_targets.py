@@ -62,20 +62,20 @@ def test_help_lists_every_target_and_the_variables_a_user_sets():
         ("reproduce-ptb", ["PTB_OUT=outputs/mine"], ["--out outputs/mine"]),
         (
             "reproduce-ner",
-            ["NER_OUT=outputs/mine-ner", "ARGS=task.source=columns"],
-            ["--out outputs/mine-ner", "task.source=columns"],
+            ["NER_OUT=outputs/mine-ner", "ARGS=data.source=columns"],
+            ["--out outputs/mine-ner", "data.source=columns"],
         ),
         (
             "reproduce-ner-msra",
             ["MSRA_DIR=/corpora/msra", "NER_MSRA_OUT=outputs/msra"],
-            ["task.data_dir=/corpora/msra", "--out outputs/msra"],
+            ["data.data_dir=/corpora/msra", "--out outputs/msra"],
         ),
         (
             "reproduce-ptb-verdict",
             ["PTB_DIR=/corpora/ptb", "JOBS=3"],
-            ["task.data_dir=/corpora/ptb", "hydra.launcher.n_jobs=3"],
+            ["data.data_dir=/corpora/ptb", "hydra.launcher.n_jobs=3"],
         ),
-        ("campaign", ["PTB_DIR=/corpora/ptb", "LANES=1"], ["task.data_dir=/corpora/ptb", "seq 1"]),
+        ("campaign", ["PTB_DIR=/corpora/ptb", "LANES=1"], ["data.data_dir=/corpora/ptb", "seq 1"]),
         (
             "study",
             ["EXPERIMENT=ptb_ablation_eps", "SCALE=small"],
@@ -119,7 +119,7 @@ def test_the_ptb_config_reads_the_corpus_folder_from_ptb_dir(monkeypatch):
 
     monkeypatch.setenv("PTB_DIR", "/corpora/ptb")
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        assert compose("config", overrides=["task=ptb"]).task.data_dir == "/corpora/ptb"
+        assert compose("config", overrides=["task=ptb"]).data.data_dir == "/corpora/ptb"
     monkeypatch.delenv("PTB_DIR")
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        assert compose("config", overrides=["task=ptb"]).task.data_dir == "data/ptb"
+        assert compose("config", overrides=["task=ptb"]).data.data_dir == "data/ptb"

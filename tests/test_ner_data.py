@@ -339,8 +339,8 @@ def test_hub_failure_names_both_local_options(offline_datasets, monkeypatch: pyt
         load_ner("hub")
     message = str(caught.value)
     assert "ontonotes/conll2012_ontonotesv5" in message
-    assert "task.source=conll2012 task.data_dir=" in message
-    assert "task.source=columns task.data_dir=" in message
+    assert "data.source=conll2012 data.data_dir=" in message
+    assert "data.source=columns data.data_dir=" in message
     assert "ConnectionError" in message
 
 
@@ -350,10 +350,10 @@ def test_hub_folder_without_parquet(offline_datasets, tmp_path: Path) -> None:
 
 
 def test_column_files_read_as_the_hub_default_suggest_task_source_columns(offline_datasets, tmp_path: Path) -> None:
-    """``task=ner task.data_dir=<MSRA folder>`` forgets ``task.source=columns``: the message says so."""
+    """``task=ner data.data_dir=<MSRA folder>`` forgets ``data.source=columns``: the message says so."""
     (tmp_path / "msra_train.txt").write_text("张 B-PER\n", encoding="utf-8")
     (tmp_path / "msra_test.txt").write_text("张 B-PER\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"holds text files .*pass task\.source=columns"):
+    with pytest.raises(DataError, match=r"holds text files .*pass data\.source=columns"):
         load_ner("hub", tmp_path)
 
 
@@ -570,7 +570,7 @@ def test_columns_not_utf8_names_line(tmp_path: Path) -> None:
 def test_arguments_are_checked() -> None:
     with pytest.raises(ConfigError, match="hub, conll2012, columns"):
         load_ner("ontonotes", "x")
-    with pytest.raises(ConfigError, match="task.data_dir"):
+    with pytest.raises(ConfigError, match="data.data_dir"):
         load_ner("columns")
     with pytest.raises(ConfigError, match="min_length"):
         load_ner("columns", ".", min_length=5, max_length=4)

@@ -25,8 +25,8 @@ MSRA_DIR = os.environ.get("MSRA_DIR")
 
 def build_task(data_dir: Path, *overrides: str) -> NERTask:
     torch.manual_seed(5)  # the same initial weights for every reduction
-    cfg = compose_cfg([*SMALL_NER, f"task.data_dir={data_dir}", *overrides])
-    return NERTask(cfg.task, cfg.model, CPU, seed=5)
+    cfg = compose_cfg([*SMALL_NER, f"data.data_dir={data_dir}", *overrides])
+    return NERTask(cfg.task, cfg.data, cfg.model, CPU, seed=5)
 
 
 def padded_batch(task: NERTask) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -119,7 +119,7 @@ def test_sum_over_time_trains_through_the_command(tmp_path: Path) -> None:
     cfg = compose_cfg(
         [
             *SMALL_NER,
-            f"task.data_dir={data}",
+            f"data.data_dir={data}",
             "task.loss_reduction=sum_over_time",
             "trainer.epochs=3",
             "trainer.log_interval=5",
@@ -155,8 +155,8 @@ def test_a_first_run_on_a_small_corpus_learns_entities_within_three_epochs(tmp_p
             "-m",
             "adamomentum.train",
             "task=ner",
-            "task.source=columns",
-            f"task.data_dir={data}",
+            "data.source=columns",
+            f"data.data_dir={data}",
             *setting,
             "trainer.epochs=3",
             "threads=1",

@@ -19,7 +19,7 @@ BATCHES_PER_EPOCH = 10  # 40 training sentences in batches of 4
 
 
 def ner_cfg(data_dir: Path, *overrides: str):
-    return compose_cfg([*SMALL_NER, f"task.data_dir={data_dir}", *overrides])
+    return compose_cfg([*SMALL_NER, f"data.data_dir={data_dir}", *overrides])
 
 
 def train(tmp_path: Path, data_dir: Path, *overrides: str, name: str = "run") -> tuple[Path, dict]:
@@ -31,7 +31,7 @@ def train(tmp_path: Path, data_dir: Path, *overrides: str, name: str = "run") ->
 def build_task(data_dir: Path, *overrides: str, seed: int = 0) -> NERTask:
     torch.manual_seed(seed)
     cfg = ner_cfg(data_dir, *overrides)
-    return NERTask(cfg.task, cfg.model, CPU, seed)
+    return NERTask(cfg.task, cfg.data, cfg.model, CPU, seed)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_epoch_batches_cover_every_sentence_once_with_a_ragged_last_batch(tmp_pa
 
     data = write_tiny_ner(tmp_path / "ner", NER_TRAIN_LENGTHS[:38])
     for bucket in ("true", "false"):
-        task = build_task(data, f"task.bucket_by_length={bucket}")
+        task = build_task(data, f"data.bucket_by_length={bucket}")
         batches = task.epoch_batches(1)
         assert len(batches) == task.batches_per_epoch() == 10
         assert sorted(len(b) for b in batches) == [2] + [4] * 9
@@ -161,7 +161,7 @@ def test_bucketing_lowers_padding(tmp_path: Path, varied_ner: Path) -> None:
             tmp_path,
             varied_ner,
             "trainer.epochs=1",
-            f"task.bucket_by_length={bucket}",
+            f"data.bucket_by_length={bucket}",
             "trainer.log_interval=100",
             "model.embedding_dim=8",
             "model.hidden_size=8",
@@ -172,7 +172,7 @@ def test_bucketing_lowers_padding(tmp_path: Path, varied_ner: Path) -> None:
 
     # The expected fractions, from the batches the task draws.
     for bucket in ("true", "false"):
-        task = build_task(varied_ner, f"task.bucket_by_length={bucket}")
+        task = build_task(varied_ner, f"data.bucket_by_length={bucket}")
         lengths = [len(s.tokens) for s in task.train.sentences]
         real = padded = 0
         for batch in task.epoch_batches(1):
@@ -189,17 +189,17 @@ def test_summary_is_written_for_ner(trained: tuple[Path, dict]) -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["task"] == "ner" and summary["status"] == "completed"
     assert summary["padding_fraction"] == returned["padding_fraction"]
-    assert summary["config"]["task"]["source"] == "columns"
+    assert summary["config"]["data"]["source"] == "columns"
 
 
 def test_train_fraction_samples_sentences_and_keeps_the_full_vocabulary(tiny_ner: Path) -> None:
     full = build_task(tiny_ner)
-    half = build_task(tiny_ner, "task.train_fraction=0.5")
+    half = build_task(tiny_ner, "data.train_fraction=0.5")
     assert len(half.train) == len(full.train) // 2
     assert half.vocab == full.vocab
     full_sentences = [s.tokens for s in full.train.sentences]
     assert all(s.tokens in full_sentences for s in half.train.sentences)
-    assert [s.tokens for s in build_task(tiny_ner, "task.train_fraction=0.5").train.sentences] == [
+    assert [s.tokens for s in build_task(tiny_ner, "data.train_fraction=0.5").train.sentences] == [
         s.tokens for s in half.train.sentences
     ]
 

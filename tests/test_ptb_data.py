@@ -90,7 +90,7 @@ def test_sha_mismatch_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         load_ptb(tmp_path, download=False, verify=True)
     message = str(info.value)
     assert "ptb.valid.txt" in message and "0" * 64 in message and good_valid in message
-    assert "verify=False" in message and "task.verify=false" in message and "Delete it" in message
+    assert "verify=False" in message and "data.verify=false" in message and "Delete it" in message
 
 
 def test_verify_checks_token_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ CPU = torch.device("cpu")
 
 
 def ptb_cfg(data_dir: Path, *overrides: str):
-    return compose_cfg([*SMALL_PTB, f"task.data_dir={data_dir}", *overrides])
+    return compose_cfg([*SMALL_PTB, f"data.data_dir={data_dir}", *overrides])
 
 
 def train(tmp_path: Path, data_dir: Path, *overrides: str, name: str = "run") -> tuple[Path, dict]:
@@ -34,7 +34,7 @@ def train(tmp_path: Path, data_dir: Path, *overrides: str, name: str = "run") ->
 def build_task(data_dir: Path, *overrides: str, seed: int = 0) -> PTBTask:
     torch.manual_seed(seed)
     cfg = ptb_cfg(data_dir, *overrides)
-    return PTBTask(cfg.task, cfg.model, CPU)
+    return PTBTask(cfg.task, cfg.data, cfg.model, CPU)
 
 
 # ---------------------------------------------------------------- learning and logging
@@ -119,26 +119,26 @@ def test_step_callbacks_see_every_step_with_its_loss_and_unclipped_gradient_norm
         # 24 batches an epoch: evaluation at each epoch's end besides every 10 batches.
         # A stop at the end of an epoch (max_batches = 24) completes that epoch.
         (
-            ["task.batch_size=10", "task.bptt=4", "trainer.eval_interval=10", "trainer.max_batches=24"],
+            ["data.batch_size=10", "data.bptt=4", "trainer.eval_interval=10", "trainer.max_batches=24"],
             [10, 20, 24],
             [1, 1, 1],
             1,
         ),
         (
-            ["task.batch_size=10", "task.bptt=4", "trainer.epochs=2", "trainer.eval_interval=10"],
+            ["data.batch_size=10", "data.bptt=4", "trainer.epochs=2", "trainer.eval_interval=10"],
             [10, 20, 24, 30, 40, 48],
             [1, 1, 1, 2, 2, 2],
             2,
         ),
         # Epoch ends coincide with multiples of 8: each evaluated once.
         (
-            ["task.batch_size=10", "task.bptt=4", "trainer.epochs=2", "trainer.eval_interval=8"],
+            ["data.batch_size=10", "data.bptt=4", "trainer.epochs=2", "trainer.eval_interval=8"],
             [8, 16, 24, 32, 40, 48],
             [1, 1, 1, 2, 2, 2],
             2,
         ),
         # No interval: once per epoch.
-        (["task.batch_size=10", "task.bptt=4", "trainer.epochs=2", "trainer.eval_interval=null"], [24, 48], [1, 2], 2),
+        (["data.batch_size=10", "data.bptt=4", "trainer.epochs=2", "trainer.eval_interval=null"], [24, 48], [1, 2], 2),
     ],
 )
 def test_evaluation_schedule(
@@ -217,7 +217,7 @@ def test_evaluation_schedule_leaves_the_training_trajectory_bit_identical(
 
     def evaluate_and_reset_the_carried_state(self: PTBTask) -> dict:
         with torch.inference_mode(False):  # a state training can backpropagate through
-            self.hidden = self.model.init_hidden(self.cfg.batch_size)
+            self.hidden = self.model.init_hidden(self.data_cfg.batch_size)
         return evaluate(self)
 
     monkeypatch.setattr(PTBTask, "evaluate", evaluate_and_reset_the_carried_state)
@@ -273,7 +273,7 @@ def test_perplexity_of_uniform_logits_is_the_vocabulary_size(tiny_ptb: Path) -> 
 def test_perplexity_is_exp_of_mean_nll_over_every_target(tiny_ptb: Path) -> None:
     """A model that ignores its input and predicts a fixed distribution p: the perplexity is
     exp(-mean log p[target]) over every target of the stream, across bptt chunk boundaries."""
-    task = build_task(tiny_ptb, "task.bptt=7")  # 50 rows: chunks of 7 leave a short last one
+    task = build_task(tiny_ptb, "data.bptt=7")  # 50 rows: chunks of 7 leave a short last one
     log_p = torch.log_softmax(torch.arange(task.vocab_size, dtype=torch.float32) * 0.3, dim=0)
     with torch.no_grad():
         task.model.decoder.weight.zero_()
@@ -289,7 +289,7 @@ def test_perplexity_is_exp_of_mean_nll_over_every_target(tiny_ptb: Path) -> None
 
 def test_batches_walk_down_the_columns_with_shifted_targets(tiny_ptb: Path) -> None:
     task = build_task(tiny_ptb)
-    bptt, data = task.cfg.bptt, task.train_data
+    bptt, data = task.data_cfg.bptt, task.train_data
     batches = list(task.train_batches(1))
     assert len(batches) == task.batches_per_epoch() == (data.shape[0] - 1) // bptt == 49
     for k, (inputs, targets) in enumerate(batches):
@@ -397,8 +397,8 @@ def test_same_seed_gives_identical_metrics(tmp_path: Path, tiny_ptb: Path) -> No
 def test_zaremba_lr_decay_per_epoch(tmp_path: Path, tiny_ptb: Path) -> None:
     common = (
         "optimizer=sgd",
-        "task.batch_size=10",
-        "task.bptt=4",
+        "data.batch_size=10",
+        "data.bptt=4",
         "trainer.epochs=3",
         "trainer.eval_interval=null",
         "trainer.lr_decay_start=1",
@@ -418,7 +418,7 @@ def test_zaremba_lr_decay_per_epoch(tmp_path: Path, tiny_ptb: Path) -> None:
 
 def test_train_fraction_is_a_prefix_of_the_text_with_the_full_vocabulary(tiny_ptb: Path) -> None:
     full = build_task(tiny_ptb)
-    quarter = build_task(tiny_ptb, "task.train_fraction=0.25")
+    quarter = build_task(tiny_ptb, "data.train_fraction=0.25")
     assert quarter.vocab_size == full.vocab_size
     # Column 0 of the batchified quarter is the first quarter-of-a-column of the text.
     rows = quarter.train_data.shape[0]

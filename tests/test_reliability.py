@@ -69,7 +69,7 @@ def reference_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]
     base = tmp_path_factory.mktemp("reference")
     data = write_tiny_ptb(base / "ptb")
     run_dir = base / "run"
-    proc = run_cli(train_cmd(run_dir, *LONG_PTB, f"task.data_dir={data}"), cwd=base)
+    proc = run_cli(train_cmd(run_dir, *LONG_PTB, f"data.data_dir={data}"), cwd=base)
     assert proc.returncode == 0, proc.stderr
     return run_dir, data
 
@@ -79,7 +79,7 @@ def test_interrupted_and_resumed_run_matches_uninterrupted_run(reference_run, tm
     reference_dir, data = reference_run
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(
-        train_cmd(run_dir, *LONG_PTB, f"task.data_dir={data}"),
+        train_cmd(run_dir, *LONG_PTB, f"data.data_dir={data}"),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -108,7 +108,7 @@ def test_interrupted_and_resumed_run_matches_uninterrupted_run(reference_run, tm
 
 
 def test_a_stop_with_checkpoints_off_says_there_is_nothing_to_resume(tmp_path, tiny_ptb):
-    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "checkpoint_interval=null", "trainer.max_batches=10"])
+    cfg = compose_cfg([*SMALL_PTB, f"data.data_dir={tiny_ptb}", "checkpoint_interval=null", "trainer.max_batches=10"])
     trainer = build_trainer(cfg, tmp_path, torch.device("cpu"))
     trainer.step_callbacks.append(lambda step, *_: os.kill(os.getpid(), signal.SIGTERM) if step == 3 else None)
     with pytest.raises(
@@ -160,7 +160,7 @@ def test_submitit_preemption_signal_checkpoints_the_current_step_and_the_requeue
             "hydra/launcher=submitit_local",
             *LONG_PTB,
             "trainer.log_interval=1",
-            f"task.data_dir={data}",
+            f"data.data_dir={data}",
             f"hydra.sweep.dir={sweep}",
             "hydra.sweep.subdir=run",
         ],
@@ -194,14 +194,14 @@ def test_submitit_preemption_signal_checkpoints_the_current_step_and_the_requeue
 def test_relaunching_a_finished_run_does_nothing(reference_run, tmp_path):
     reference_dir, data = reference_run
     before = (reference_dir / "summary.json").read_text()
-    again = run_cli(train_cmd(reference_dir, *LONG_PTB, f"task.data_dir={data}"), cwd=tmp_path)
+    again = run_cli(train_cmd(reference_dir, *LONG_PTB, f"data.data_dir={data}"), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert (reference_dir / "summary.json").read_text() == before
 
 
 def test_a_finished_run_directory_is_not_reused_for_another_config(reference_run, tmp_path):
     reference_dir, data = reference_run
-    again = run_cli(train_cmd(reference_dir, *LONG_PTB, f"task.data_dir={data}", "optimizer.lr=0.5"), cwd=tmp_path)
+    again = run_cli(train_cmd(reference_dir, *LONG_PTB, f"data.data_dir={data}", "optimizer.lr=0.5"), cwd=tmp_path)
     assert again.returncode == 2
     assert "optimizer.lr: 0.02 -> 0.5" in again.stderr
 
@@ -212,7 +212,7 @@ def test_a_run_another_process_is_training_is_skipped_and_trained_once_it_is_fre
     import fcntl
 
     data = write_tiny_ptb(tmp_path / "ptb")
-    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}", "trainer.max_batches=3", "trainer.eval_interval=null"])
+    cfg = compose_cfg([*SMALL_PTB, f"data.data_dir={data}", "trainer.max_batches=3", "trainer.eval_interval=null"])
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     with open(run_dir / ".lock", "w") as other_lane:
@@ -224,7 +224,7 @@ def test_a_run_another_process_is_training_is_skipped_and_trained_once_it_is_fre
 
 def short_run(tmp_path: Path, *overrides: str) -> Path:
     data = write_tiny_ptb(tmp_path / "ptb")
-    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}", "trainer.epochs=2", "checkpoint_interval=10", *overrides])
+    cfg = compose_cfg([*SMALL_PTB, f"data.data_dir={data}", "trainer.epochs=2", "checkpoint_interval=10", *overrides])
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     run(cfg, run_dir)
@@ -276,7 +276,7 @@ def test_loading_a_checkpoint_leaves_metrics_alone_and_resuming_cuts_them_back(t
     cfg = compose_cfg(
         [
             *SMALL_PTB,
-            f"task.data_dir={tmp_path / 'ptb'}",
+            f"data.data_dir={tmp_path / 'ptb'}",
             "trainer.epochs=2",
             "checkpoint_interval=10",
             "trainer.eval_interval=5",
@@ -345,7 +345,7 @@ def test_divergence_stops_the_run_cleanly_and_a_multirun_carries_on(tmp_path):
             "--multirun",
             *SMALL_PTB,
             "optimizer=sgd",
-            f"task.data_dir={data}",
+            f"data.data_dir={data}",
             "trainer.epochs=1",
             "trainer.clip_grad_norm=null",
             "optimizer.lr=1e38,0.5",
@@ -368,7 +368,7 @@ def test_bf16_on_a_cpu_without_bf16_instructions_is_refused_before_any_run_folde
     data = write_tiny_ptb(tmp_path / "ptb")
     env = {**os.environ, "ADAMOMENTUM_CPU_BF16": ""}
     proc = subprocess.run(
-        train_cmd(tmp_path / "run", *SMALL_PTB, f"task.data_dir={data}", "precision=bf16"),
+        train_cmd(tmp_path / "run", *SMALL_PTB, f"data.data_dir={data}", "precision=bf16"),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -383,7 +383,7 @@ def test_bf16_on_a_cpu_without_bf16_instructions_is_refused_before_any_run_folde
 
 def test_a_run_records_the_cpus_bf16_instructions_and_a_resume_on_another_kind_says_so(tmp_path, monkeypatch, caplog):
     data = write_tiny_ptb(tmp_path / "ptb")
-    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}", "trainer.eval_interval=null"])
+    cfg = compose_cfg([*SMALL_PTB, f"data.data_dir={data}", "trainer.eval_interval=null"])
     monkeypatch.setenv("ADAMOMENTUM_CPU_BF16", "AVX512_BF16")
     launched = build_trainer(cfg, tmp_path / "a", torch.device("cpu"))
     assert [d.split("bf16: ")[1].split(",")[0] for d in launched.devices] == ["AVX512_BF16"]
@@ -421,8 +421,8 @@ def test_a_run_records_the_cpus_bf16_instructions_and_a_resume_on_another_kind_s
         (["optimizer.momentum=1.5"], "optimizer.momentum=1.5 must lie in [0, 1)"),
         (["trainer.epochs=-1"], "trainer.epochs=-1 must be >= 0"),
         (["trainer.eval_interval=0"], "trainer.eval_interval=0 must be a positive number"),
-        (["task.train_fraction=0"], "task.train_fraction=0.0 must lie in (0, 1]"),
-        (["task.data_dir={tmp}/nowhere"], "missing PTB file(s)"),
+        (["data.train_fraction=0"], "data.train_fraction=0.0 must lie in (0, 1]"),
+        (["data.data_dir={tmp}/nowhere"], "missing PTB file(s)"),
         (["resume={tmp}/nowhere"], "holds no checkpoint.pt"),
     ],
 )
@@ -430,7 +430,7 @@ def test_every_mistake_is_one_line_exit_2_and_leaves_no_run_folder(tmp_path, ove
     data = write_tiny_ptb(tmp_path / "ptb")
     overrides = [o.format(tmp=tmp_path) for o in overrides]
     run_dir = tmp_path / "run"
-    proc = run_cli(train_cmd(run_dir, *SMALL_PTB, f"task.data_dir={data}", *overrides), cwd=tmp_path)
+    proc = run_cli(train_cmd(run_dir, *SMALL_PTB, f"data.data_dir={data}", *overrides), cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith("error: ") and message in line, line
@@ -444,7 +444,7 @@ def test_the_resume_command_a_stopped_run_prints_works_pasted_into_a_shell(tmp_p
     cfg = compose_cfg(
         [
             *SMALL_PTB,
-            f"task.data_dir={tiny_ptb}",
+            f"data.data_dir={tiny_ptb}",
             "optimizer=sgd",
             "checkpoint_interval=5",
             "trainer.max_batches=40",
@@ -473,7 +473,7 @@ def test_the_resume_command_a_stopped_run_prints_works_pasted_into_a_shell(tmp_p
 
 def test_cuda_without_a_gpu(tmp_path):
     data = write_tiny_ptb(tmp_path / "ptb")
-    proc = run_cli(train_cmd(tmp_path / "run", *SMALL_PTB, f"task.data_dir={data}", "device=cuda"), cwd=tmp_path)
+    proc = run_cli(train_cmd(tmp_path / "run", *SMALL_PTB, f"data.data_dir={data}", "device=cuda"), cwd=tmp_path)
     assert proc.returncode == 2
     assert "device=cuda" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -486,7 +486,7 @@ def test_damaged_data_files(tmp_path, damage):
         target.unlink()
     else:
         target.write_text("")
-    proc = run_cli(train_cmd(tmp_path / "run", *SMALL_PTB, f"task.data_dir={data}"), cwd=tmp_path)
+    proc = run_cli(train_cmd(tmp_path / "run", *SMALL_PTB, f"data.data_dir={data}"), cwd=tmp_path)
     assert proc.returncode == 2
     assert "ptb.valid.txt" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -500,7 +500,7 @@ def test_truncated_real_data_file_fails_its_checksum(tmp_path):
     target = data / "ptb.valid.txt"
     target.write_bytes(target.read_bytes()[:-1000])
     proc = run_cli(
-        train_cmd(tmp_path / "run", "threads=1", f"task.data_dir={data}", "task.download=false"), cwd=tmp_path
+        train_cmd(tmp_path / "run", "threads=1", f"data.data_dir={data}", "data.download=false"), cwd=tmp_path
     )
     assert proc.returncode == 2
     assert "ptb.valid.txt" in proc.stderr and "SHA-256" in proc.stderr and "Traceback" not in proc.stderr
@@ -518,7 +518,7 @@ def test_full_error_env_shows_the_traceback(tmp_path):
     data = write_tiny_ptb(tmp_path / "ptb")
     env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
     proc = subprocess.run(
-        train_cmd(tmp_path / "run", *SMALL_PTB, f"task.data_dir={data}", "optimizer.lr=-1"),
+        train_cmd(tmp_path / "run", *SMALL_PTB, f"data.data_dir={data}", "optimizer.lr=-1"),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -536,11 +536,11 @@ def test_divergence_is_found_at_the_same_step_when_checks_are_deferred(tmp_path)
     from adamomentum.trainer import Trainer, TrainingSchedule
 
     data = write_tiny_ptb(tmp_path / "ptb")
-    cfg = compose_cfg([*SMALL_PTB, f"task.data_dir={data}"])
+    cfg = compose_cfg([*SMALL_PTB, f"data.data_dir={data}"])
     results = {}
     for every_step in (True, False):
         torch.manual_seed(0)
-        task = PTBTask(cfg.task, cfg.model, torch.device("cpu"))
+        task = PTBTask(cfg.task, cfg.data, cfg.model, torch.device("cpu"))
         optimizer = torch.optim.SGD(task.model.parameters(), lr=1e38)
         schedule = TrainingSchedule(
             epochs=1,
@@ -582,7 +582,7 @@ def test_summary_names_the_commit_the_run_started_from(tmp_path, monkeypatch):
     cfg = compose_cfg(
         [
             *SMALL_PTB,
-            f"task.data_dir={tmp_path / 'ptb'}",
+            f"data.data_dir={tmp_path / 'ptb'}",
             "trainer.epochs=2",
             "checkpoint_interval=10",
             "trainer.max_batches=60",

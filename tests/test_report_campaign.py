@@ -170,7 +170,7 @@ def write_shares(root: Path, ours: list[float], shares: dict[float, float] = SHA
             ("adamomentum", None): [v * k for v in ours],
             ("adamomentum", 0.1): [104 * k, 105 * k],
         }
-        write_paper_runs(root, finals, **{"task.train_fraction": fraction})
+        write_paper_runs(root, finals, **{"data.train_fraction": fraction})
     return root
 
 
@@ -219,8 +219,8 @@ def test_a_diverged_seed_counts_against_robustness_and_a_missing_full_share_leav
         "R's interval below 1 at 2 of 2 shares, above 1 at 0 (no runs on all the training text): "
         f"{UNDECIDED} (a sign test decides with 4 more seeds, n = 6)"
     )
-    write_paper_runs(root / "more", {("adamomentum", None): [math.inf]}, first_seed=2, **{"task.train_fraction": 0.1})
-    write_paper_runs(root / "more", {("momentum", None): [216.0]}, first_seed=2, **{"task.train_fraction": 0.1})
+    write_paper_runs(root / "more", {("adamomentum", None): [math.inf]}, first_seed=2, **{"data.train_fraction": 0.1})
+    write_paper_runs(root / "more", {("momentum", None): [216.0]}, first_seed=2, **{"data.train_fraction": 0.1})
     part = section(report_markdown(find_runs([root])), "## The abstract's claim: robust against different scales")
     assert table_rows(part)['AdaMomentum is "robust against different scales of data"'][1].startswith(
         f"R's interval below 1 at 1 of 2 shares, above 1 at 1 (no runs on all the training text): {NOT_REPRODUCED}"
@@ -281,7 +281,7 @@ def write_lr_grid(root: Path, diverged: bool = True, skip: tuple[str, float] | N
             finals[("adamomentum", None)] = [math.inf]
         if skip and skip[1] == factor:
             del finals[(skip[0], None)]
-        write_paper_runs(root, finals, **{"task.train_fraction": 0.25, "study.lr_factor": factor})
+        write_paper_runs(root, finals, **{"data.train_fraction": 0.25, "study.lr_factor": factor})
     return root
 
 

@@ -249,13 +249,13 @@ def test_lr_sensitivity_has_a_title_saying_what_its_bars_are(tmp_path: Path, fig
 def test_figure_titles_say_whether_they_redraw_the_papers_figure(tmp_path: Path) -> None:
     """A PNG travels without results.md: its title names the corpus and says when it is not the paper's figure."""
     metrics = ner_metrics([0.80], [0.8125], [0.79])
-    write_run(tmp_path / "onto", "ner", "sgd", metrics, config={"task": {"name": "ner", "source": "hub"}})
+    write_run(tmp_path / "onto", "ner", "sgd", metrics, config={"task": {"name": "ner"}, "data": {"source": "hub"}})
     write_run(
         tmp_path / "msra",
         "ner",
         "adamomentum",
         metrics,
-        config={"task": {"name": "ner", "source": "columns", "data_dir": "../shared/data/msra"}},
+        config={"task": {"name": "ner"}, "data": {"source": "columns", "data_dir": "../shared/data/msra"}},
     )
     assert figure_title(find_runs([tmp_path / "onto"]), NER) == (
         "Chinese NER on OntoNotes, 2-layer BiLSTM\n(Figure 2 of the paper, redrawn)"
@@ -283,7 +283,8 @@ def test_a_long_figure_legend_fits_inside_the_figure(tmp_path: Path, figures: li
                 ner_metrics([0.1, 0.2], [0.1, 0.2], [0.0, 0.1]),
                 config={
                     "optimizer": {"name": "momentum", "lr": lr},
-                    "task": {"name": "ner", "loss_reduction": reduction, "source": "columns"},
+                    "task": {"name": "ner", "loss_reduction": reduction},
+                    "data": {"source": "columns"},
                 },
             )
     fig = curves_figure(find_runs([tmp_path / "runs"]), NER)

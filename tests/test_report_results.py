@@ -172,7 +172,7 @@ def write_unfinished_run(run_dir: Path, tiny_ptb: Path) -> None:
     from conftest import SMALL_PTB, compose_cfg
 
     (run_dir / ".hydra").mkdir(parents=True)
-    overrides = [*SMALL_PTB, f"task.data_dir={tiny_ptb}", "trainer.max_batches=10", "trainer.eval_interval=5"]
+    overrides = [*SMALL_PTB, f"data.data_dir={tiny_ptb}", "trainer.max_batches=10", "trainer.eval_interval=5"]
     cfg = compose_cfg(overrides)
     run(cfg, run_dir)
     (run_dir / "summary.json").unlink()
@@ -191,16 +191,16 @@ def test_an_unfinished_run_is_reported_as_such(tmp_path: Path, tiny_ptb: Path) -
 
 
 def test_an_unfinished_run_of_an_experiment_reads_its_config_resolved(tmp_path: Path, tiny_ptb: Path) -> None:
-    """Hydra saves an experiment's config unresolved (``task.train_fraction: ${by_scale:1.0,0.05}``): the report
+    """Hydra saves an experiment's config unresolved (``data.train_fraction: ${by_scale:1.0,0.05}``): the report
     reads the run's value, as a finished run's summary records it."""
     run_dir = tmp_path / "outputs" / "run"
     write_unfinished_run(run_dir, tiny_ptb)
     saved = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     saved.study = {"scale": "full", "lr_factor": 1.0}
-    saved.task.train_fraction = "${by_scale:1.0,0.05}"
+    saved.data.train_fraction = "${by_scale:1.0,0.05}"
     (run_dir / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(saved))
     [run] = find_runs([tmp_path / "outputs"])
-    assert run.summary.config["task"]["train_fraction"] == 1.0
+    assert run.summary.config["data"]["train_fraction"] == 1.0
     assert "unfinished" in report_markdown([run])
 
 

@@ -28,8 +28,8 @@ def test_settings_are_named_in_words_never_by_hydra_keys(tmp_path: Path) -> None
         "AdaMomentum, G_0 = 0.0001",
         "AdaMomentum, G_0 = 0.1",
     ]
-    seeded_runs(tmp_path / "other", "adamomentum", [120.0, 121.0], **{"task.bptt": 35})
-    seeded_runs(tmp_path / "other", "adamomentum", [120.0], **{"task.bptt": 20})
+    seeded_runs(tmp_path / "other", "adamomentum", [120.0, 121.0], **{"data.bptt": 35})
+    seeded_runs(tmp_path / "other", "adamomentum", [120.0], **{"data.bptt": 20})
     labels = names(tmp_path / "other")
     assert labels == ["AdaMomentum, bptt = 20", "AdaMomentum, bptt = 35"]
 

@@ -116,7 +116,7 @@ def test_ner_on_another_corpus_is_not_compared_with_the_paper(tmp_path: Path) ->
         "ner",
         "adamomentum",
         metrics,
-        config={"task": {"name": "ner", "source": "columns", "loss_reduction": "sum_over_time"}},
+        config={"task": {"name": "ner", "loss_reduction": "sum_over_time"}, "data": {"source": "columns"}},
     )
     write_run(
         tmp_path / "onto",
@@ -124,7 +124,7 @@ def test_ner_on_another_corpus_is_not_compared_with_the_paper(tmp_path: Path) ->
         "adamomentum",
         metrics,
         seed=1,
-        config={"task": {"name": "ner", "source": "hub", "loss_reduction": "sum_over_time"}},
+        config={"task": {"name": "ner", "loss_reduction": "sum_over_time"}, "data": {"source": "hub"}},
     )
     text = report_markdown(find_runs([tmp_path]))
     assert "another corpus than OntoNotes are not comparable with the paper" in text

@@ -203,8 +203,8 @@ def write_ner_runs(
                     "study.scale": "full",
                     "optimizer.initial_accumulator_value": start,
                     "task.name": "ner",
-                    "task.source": "columns",
-                    "task.data_dir": "../shared/data/msra",
+                    "data.source": "columns",
+                    "data.data_dir": "../shared/data/msra",
                     "task.loss_reduction": loss_reduction,
                 }
             )

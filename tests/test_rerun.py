@@ -23,7 +23,7 @@ PTB_DIR = os.environ.get("PTB_DIR")
 def finished_run(tmp_path: Path, tiny_ptb: Path, *overrides: str) -> Path:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    run(compose_cfg([*SMALL_PTB, f"task.data_dir={tiny_ptb}", "trainer.max_batches=20", *overrides]), run_dir)
+    run(compose_cfg([*SMALL_PTB, f"data.data_dir={tiny_ptb}", "trainer.max_batches=20", *overrides]), run_dir)
     return run_dir
 
 

@@ -16,14 +16,14 @@ from hydra import compose, initialize_config_dir
 from adamomentum.config import CONFIG_DIR
 
 TINY_MODEL = [
-    "task.download=false",
-    "task.verify=false",
+    "data.download=false",
+    "data.verify=false",
     "model.embedding_dim=8",
     "model.hidden_size=8",
     "model.num_layers=1",
-    "task.batch_size=4",
-    "task.eval_batch_size=4",
-    "task.bptt=5",
+    "data.batch_size=4",
+    "data.eval_batch_size=4",
+    "data.bptt=5",
     "trainer.max_batches=2",
     "threads=1",
     "device=cpu",
@@ -62,7 +62,7 @@ def test_the_verdict_lists_the_issues_runs_with_seed_0_evaluated_every_500_batch
     authors |= {(opt, 0.1, seed, None) for opt in ("adagrad", "adamomentum") for seed in (1, 2)}
     assert sorted(runs, key=str) == sorted(table1 | authors | {("adamomentum", 1e-4, 0, 500)}, key=str)
     assert runs[:2] == [("adamomentum", 0.1, 0, 500), ("adagrad", 0.1, 0, 500)]  # the issue's order
-    assert cfg.trainer.epochs == 13 and cfg.task.train_fraction == 1.0 and cfg.task.final_test_batch_size == 1
+    assert cfg.trainer.epochs == 13 and cfg.data.train_fraction == 1.0 and cfg.data.final_test_batch_size == 1
 
 
 def test_the_study_trains_each_listed_run_once_and_a_relaunch_skips_them(tmp_path: Path, tiny_ptb: Path):
@@ -75,7 +75,7 @@ def test_the_study_trains_each_listed_run_once_and_a_relaunch_skips_them(tmp_pat
     args = [
         "experiment=ptb_verdict",
         "scale=small",
-        f"task.data_dir={tiny_ptb}",
+        f"data.data_dir={tiny_ptb}",
         *TINY_MODEL,
         f"hydra.sweeper.runs=[{','.join(repr(r) for r in runs)}]",
         f"hydra.sweep.dir={sweep}",
@@ -105,7 +105,7 @@ def test_a_sweep_on_the_command_line_is_refused_with_the_fix(tmp_path: Path, tin
         [
             "experiment=ptb_verdict",
             "scale=small",
-            f"task.data_dir={tiny_ptb}",
+            f"data.data_dir={tiny_ptb}",
             *TINY_MODEL,
             "optimizer.lr=0.1,0.2",
             f"hydra.sweep.dir={tmp_path / 'sweep'}",
@@ -123,7 +123,7 @@ def test_an_entry_that_sweeps_is_refused(tmp_path: Path, tiny_ptb: Path, entry: 
         [
             "experiment=ptb_verdict",
             "scale=small",
-            f"task.data_dir={tiny_ptb}",
+            f"data.data_dir={tiny_ptb}",
             *TINY_MODEL,
             f"hydra.sweeper.runs=[{entry!r}]",
             f"hydra.sweep.dir={tmp_path / 'sweep'}",
@@ -148,7 +148,7 @@ def test_the_ner_verdict_lists_three_seeds_of_each_setting_on_the_stand_in_corpu
     assert sorted(runs, key=str) == sorted(((o, g, s) for o, g in settings for s in (0, 1, 2)), key=str)
     assert runs[:2] == [("momentum", None, 0), ("adamomentum", 0.1, 0)]  # the issue's order
     task = cfg.task
-    assert (task.name, task.source, task.max_train_sentences, cfg.trainer.epochs, task.loss_reduction) == (
+    assert (task.name, cfg.data.source, cfg.data.max_train_sentences, cfg.trainer.epochs, task.loss_reduction) == (
         "ner",
         "columns",
         14700,

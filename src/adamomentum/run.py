@@ -39,15 +39,15 @@ log = logging.getLogger(__name__)
 
 def validate(cfg: DictConfig) -> None:
     """Checks the schema's types cannot express; each names the override that fixes it."""
-    task, opt, trainer = cfg.task, cfg.optimizer, cfg.trainer
+    data, opt, trainer = cfg.data, cfg.optimizer, cfg.trainer
     if trainer.epochs < 0:
         raise ConfigError(f"trainer.epochs={trainer.epochs} must be >= 0.")
     if trainer.eval_interval is not None and trainer.eval_interval <= 0:
         raise ConfigError(
             f"trainer.eval_interval={trainer.eval_interval} must be a positive number of batches, or null."
         )
-    if not 0 < task.train_fraction <= 1:
-        raise ConfigError(f"task.train_fraction={task.train_fraction} must lie in (0, 1].")
+    if not 0 < data.train_fraction <= 1:
+        raise ConfigError(f"data.train_fraction={data.train_fraction} must lie in (0, 1].")
     if trainer.clip_grad_value is not None and trainer.clip_grad_value <= 0:
         raise ConfigError(
             f"trainer.clip_grad_value={trainer.clip_grad_value} must be positive, or null for no element-wise clipping."
@@ -84,7 +84,7 @@ def optimizer_from_config(cfg: DictConfig, params: Iterable[torch.Tensor]) -> Op
 
 def build_trainer(cfg: DictConfig, run_dir: Path, device: torch.device, commit: str | None = None) -> Trainer:
     """The task, its optimizer and schedules, and the loop, as ``cfg`` says."""
-    task = build_task(cfg.task, cfg.model, device, cfg.seed)
+    task = build_task(cfg.task, cfg.data, cfg.model, device, cfg.seed)
     optimizer = optimizer_from_config(cfg, task.model.parameters())
     return Trainer(
         task,

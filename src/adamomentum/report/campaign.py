@@ -22,7 +22,7 @@ from adamomentum.report.verdict import Finding, Question, compare, pairs_word, r
 
 # The config keys the campaign varies, and their values in the paper's setting.
 DECAY = "trainer.lr_decay"
-FRACTION = "task.train_fraction"
+FRACTION = "data.train_fraction"
 LR_FACTOR = "study.lr_factor"
 PAPER_VALUES = {FRACTION: 1.0, LR_FACTOR: 1.0}
 # The task the campaign ran.

@@ -34,8 +34,8 @@ ENVIRONMENT_KEYS = {
     "resume",
     "trainer.log_interval",
     "checkpoint_interval",
-    "task.data_dir",
-    "task.download",
+    "data.data_dir",
+    "data.download",
     "deterministic",
     "trainer.eval_interval",
 }
@@ -66,7 +66,7 @@ WORDS: dict[str, Callable[[Any, str], str]] = {
     "optimizer.lr": lambda v, _: f"lr = {_number(v)}",
     "optimizer.eps": lambda v, _: "default eps" if v is None else f"eps = {_number(v)}",
     "study.lr_factor": lambda v, _: f"lr x {_number(v)}",
-    "task.train_fraction": lambda v, _: f"{_number(100 * v)}% of the training set",
+    "data.train_fraction": lambda v, _: f"{_number(100 * v)}% of the training set",
     "trainer.clip_grad_norm": lambda v, _: "no norm clipping" if v is None else f"norm clipped at {_number(v)}",
     "trainer.clip_grad_value": lambda v, _: (
         "no element clipping" if v is None else f"elements clipped to [-{_number(v)}, {_number(v)}]"
@@ -77,8 +77,8 @@ WORDS: dict[str, Callable[[Any, str], str]] = {
         ("ner", "sum_over_time"): "loss summed over each sentence",
         ("ner", "mean"): "per-token mean loss",
     }.get((task, v), f"loss {v}"),
-    "task.max_train_sentences": lambda v, _: "all training sentences" if v is None else f"{v:,} training sentences",
-    "task.source": lambda v, _: {
+    "data.max_train_sentences": lambda v, _: "all training sentences" if v is None else f"{v:,} training sentences",
+    "data.source": lambda v, _: {
         "hub": "OntoNotes (hub)",
         "conll2012": "OntoNotes (CoNLL-2012 files)",
         "columns": "column files",
@@ -146,7 +146,7 @@ def comparable_with_paper(run: Run) -> bool:
     the data, a batch limit, or (NER) a corpus other than OntoNotes."""
     config = flat_config(run)
     return all(config.get(key, value) == value for key, value in PAPER_SCALE.items()) and (
-        run.task != "ner" or config.get("task.source", "hub") in ONTONOTES_SOURCES
+        run.task != "ner" or config.get("data.source", "hub") in ONTONOTES_SOURCES
     )
 
 
@@ -196,9 +196,9 @@ def ner_corpora(runs: list[Run]) -> list[str]:
 
     def corpus(run: Run) -> str:
         config = flat_config(run)
-        if config.get("task.source", "hub") in ONTONOTES_SOURCES:
+        if config.get("data.source", "hub") in ONTONOTES_SOURCES:
             return "OntoNotes"
-        return Path(str(config.get("task.data_dir"))).name or str(config.get("task.data_dir"))
+        return Path(str(config.get("data.data_dir"))).name or str(config.get("data.data_dir"))
 
     return sorted({corpus(r) for r in runs})
 
@@ -228,7 +228,7 @@ def reading_settings(
     groups: list[Setting], reading: Reading, at: Mapping[str, Any] | None = None
 ) -> dict[str, Setting]:
     """Each optimizer's setting for ``reading``, where its runs have one; with ``at``, the setting that has these
-    config values instead of the paper's (``{"task.train_fraction": 0.25}``: the reading on a quarter of the
+    config values instead of the paper's (``{"data.train_fraction": 0.25}``: the reading on a quarter of the
     training data)."""
     found: dict[str, Setting] = {}
     for setting in groups:

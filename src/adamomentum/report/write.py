@@ -41,14 +41,14 @@ SWEEPS: list[tuple[str, Callable[[dict[str, Any]], float], str, str, str]] = [
         "lr_sensitivity",
     ),
     (
-        "task.train_fraction",
-        lambda c: c.get("task.train_fraction", 1.0),
+        "data.train_fraction",
+        lambda c: c.get("data.train_fraction", 1.0),
         "fraction of the training set (log scale)",
         "Data scale",
         "data_scale",
     ),
 ]
-SWEEP_DEFAULTS = {"study.lr_factor": 1.0, "task.train_fraction": 1.0}
+SWEEP_DEFAULTS = {"study.lr_factor": 1.0, "data.train_fraction": 1.0}
 
 
 def _at_default(key: str, config: dict[str, Any]) -> bool:

@@ -12,15 +12,15 @@ from adamomentum.trainer import Task
 TASKS = ("ptb", "ner")
 
 
-def build_task(cfg: Any, model: Any, device: torch.device, seed: int) -> Task:
-    """The task named by ``cfg.name`` (the ``task`` config group) with its network as ``model`` (the ``model``
-    group) says."""
+def build_task(cfg: Any, data: Any, model: Any, device: torch.device, seed: int) -> Task:
+    """The task named by ``cfg.name`` (the ``task`` config group) on the data ``data`` says and with the network
+    ``model`` says (the ``data`` and ``model`` groups)."""
     if cfg.name == "ptb":
         from adamomentum.tasks.ptb import PTBTask
 
-        return PTBTask(cfg, model, device)
+        return PTBTask(cfg, data, model, device)
     if cfg.name == "ner":
         from adamomentum.tasks.ner import NERTask
 
-        return NERTask(cfg, model, device, seed)
+        return NERTask(cfg, data, model, device, seed)
     raise ConfigError(f"Unknown task {cfg.name!r}; choose one of: {', '.join(TASKS)} (task=<name>).")

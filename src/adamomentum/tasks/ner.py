@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from adamomentum.config import ModelConfig, NERTaskConfig
+from adamomentum.config import ModelConfig, NERDataConfig, TaskConfig
 from adamomentum.data.ner import Sentence, build_vocab, load_ner, sample_in_order
 from adamomentum.errors import ConfigError
 from adamomentum.measures import VALID_F1
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 PAD_ID, UNK_ID = 0, 1
 IGNORE = -100
-# How train_loss scales the batch's summed NLL (NERTaskConfig.loss_reduction): by its real tokens
+# How train_loss scales the batch's summed NLL (TaskConfig.loss_reduction): by its real tokens
 # (mean) or by its sentences (sum_over_time, the language model's sum over its time steps).
 LOSS_REDUCTIONS = ("mean", "sum_over_time")
 # Sentences are sorted by length inside pools of this many batches, so that a
@@ -68,39 +68,42 @@ class NERTask:
         "test_entity_f1": "f1/test_entity",
     }
 
-    def __init__(self, cfg: NERTaskConfig, model: ModelConfig, device: torch.device, seed: int) -> None:
+    def __init__(
+        self, cfg: TaskConfig, data_cfg: NERDataConfig, model: ModelConfig, device: torch.device, seed: int
+    ) -> None:
         if cfg.loss_reduction not in LOSS_REDUCTIONS:
             raise ConfigError(
                 f"task.loss_reduction={cfg.loss_reduction!r} is not an NER loss reduction; use "
                 + " or ".join(f"task.loss_reduction={name}" for name in LOSS_REDUCTIONS)
             )
         self.cfg = cfg
+        self.data_cfg = data_cfg
         self.device = device
         self.seed = seed
-        data = load_ner(
-            cfg.source,
-            cfg.data_dir,
-            entity_types=list(cfg.entity_types),
-            type_aliases=dict(cfg.type_aliases),
-            min_length=cfg.min_length,
-            max_length=cfg.max_length,
-            max_train_sentences=cfg.max_train_sentences,
-            dev_fraction=cfg.dev_fraction,
-            seed=cfg.split_seed,
-            hub_dataset=cfg.hub_dataset,
-            hub_config=cfg.hub_config,
+        corpus = load_ner(
+            data_cfg.source,
+            data_cfg.data_dir,
+            entity_types=list(data_cfg.entity_types),
+            type_aliases=dict(data_cfg.type_aliases),
+            min_length=data_cfg.min_length,
+            max_length=data_cfg.max_length,
+            max_train_sentences=data_cfg.max_train_sentences,
+            dev_fraction=data_cfg.dev_fraction,
+            seed=data_cfg.split_seed,
+            hub_dataset=data_cfg.hub_dataset,
+            hub_config=data_cfg.hub_config,
         )
-        self.data_stats = data.stats
-        self.tag_names = list(data.tags)
-        self.vocab = build_vocab(data.train, cfg.min_count)
+        self.data_stats = corpus.stats
+        self.tag_names = list(corpus.tags)
+        self.vocab = build_vocab(corpus.train, data_cfg.min_count)
         word_to_id = {w: i for i, w in enumerate(self.vocab)}
         tag_to_id = {t: i for i, t in enumerate(self.tag_names)}
-        train = data.train
-        if cfg.train_fraction < 1:
-            train = sample_in_order(train, max(1, round(len(train) * cfg.train_fraction)), cfg.split_seed)
+        train = corpus.train
+        if data_cfg.train_fraction < 1:
+            train = sample_in_order(train, max(1, round(len(train) * data_cfg.train_fraction)), data_cfg.split_seed)
         self.train = EncodedSplit(train, word_to_id, tag_to_id)
-        self.valid = EncodedSplit(data.valid, word_to_id, tag_to_id)
-        self.test = EncodedSplit(data.test, word_to_id, tag_to_id)
+        self.valid = EncodedSplit(corpus.valid, word_to_id, tag_to_id)
+        self.test = EncodedSplit(corpus.test, word_to_id, tag_to_id)
         log.info(
             "NER data: %d / %d / %d sentences, %d words in the vocabulary, tags %s",
             len(self.train),
@@ -122,14 +125,14 @@ class NERTask:
         self.padding_stats = {"real_tokens": 0, "padded_tokens": 0}
 
     def batches_per_epoch(self) -> int:
-        return -(-len(self.train) // self.cfg.batch_size)
+        return -(-len(self.train) // self.data_cfg.batch_size)
 
     def epoch_batches(self, epoch: int) -> list[list[int]]:
         """The epoch's batches of sentence indices: a function of (seed, epoch) alone."""
         generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
         order = torch.randperm(len(self.train), generator=generator).tolist()
-        size = self.cfg.batch_size
-        if self.cfg.bucket_by_length:
+        size = self.data_cfg.batch_size
+        if self.data_cfg.bucket_by_length:
             pool = size * BUCKET_POOL_BATCHES
             lengths = [len(t) for t in self.train.tokens]
             order = [
@@ -164,7 +167,7 @@ class NERTask:
     def predict(self, split: EncodedSplit) -> list[list[str]]:
         order = sorted(range(len(split)), key=lambda i: len(split.tokens[i]))
         predictions: list[list[str]] = [[] for _ in range(len(split))]
-        size = self.cfg.eval_batch_size
+        size = self.data_cfg.eval_batch_size
         for s in range(0, len(order), size):
             indices = order[s : s + size]
             tokens, _, lengths = split.batch(indices, self.device)

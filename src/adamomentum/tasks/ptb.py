@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from adamomentum.config import ModelConfig, PTBTaskConfig
+from adamomentum.config import ModelConfig, PTBDataConfig, TaskConfig
 from adamomentum.data.ptb import batchify, load_ptb
 from adamomentum.errors import ConfigError
 from adamomentum.measures import VALID_PPL
@@ -34,30 +34,33 @@ class PTBTask:
     selection = VALID_PPL
     tensorboard_tags = {"valid_ppl": "ppl/valid", "test_ppl": "ppl/test"}
 
-    def __init__(self, cfg: PTBTaskConfig, model: ModelConfig, device: torch.device) -> None:
+    def __init__(self, cfg: TaskConfig, data_cfg: PTBDataConfig, model: ModelConfig, device: torch.device) -> None:
         if cfg.loss_reduction not in LOSS_REDUCTIONS:
             raise ConfigError(f"task.loss_reduction={cfg.loss_reduction!r} is not one of {', '.join(LOSS_REDUCTIONS)}.")
         self.cfg = cfg
+        self.data_cfg = data_cfg
         self.device = device
-        corpus = load_ptb(cfg.data_dir, download=cfg.download, base_url=cfg.base_url, verify=cfg.verify)
+        corpus = load_ptb(
+            data_cfg.data_dir, download=data_cfg.download, base_url=data_cfg.base_url, verify=data_cfg.verify
+        )
         self.vocab_size = len(corpus.vocab)
-        train = corpus.train[: round(len(corpus.train) * cfg.train_fraction)]
-        self.train_data = batchify(train, cfg.batch_size).to(device)
-        self.valid_data = batchify(corpus.valid, cfg.eval_batch_size).to(device)
-        self.test_data = batchify(corpus.test, cfg.eval_batch_size).to(device)
-        self.test_stream = batchify(corpus.test, cfg.final_test_batch_size).to(device)
+        train = corpus.train[: round(len(corpus.train) * data_cfg.train_fraction)]
+        self.train_data = batchify(train, data_cfg.batch_size).to(device)
+        self.valid_data = batchify(corpus.valid, data_cfg.eval_batch_size).to(device)
+        self.test_data = batchify(corpus.test, data_cfg.eval_batch_size).to(device)
+        self.test_stream = batchify(corpus.test, data_cfg.final_test_batch_size).to(device)
         self.model = LSTMLanguageModel(
             self.vocab_size, model.embedding_dim, model.hidden_size, model.num_layers, model.dropout, model.init_range
         ).to(device)
-        self.hidden = self.model.init_hidden(cfg.batch_size)
+        self.hidden = self.model.init_hidden(data_cfg.batch_size)
 
     def batches_per_epoch(self) -> int:
-        return (self.train_data.shape[0] - 1) // self.cfg.bptt
+        return (self.train_data.shape[0] - 1) // self.data_cfg.bptt
 
     def train_batches(self, epoch: int, start: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
-        bptt = self.cfg.bptt
+        bptt = self.data_cfg.bptt
         if start == 0:
-            self.hidden = self.model.init_hidden(self.cfg.batch_size)
+            self.hidden = self.model.init_hidden(self.data_cfg.batch_size)
         for i in range(start, self.batches_per_epoch()):
             first = i * bptt
             yield self.train_data[first : first + bptt], self.train_data[first + 1 : first + 1 + bptt]
@@ -81,7 +84,7 @@ class PTBTask:
     def _perplexity(self, data: Tensor) -> float:
         hidden = self.model.init_hidden(data.shape[1])
         total_nll = torch.zeros((), device=self.device, dtype=torch.float64)
-        chunk = self.cfg.bptt
+        chunk = self.data_cfg.bptt
         for start in range(0, data.shape[0] - 1, chunk):
             inputs = data[start : start + chunk]
             targets = data[start + 1 : start + 1 + chunk]
@@ -98,5 +101,5 @@ class PTBTask:
     def final_evaluation(self) -> dict[str, Any]:
         return {
             "test_ppl_stream": self._perplexity(self.test_stream),
-            "test_ppl_stream_batch_size": self.cfg.final_test_batch_size,
+            "test_ppl_stream_batch_size": self.data_cfg.final_test_batch_size,
         }

@@ -22,7 +22,7 @@ def read_conll2012(folder: Path) -> tuple[RawSplits, str]:
         files = sorted((folder / sub).rglob("*gold_conll")) if (folder / sub).is_dir() else []
         if not files:
             raise DataError(
-                f"{folder / sub}: no *gold_conll files; task.data_dir must hold train/, development/ "
+                f"{folder / sub}: no *gold_conll files; data.data_dir must hold train/, development/ "
                 "and test/ sub-folders with the CoNLL-2012 *_gold_conll files (made by skeleton2conll)"
             )
         _check_one_language(files, folder / sub)
@@ -37,7 +37,7 @@ def _check_one_language(files: list[Path], folder: Path) -> None:
     if len(languages) > 1:
         raise DataError(
             f"{folder}: *gold_conll files of several languages ({', '.join(sorted(languages))}); "
-            "point task.data_dir at a folder whose train/development/test hold one language only, "
+            "point data.data_dir at a folder whose train/development/test hold one language only, "
             "e.g. links to data/<split>/data/chinese"
         )
 

@@ -15,10 +15,10 @@ FIELD_SEPARATOR = re.compile(r"[ \t]+")
 
 def existing_dir(data_dir: str | Path | None, source: str) -> Path:
     if data_dir is None:
-        raise ConfigError(f"task.source={source} reads local files: set task.data_dir=<folder>")
+        raise ConfigError(f"data.source={source} reads local files: set data.data_dir=<folder>")
     path = Path(data_dir).expanduser()
     if not path.is_dir():
-        raise DataError(f"task.data_dir={str(data_dir)!r} is not a folder; point it at the corpus folder")
+        raise DataError(f"data.data_dir={str(data_dir)!r} is not a folder; point it at the corpus folder")
     return path
 
 

@@ -13,8 +13,8 @@ from adamomentum.errors import DataError
 
 _LOCAL_OPTIONS = (
     "use a local copy instead: "
-    "task.source=conll2012 task.data_dir=<folder of *gold_conll files with train/development/test "
-    "sub-folders>, or task.source=columns task.data_dir=<folder with train.txt, dev.txt, test.txt>"
+    "data.source=conll2012 data.data_dir=<folder of *gold_conll files with train/development/test "
+    "sub-folders>, or data.source=columns data.data_dir=<folder with train.txt, dev.txt, test.txt>"
 )
 
 _HUB_SPLITS = {"train": "train", "valid": "validation", "test": "test"}
@@ -71,8 +71,8 @@ def _parquet_files(folder: Path) -> dict[str, list[str]]:
         if not parquet and text_files:
             raise DataError(
                 f"{folder} holds text files ({', '.join(text_files[:4])}), not the hub's Parquet files that "
-                "task.source=hub (the default) reads: for token-and-tag column files such as MSRA pass "
-                "task.source=columns, for the LDC's *gold_conll files task.source=conll2012"
+                "data.source=hub (the default) reads: for token-and-tag column files such as MSRA pass "
+                "data.source=columns, for the LDC's *gold_conll files data.source=conll2012"
             )
         raise DataError(
             f"{folder}: need train*.parquet and test*.parquet (validation*.parquet optional), "

@@ -102,7 +102,7 @@ def _check_arguments(
     dev_fraction: float,
 ) -> list[str]:
     if source not in SOURCES:
-        raise ConfigError(f"task.source={source!r} is not a known NER source; use one of {', '.join(SOURCES)}")
+        raise ConfigError(f"data.source={source!r} is not a known NER source; use one of {', '.join(SOURCES)}")
     kept = list(entity_types)
     if not kept or len(set(kept)) != len(kept) or not all(kept):
         raise ConfigError(
@@ -124,7 +124,7 @@ def _carve_dev(
     if size < 1 or size >= len(train):
         raise DataError(
             f"{origin}: no dev split, and dev_fraction={dev_fraction} of {len(train)} train sentences "
-            "leaves no dev or no train; add a dev file or change task.dev_fraction"
+            "leaves no dev or no train; add a dev file or change data.dev_fraction"
         )
     chosen = set(random.Random(seed).sample(range(len(train)), size))
     dev = [s for i, s in enumerate(train) if i in chosen]
@@ -156,7 +156,7 @@ def _log_summary(stats: dict[str, Any], kept_types: Sequence[str]) -> None:
     missing = [t for t in kept_types if t not in seen]
     if missing:
         log.warning(
-            "entity types %s never occur in %s; check task.entity_types and the type aliases",
+            "entity types %s never occur in %s; check data.entity_types and the type aliases",
             missing,
             stats["origin"],
         )
