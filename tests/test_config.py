@@ -17,7 +17,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 
-from adamomentum.config import CONFIG_DIR, MOVED_KEYS, flatten, upgrade_stored
+from adamomentum.config import CONFIG_DIR, MOVED_KEYS, current_key, flatten, upgrade_stored
 from adamomentum.optim import OPTIMIZERS, AdaMomentum, HeavyBall
 from adamomentum.run import optimizer_from_config
 from adamomentum.summary import RunSummary
@@ -133,14 +133,6 @@ def test_a_summary_keeps_its_config_apart_from_the_tasks_numbers_and_writes_it_l
     assert list(json.loads(summary.write(tmp_path).read_text(encoding="utf-8")))[-1] == "config"
 
 
-def today_key(key: str) -> str:
-    """A flat key of a stored config in today's name: a moved key, or a key below one (data.type_aliases.NR)."""
-    for old, new in MOVED_KEYS.items():
-        if key == old or key.startswith(old + "."):
-            return new + key[len(old) :]
-    return key
-
-
 def test_every_committed_run_reads_in_todays_keys() -> None:
     summaries = sorted((CONFIG_DIR.parent / "results").rglob("summary.json"))
     assert len(summaries) > 200
@@ -148,7 +140,7 @@ def test_every_committed_run_reads_in_todays_keys() -> None:
         stored = flatten(json.loads(path.read_text(encoding="utf-8"))["config"])
         today = flatten(RunSummary.read(path.parent).config)
         assert not MOVED_KEYS.keys() & today.keys(), path
-        assert {today_key(k): v for k, v in stored.items()} == today, path
+        assert {current_key(k): v for k, v in stored.items()} == today, path
 
 
 # ---------------------------------------------------------------- bad overrides at compose time

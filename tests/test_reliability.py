@@ -411,6 +411,10 @@ def test_a_run_records_the_cpus_bf16_instructions_and_a_resume_on_another_kind_s
         (["log_interval=5"], "log_interval is trainer.log_interval now; pass trainer.log_interval=5 instead."),
         (["+task.epochs=1"], "task.epochs is trainer.epochs now; pass trainer.epochs=1 instead."),
         (
+            ["task.type_aliases.NR=LOC"],
+            "task.type_aliases.NR is data.type_aliases.NR now; pass data.type_aliases.NR=LOC",
+        ),
+        (
             ["~task.clip_grad_norm"],
             "task.clip_grad_norm is trainer.clip_grad_norm now; pass trainer.clip_grad_norm=<value>",
         ),

@@ -223,6 +223,15 @@ MOVED_KEYS = {
 }
 
 
+def current_key(key: str) -> str:
+    """A flat config key in today's name: a moved key, or a key below one (``task.type_aliases.NR`` ->
+    ``data.type_aliases.NR``); any other key as it is."""
+    for old, new in MOVED_KEYS.items():
+        if key == old or key.startswith(old + "."):
+            return new + key[len(old) :]
+    return key
+
+
 def upgrade_stored(config: dict[str, Any]) -> dict[str, Any]:
     """A run's stored config with its keys renamed as ``MOVED_KEYS`` says; values, and keys a run lacks, as
     they were (a config that has a key under both names keeps today's). Every reader of a stored config goes

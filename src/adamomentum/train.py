@@ -24,7 +24,7 @@ except ModuleNotFoundError as missing:  # a torch-only install: the optimizer wo
     )
 
 from adamomentum.checkpoint import CHECKPOINT, PREVIOUS
-from adamomentum.config import CONFIG_DIR, MOVED_KEYS, schema_keys
+from adamomentum.config import CONFIG_DIR, current_key, schema_keys
 from adamomentum.errors import ConfigError, UserError
 from adamomentum.process import bf16_refusal, resolve_device, threads_per_worker
 from adamomentum.resume import config_for_resume, hydra_value, unquoted
@@ -132,10 +132,9 @@ def _check_moved_keys(argv: list[str]) -> None:
     than Hydra's "Key 'epochs' is not in struct"."""
     for arg in argv:
         key, equals, value = arg.lstrip("+~").partition("=")
-        if key in MOVED_KEYS:
+        if (new := current_key(key)) != key:
             # The schema has the new key, so neither + (add a key) nor ~ (delete one) applies to it.
-            moved = f"{MOVED_KEYS[key]}={value if equals else '<value>'}"
-            raise ConfigError(f"{arg}: {key} is {MOVED_KEYS[key]} now; pass {moved} instead.")
+            raise ConfigError(f"{arg}: {key} is {new} now; pass {new}={value if equals else '<value>'} instead.")
 
 
 def _first_line(error: Exception) -> str:
