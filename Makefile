@@ -1,10 +1,13 @@
 # Every target sets itself up: a fresh clone needs only Python 3.11+ and these commands. `make help` lists the
 # targets and variables from their `##` comments.
+## PYTHON: the Python 3.11+ that makes the virtual environment
 PYTHON ?= python3
+## VENV: the virtual environment's folder
 VENV ?= .venv
 BIN := $(VENV)/bin
 # The CPU build of torch 2.13 is what these machines install offline; a user with a
-# GPU may set TORCH='torch==2.14.1' (any 2.4 <= version < 2.15 works).
+# GPU may set TORCH='torch==2.14.1'.
+## TORCH: the torch requirement installed (any 2.4 <= version < 2.15)
 TORCH ?= torch==2.13.0
 
 ## PTB_DIR: the Penn Treebank folder, ptb.{train,valid,test}.txt (downloaded there when missing)
@@ -17,13 +20,22 @@ ARGS ?=
 OPTIMIZERS ?= sgd,momentum,adagrad,adamomentum
 ## RESULTS_OVERWRITE: 1 lets a report target rewrite a committed results folder
 RESULTS_OVERWRITE ?= 0
-# The configs read the corpus folders from the environment (conf/task/ptb.yaml: ${oc.env:PTB_DIR,data/ptb}),
-# so the targets, the tests and a plain `python -m adamomentum.train` share one name for each.
+# The Penn Treebank config reads its folder from the environment (conf/data/ptb.yaml:
+# ${oc.env:PTB_DIR,data/ptb}), so the targets, the tests and a plain `python -m adamomentum.train` share one
+# name for it; the NER targets, the benches and the tests read MSRA_DIR.
 export PTB_DIR MSRA_DIR
+# The corpus tests skip only where their variable is unset: a default folder that does not hold its corpus (a
+# fresh clone has neither) reaches them unset, so that they skip with the reason instead of failing.
+unset_if_missing = $(if $(filter file,$(origin $(1))),$(if $(wildcard $($(1))/$(2)),,-u $(1)))
+TEST_ENV = env $(call unset_if_missing,PTB_DIR,ptb.train.txt) $(call unset_if_missing,MSRA_DIR,msra_train.txt)
 
+## PTB_SWEEP: reproduce-ptb's run folders
 PTB_SWEEP ?= outputs/reproduce-ptb
+## PTB_OUT: reproduce-ptb's report
 PTB_OUT ?= outputs/report-ptb
+## NER_SWEEP: reproduce-ner's run folders
 NER_SWEEP ?= outputs/reproduce-ner
+## NER_OUT: reproduce-ner's report
 NER_OUT ?= outputs/report-ner
 
 .PHONY: help venv test lint bench bench-optim reproduce-ptb reproduce-ner reproduce-ner-msra report refuse-committed \
@@ -49,8 +61,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 venv: $(VENV)/.installed ## install everything into .venv (every target does it first)
 
-test: venv ## install and run the test suite (corpus tests need PTB_DIR and MSRA_DIR set)
-	$(BIN)/python -m pytest -q $(ARGS)
+test: venv ## install and run the test suite (the corpus tests run where PTB_DIR and MSRA_DIR hold the corpora)
+	$(TEST_ENV) $(BIN)/python -m pytest -q $(ARGS)
 
 lint: venv ## ruff (lint, and the format check) and mypy, as CI runs them
 	$(BIN)/ruff check src tests scripts
@@ -77,6 +89,7 @@ bench: venv ## the speed targets: trainer vs a plain loop, memory, bf16 vs float
 
 # On a GPU the optimizers train concurrently, one process each: a batch-20 2x256 LSTM fills a
 # small part of it. PARALLEL=1 forces that, PARALLEL=0 runs them one after another.
+## PARALLEL: reproduce-ptb trains its optimizers side by side (1), one after another (0), or side by side on a GPU only (auto)
 PARALLEL ?= auto
 reproduce-ptb: venv ## Penn Treebank, Table 1 and Figure 1, into PTB_SWEEP; report into PTB_OUT
 	@$(MAKE) --no-print-directory refuse-committed OUT=$(PTB_OUT) VARIABLE=PTB_OUT
@@ -103,8 +116,10 @@ reproduce-ner: venv ## Chinese NER, Figure 2, on OntoNotes (licensed; see docs/e
 # The stand-in for OntoNotes: MSRA (column files), train capped at the paper's 14,700 sentences, on the
 # per-token mean loss of the committed results/ner-msra (the NER verdict below uses the language model's).
 # NER_MSRA_OUT=results/ner-msra RESULTS_OVERWRITE=1 rewrites the committed folder.
+## NER_MSRA_OUT: reproduce-ner-msra's report
 NER_MSRA_OUT ?= outputs/report-ner-msra
 reproduce-ner-msra: ## the NER stand-in on MSRA_DIR (per-token mean loss, as results/ner-msra); report into NER_MSRA_OUT
+	@$(MAKE) --no-print-directory refuse-committed OUT=$(NER_MSRA_OUT) VARIABLE=NER_MSRA_OUT
 	$(MAKE) reproduce-ner NER_SWEEP=outputs/reproduce-ner-msra NER_OUT=$(NER_MSRA_OUT) \
 		ARGS="data.source=columns data.data_dir=$(MSRA_DIR) data.max_train_sentences=14700 task.loss_reduction=mean $(ARGS)"
 
@@ -113,20 +128,24 @@ reproduce-ner-msra: ## the NER stand-in on MSRA_DIR (per-token mean loss, as res
 # leaves out the runs still training.
 define verdict
 	@$(MAKE) --no-print-directory refuse-committed OUT=$($(4)) VARIABLE=$(4)
-	$(BIN)/python -m adamomentum.train experiment=$(1) hydra/launcher=joblib hydra.launcher.n_jobs=$(2) \
+	$(BIN)/python -m adamomentum.train experiment=$(1) scale=$(SCALE) hydra/launcher=joblib hydra.launcher.n_jobs=$(2) \
 		data.data_dir=$(3) progress=false $(ARGS)
-	$(BIN)/python -m adamomentum.report --finished --out $($(4)) outputs/study/$(1)-full
+	$(BIN)/python -m adamomentum.report --finished --out $($(4)) outputs/study/$(1)-$(SCALE)
 endef
 
 # The Penn Treebank verdict (issue #13): 19 full runs, JOBS at a time, one thread each on a CPU.
+## JOBS: reproduce-ptb-verdict's runs at a time
 JOBS ?= 2
+## PTB_VERDICT_OUT: reproduce-ptb-verdict's report
 PTB_VERDICT_OUT ?= outputs/report-ptb-verdict
 reproduce-ptb-verdict: venv ## the Penn Treebank verdict: 19 runs over seeds and accumulator starts (JOBS at a time)
 	$(call verdict,ptb_verdict,$(JOBS),$(PTB_DIR),PTB_VERDICT_OUT)
 
 # The NER verdict on the MSRA stand-in (issue #16): 18 runs of 30 epochs, NER_JOBS at a time (each with
 # cores / NER_JOBS threads).
+## NER_JOBS: reproduce-ner-verdict's runs at a time
 NER_JOBS ?= 1
+## NER_VERDICT_OUT: reproduce-ner-verdict's report
 NER_VERDICT_OUT ?= outputs/report-ner-verdict
 reproduce-ner-verdict: venv ## the NER verdict on the MSRA stand-in: 18 runs (NER_JOBS at a time)
 	$(call verdict,ner_verdict,$(NER_JOBS),$(MSRA_DIR),NER_VERDICT_OUT)
@@ -136,7 +155,9 @@ reproduce-ner-verdict: venv ## the NER verdict on the MSRA stand-in: 18 runs (NE
 # trains the runs no other lane holds (a lock in each run directory), so no lane waits at a section's end.
 # Relaunching skips finished runs and resumes unfinished ones from their checkpoints.
 # ptb_bf16 runs only on a CPU with bf16 instructions (elsewhere training refuses bf16, and the lanes skip it).
+## CAMPAIGN: the campaign's experiment configs, in order
 CAMPAIGN ?= ptb_same_schedule ptb_more_seeds ptb_bf16 ptb_data_scale_claim ptb_lr_tuning ptb_adam
+## LANES: the campaign's processes side by side
 LANES ?= 2
 HAS_BF16 = $(BIN)/python -c 'import sys, torch; from adamomentum.process import bf16_refusal; \
 	sys.exit(bf16_refusal(torch.device("cpu")) is not None)'
@@ -152,6 +173,7 @@ campaign: venv ## issue 34: same schedule, more seeds, bf16, data scale, lr tuni
 	done; status=0; for pid in $$pids; do wait $$pid || status=1; done; exit $$status
 
 # Studies beyond the paper (conf/experiment/): SCALE=small tries the machinery on a CPU.
+## SCALE: full (the paper's size) or small (a CPU check of the machinery), for study and the verdicts
 SCALE ?= full
 study-ptb-seeds: ## the seed study (make study EXPERIMENT=ptb_seeds)
 	$(MAKE) study EXPERIMENT=ptb_seeds
@@ -164,14 +186,18 @@ study-ner-seeds: ## the NER seed study (make study EXPERIMENT=ner_seeds)
 
 # Any experiment config: make study EXPERIMENT=ptb_ablation_eps SCALE=small. The committed folders under
 # results/study-small/ are rewritten only with STUDY_OUT=results/study-small/<name> RESULTS_OVERWRITE=1.
+## EXPERIMENT: study's experiment config (a name in conf/experiment/)
 EXPERIMENT ?= ptb_seeds
+## STUDY_OUT: study's report
 STUDY_OUT ?= outputs/report-study-$(SCALE)/$(EXPERIMENT)
 study: venv ## any experiment config: EXPERIMENT=<conf/experiment name> SCALE=full|small, report into STUDY_OUT
 	@$(MAKE) --no-print-directory refuse-committed OUT=$(STUDY_OUT) VARIABLE=STUDY_OUT
 	$(BIN)/python -m adamomentum.train experiment=$(EXPERIMENT) scale=$(SCALE) progress=false $(ARGS)
 	$(BIN)/python -m adamomentum.report --out $(STUDY_OUT) outputs/study/$(EXPERIMENT)-$(SCALE)
 
+## RUNS: report's run directories
 RUNS ?= outputs/multirun
+## REPORT_OUT: report's output folder
 REPORT_OUT ?= outputs/report
 report: venv ## tables and figures from the run directories under RUNS, into REPORT_OUT
 	@$(MAKE) --no-print-directory refuse-committed OUT=$(REPORT_OUT) VARIABLE=REPORT_OUT

@@ -3,6 +3,7 @@ default outputs stay under outputs/, and the corpus folders have one name each."
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 
 
-def dry_run(*args: str) -> str:
+def dry_run(*args: str, env: dict[str, str] | None = None) -> str:
     """What make would run (nothing is executed; the venv target is taken as made)."""
     proc = subprocess.run(
         ["make", "--no-print-directory", "-n", "-o", "venv", "-o", ".venv/.installed", *args],
@@ -22,6 +23,7 @@ def dry_run(*args: str) -> str:
         capture_output=True,
         text=True,
         timeout=60,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
@@ -33,7 +35,7 @@ def help_text() -> str:
     ).stdout
 
 
-def test_help_lists_every_target_and_the_variables_a_user_sets():
+def test_help_lists_every_target_and_every_variable():
     text = help_text()
     targets = set(re.findall(r"^  make (\S+)", text, re.M))
     assert {
@@ -48,7 +50,9 @@ def test_help_lists_every_target_and_the_variables_a_user_sets():
         "bench-optim",
     } <= targets
     variables = set(re.findall(r"^  ([A-Z_]+) ", text, re.M))
-    assert {"PTB_DIR", "MSRA_DIR", "ARGS", "OPTIMIZERS", "RESULTS_OVERWRITE"} <= variables
+    defined = set(re.findall(r"^([A-Z_]+) \?=", (ROOT / "Makefile").read_text(), re.M))
+    assert {"PTB_DIR", "MSRA_DIR", "ARGS", "OPTIMIZERS", "RESULTS_OVERWRITE"} <= defined
+    assert variables == defined
 
 
 @pytest.mark.parametrize(
@@ -74,6 +78,11 @@ def test_help_lists_every_target_and_the_variables_a_user_sets():
             "reproduce-ptb-verdict",
             ["PTB_DIR=/corpora/ptb", "JOBS=3"],
             ["data.data_dir=/corpora/ptb", "hydra.launcher.n_jobs=3"],
+        ),
+        (
+            "reproduce-ner-verdict",
+            ["SCALE=small"],
+            ["experiment=ner_verdict scale=small", "--out outputs/report-ner-verdict outputs/study/ner_verdict-small"],
         ),
         ("campaign", ["PTB_DIR=/corpora/ptb", "LANES=1"], ["data.data_dir=/corpora/ptb", "seq 1"]),
         (
@@ -110,6 +119,33 @@ def test_every_variable_reaches_the_command(target, variables, expected):
 def test_default_reports_go_under_outputs_never_into_a_committed_folder(target):
     outs = re.findall(r"adamomentum\.report .*--out (\S+)", dry_run(target))
     assert outs and all(out.startswith("outputs/") for out in outs), outs
+
+
+def test_make_test_skips_the_corpus_tests_where_no_corpus_folder_is_named_or_found(tmp_path):
+    """A fresh clone has no data/ptb or data/msra: the defaults must not reach the tests, which would then fail
+    on the missing files instead of skipping. A folder named on the command line always reaches them."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("PTB_DIR", "MSRA_DIR")}
+    defaults = dry_run("test", "PTB_DIR=" + str(tmp_path / "ptb"), env=environment)
+    assert "-u PTB_DIR" not in defaults
+    fresh_clone = dry_run("test", "-f", str(_makefile_with_defaults(tmp_path, found=False)), env=environment)
+    assert "env -u PTB_DIR -u MSRA_DIR " in fresh_clone
+    downloaded = dry_run("test", "-f", str(_makefile_with_defaults(tmp_path, found=True)), env=environment)
+    assert "-u PTB_DIR" not in downloaded and "-u MSRA_DIR" not in downloaded
+
+
+def _makefile_with_defaults(tmp_path: Path, found: bool) -> Path:
+    """The Makefile with its default corpus folders moved under ``tmp_path``, holding the corpora if ``found``."""
+    folders = {"ptb": "ptb.train.txt", "msra": "msra_train.txt"}
+    text = (ROOT / "Makefile").read_text()
+    for name, first_file in folders.items():
+        folder = tmp_path / ("found" if found else "missing") / name
+        if found:
+            folder.mkdir(parents=True)
+            (folder / first_file).write_text("")
+        text = text.replace(f"?= data/{name}\n", f"?= {folder}\n")
+    makefile = tmp_path / f"Makefile-{found}"
+    makefile.write_text(text)
+    return makefile
 
 
 def test_the_ptb_config_reads_the_corpus_folder_from_ptb_dir(monkeypatch):

@@ -256,6 +256,9 @@ def test_make_targets_refuse_to_overwrite_committed_results_without_the_flag() -
     assert "PTB_OUT=" in refused.stderr and "RESULTS_OVERWRITE=1" in refused.stderr
     assert make("refuse-committed", "OUT=results/ptb", "VARIABLE=PTB_OUT", "RESULTS_OVERWRITE=1").returncode == 0
     assert make("refuse-committed", "OUT=outputs/report-ptb", "VARIABLE=PTB_OUT").returncode == 0
+    # A target that hands its folder to another names its own variable, the one that moves the report.
+    msra = make("-o", "venv", "-o", ".venv/.installed", "reproduce-ner-msra", "NER_MSRA_OUT=results/ner-msra")
+    assert msra.returncode != 0 and "pass NER_MSRA_OUT=<another folder>" in msra.stderr
     # Each target that writes a report checks its folder before it trains (a dry run executes nothing).
     for target, out in [
         ("reproduce-ptb", "outputs/report-ptb"),

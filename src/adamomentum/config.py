@@ -194,8 +194,9 @@ def flatten(node: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# Keys that moved after runs stored their configs (summary.json, a checkpoint, .hydra/config.yaml): the network's
-# sizes left the task for the model group, the schedule left the task and the optimizer for the trainer group.
+# Keys that moved after runs stored their configs (summary.json, a checkpoint, .hydra/config.yaml): the corpus and
+# its batches left the task for the data group, the network's sizes left it for the model group, and the schedule
+# left the task, the optimizer and the top level (log_interval) for the trainer group.
 # ``upgrade_stored`` reads such a config in today's keys.
 MOVED_KEYS = {
     **{

@@ -26,7 +26,8 @@ fell as the majority has so far. The intervals and p-values are not adjusted for
 the table states that number.
 
 A question of this repository's own (``Question``: report/campaign.py's same schedule) may join the table below
-the paper's claims, judged by the same rules and said in its own words, never in the README's verdict.
+the paper's claims, judged by the same rules and said in its own words; the README's verdict shows it below the
+claims, marked as this repository's question, not a verdict on the paper.
 """
 
 from __future__ import annotations

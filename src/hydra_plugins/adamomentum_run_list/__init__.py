@@ -1,7 +1,7 @@
 """A Hydra sweeper that launches an explicit list of runs instead of a Cartesian product.
 
 A study whose runs do not form a grid (the Penn Treebank verdict: Table 1's four
-optimizers at seeds 1-2, AdaMomentum and AdaGrad with the authors' accumulator
+optimizers at seeds 0-2, AdaMomentum and AdaGrad with the authors' accumulator
 start at seeds 0-2, one run at another start) lists them in its experiment config:
 
     defaults:
