@@ -12,12 +12,15 @@ Adam (``optimizer=adam``) is a reference outside all of them: no reading takes a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from adamomentum.report.measures import TaskDescription
 from adamomentum.report.paper import AS_WRITTEN, AUTHORS, AUTHORS_START, TABLE1_VALUES, Reading, optimizer_name
+from adamomentum.report.runs import Run
 from adamomentum.report.settings import Setting, flat_config, reading_settings, runs_of
+from adamomentum.report.statistics import final_value
 from adamomentum.report.verdict import Finding, Question, compare, pairs_word, ratio_text, sign_count
 
 # The config keys the campaign varies, and their values in the paper's setting.
@@ -25,6 +28,11 @@ DECAY = "trainer.lr_decay"
 FRACTION = "data.train_fraction"
 LR_FACTOR = "study.lr_factor"
 PAPER_VALUES = {FRACTION: 1.0, LR_FACTOR: 1.0}
+# The values each claim is judged over, fixed in results/README.md before the runs: the shares of the training
+# text of section 4 (all of it: the verdict's runs) and the lr factors of section 5 (x 1: seed 0 of section 4 at
+# the same share). A claim is decided only over all of them, never over the ones whose runs have landed.
+FRACTIONS = (0.1, 0.25, 0.5, 1.0)
+LR_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
 # The task the campaign ran.
 TASK = "ptb"
 
@@ -82,6 +90,13 @@ def campaign_by(
 def share(fraction: float) -> str:
     """0.25 -> "25% of the training text"."""
     return f"{100 * fraction:g}% of the training text"
+
+
+def blew_up(run: Run, key: str) -> bool:
+    """Whether ``run`` diverged, or completed with a final ``key`` that is not finite (an evaluation whose loss
+    overflowed): either counts as infinite."""
+    value = final_value(run, key)
+    return run.summary.status == "diverged" or (value is not None and not math.isfinite(value))
 
 
 # Section 2: the same schedule.

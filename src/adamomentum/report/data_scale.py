@@ -1,9 +1,11 @@
 """The abstract's claim that AdaMomentum is "robust against different scales of data" (issue 34, section 4), as
 results/README.md fixed its measure before the runs: the campaign's five settings (``campaign.CAMPAIGN``) on
 shares of the training text (all of it: the verdict's runs); at each share, each AdaMomentum setting's rank
-among the five by final valid perplexity, and R, its final test perplexity over the best baseline's, paired by
-seed. Reproduced when R's interval lies below 1 at every share, all of the text included; not reproduced when
-it lies above 1 at some share; each word also rests on a sign test per share, as the verdict's do.
+among the five by final valid perplexity, and R, its final test perplexity over the best baseline's (the
+baseline of lowest final valid perplexity at that share: chosen on valid, never on test), paired by seed.
+Reproduced when R's interval lies below 1 at every share of ``campaign.FRACTIONS``, all of the text included;
+not reproduced when it lies above 1 at some share, or an AdaMomentum seed blew up there; each word also rests on
+a sign test per share, as the verdict's do.
 """
 
 from __future__ import annotations
@@ -13,7 +15,17 @@ from functools import partial
 
 from matplotlib.figure import Figure
 
-from adamomentum.report.campaign import BASELINES, CAMPAIGN, FRACTION, OURS, Entry, campaign_by, share
+from adamomentum.report.campaign import (
+    BASELINES,
+    CAMPAIGN,
+    FRACTION,
+    FRACTIONS,
+    OURS,
+    Entry,
+    blew_up,
+    campaign_by,
+    share,
+)
 from adamomentum.report.figures import Series, series_figure
 from adamomentum.report.markdown import markdown_table
 from adamomentum.report.measures import TaskDescription
@@ -36,54 +48,55 @@ FIGURE = "data_scale_claim"
 
 
 def centre(setting: Setting, key: str) -> float | None:
-    """The geometric mean of the setting's final ``key`` over its seeds; infinite where a seed diverged, None
+    """The geometric mean of the setting's final ``key`` over its seeds; infinite where a seed blew up, None
     where none has finished."""
-    if any(r.summary.status == "diverged" for r in setting.runs):
+    if any(blew_up(r, key) for r in setting.runs):
         return math.inf
-    values = [v for r in setting.runs if (v := final_value(r, key)) is not None and math.isfinite(v)]
+    values = [v for r in setting.runs if (v := final_value(r, key)) is not None]
     return spread(values, log=True).centre if values else None
 
 
 def best_baseline(found: dict[Entry, Setting], task: TaskDescription) -> Entry | None:
-    """The baseline of lowest geometric-mean final test perplexity (the first of Table 1's order on a tie)."""
-    tests = {e: c for e in BASELINES if e in found and (c := centre(found[e], task.headline.key)) is not None}
-    return min(tests, key=lambda e: tests[e]) if tests else None
+    """The baseline of lowest geometric-mean final valid perplexity (the first of Table 1's order on a tie),
+    chosen on valid as every selection here is; None until each baseline has a finished run, since the best
+    of those that have landed need not be the best."""
+    valid = {e: c for e in BASELINES if e in found and (c := centre(found[e], task.selection.key)) is not None}
+    return min(valid, key=lambda e: valid[e]) if len(valid) == len(BASELINES) else None
 
 
 def ratio(ours: Setting, best: Setting, task: TaskDescription) -> tuple[Paired, int]:
-    """R paired by seed, and the seeds of ``ours`` that diverged where ``best`` has a value (R infinite: each
+    """R paired by seed, and the seeds of ``ours`` that blew up where ``best`` has a value (R infinite: each
     counts against AdaMomentum)."""
     theirs = best.by_seed(final_value, task.headline.key)
-    diverged = sum(r.summary.status == "diverged" and r.summary.seed in theirs for r in ours.runs)
-    return compare(ours, best, task), diverged
+    blown = sum(blew_up(r, task.headline.key) and r.summary.seed in theirs for r in ours.runs)
+    return compare(ours, best, task), blown
 
 
 def robust(by_share: dict[float, dict[Entry, Setting]], entry: Entry, task: TaskDescription) -> Finding:
-    """The claim for one AdaMomentum setting over every share: R's interval below 1 at each (all the text
-    included) or above 1 at one, with a sign test of the seeds' R per share."""
+    """The claim for one AdaMomentum setting over every share of ``FRACTIONS``: R's interval below 1 at each
+    (all the text included) or above 1 at one, with a sign test of the seeds' R per share."""
     sides: list[str | None] = []
     signs: list[SignCount] = []
     seeds: list[int] = []
-    for found in by_share.values():
+    waiting = []
+    for fraction in FRACTIONS:
+        found = by_share.get(fraction, {})
         best = best_baseline(found, task)
         if entry not in found or best is None:
             sides.append(None)
+            waiting.append(fraction)
             continue
-        result, diverged = ratio(found[entry], found[best], task)
-        sides.append(
-            "above" if diverged or result.decided == "theirs" else "below" if result.decided == "ours" else None
-        )
-        signs.append(SignCount(result.wins, result.losses + diverged))
-        seeds.append(result.n + diverged)
+        result, blown = ratio(found[entry], found[best], task)
+        sides.append("above" if blown or result.decided == "theirs" else "below" if result.decided == "ours" else None)
+        signs.append(SignCount(result.wins, result.losses + blown))
+        seeds.append(result.n + blown)
     if not signs:
         return Finding("no runs", UNDECIDED, tests=0)
     below, above = sides.count("below"), sides.count("above")
-    everything = 1.0 in by_share
-    word = NOT_REPRODUCED if above else REPRODUCED if below == len(sides) and everything else UNDECIDED
-    text = (
-        f"R's interval below 1 at {below} of {len(sides)} shares, above 1 at {above}"
-        f"{'' if everything else ' (no runs on all the training text)'}"
-    )
+    word = NOT_REPRODUCED if above else REPRODUCED if below == len(FRACTIONS) else UNDECIDED
+    text = f"R's interval below 1 at {below} of {len(FRACTIONS)} shares, above 1 at {above}"
+    if waiting:
+        text += f" (runs missing on {' and '.join(share(f) for f in waiting)})"
     return Finding(text, word, signs, min(seeds), len(signs))
 
 
@@ -97,10 +110,10 @@ def share_table(found: dict[Entry, Setting], task: TaskDescription) -> str:
         setting = found[entry]
         r_cells = ["best baseline" if entry == best else "-", "-"]
         if entry in OURS and best is not None:
-            result, diverged = ratio(setting, found[best], task)
+            result, blown = ratio(setting, found[best], task)
             r_cells = [
-                ratio_text(result) + (f", {diverged} diverged" if diverged else ""),
-                f"{sign_test(result.wins, result.losses + diverged):.3g}",
+                ratio_text(result) + (f", {blown} blew up" if blown else ""),
+                f"{sign_test(result.wins, result.losses + blown):.3g}",
             ]
         rank = f"{1 + sum(v < valid[entry] for v in valid.values())} of {len(valid)}" if entry in valid else "-"
         rows.append(
@@ -131,13 +144,15 @@ def note(task: TaskDescription) -> str:
         f"What the claim is measured by, fixed before the runs: at each share of the training text, the settings "
         f"{', '.join(e.name for e in CAMPAIGN)}, each in the paper's setting otherwise (on all the training text: "
         f"the verdict's runs). For each AdaMomentum setting: its rank among them by final {task.selection.label} "
-        f"(the geometric mean over seeds; a diverged seed counts as infinite), and R, its final "
-        f"{task.headline.label} over the best baseline's (the lowest geometric mean of {baselines} at that share), "
+        f"(the geometric mean over seeds; a seed that diverged or ended at an infinite perplexity counts as "
+        f"infinite), and R, its final {task.headline.label} over the best baseline's (of {baselines}, the one of "
+        f"lowest geometric-mean final {task.selection.label} at that share: chosen on valid, never on test), "
         "paired by seed, with the 95% t-interval of the mean log ratio and the exact two-sided sign test (a "
-        "diverged AdaMomentum seed counts against it). The claim is reproduced when R's interval lies below 1 at "
-        "every share, all the training text included; not reproduced when it lies above 1 at some share (or an "
-        "AdaMomentum seed diverged); undecided otherwise. Each word also rests on a sign test per share, as the "
-        "verdict's words do, and the primary reading (AdaMomentum as written) gives the verdict."
+        "blown-up AdaMomentum seed counts against it). The claim is reproduced when R's interval lies below 1 at "
+        f"every share ({', '.join(f'{100 * f:g}%' for f in FRACTIONS)}); not reproduced when it lies above 1 at "
+        "some share (or an AdaMomentum seed blew up there); undecided otherwise, and while a share lacks runs. "
+        "Each word also rests on a sign test per share, as the verdict's words do, and the primary reading "
+        "(AdaMomentum as written) gives the verdict."
     )
 
 
