@@ -455,3 +455,71 @@ def test_adam_is_shown_beside_every_table_and_never_in_a_reading(tmp_path: Path)
         assert adam.get_color() == optimizer_colour("adam", ["sgd", "adam"]) == colours[4]
     finally:
         plt.close(fig)
+
+
+# Section 1: bf16 against float32.
+
+BF16 = {"precision": "bf16"}
+
+
+def write_bf16(root: Path, sgd: float = 116.5, adamomentum: float = 105.5) -> Path:
+    """Seed 0 of the four settings of section 1 with bf16, beside the float32 seeds 0-2 of ``FINALS`` (which
+    record their precision, as every run does)."""
+    write_paper_runs(root, FINALS, precision="fp32")
+    finals = {("sgd", None): [sgd], ("momentum", None): [108.2], ("adagrad", None): [140.5]}
+    write_paper_runs(root / "bf16", {**finals, ("adamomentum", 0.1): [adamomentum]}, **BF16)
+    return root
+
+
+def text_of(root: Path) -> str:
+    return report_markdown(find_runs([root]))
+
+
+def bf16_rows(root: Path) -> tuple[str, dict[str, list[str]]]:
+    part = section(text_of(root), "## bf16 against float32 (Penn Treebank)")
+    return part, table_rows(part)
+
+
+def test_bf16_is_equivalent_within_the_float32_seeds_range_widened_by_one_percent(tmp_path: Path) -> None:
+    part, rows = bf16_rows(write_bf16(tmp_path / "runs"))
+    assert "4 of 4 bf16 runs are equivalent to float32." in part
+    # SGD's float32 seeds end at 115, 116 and 114.5: [114.5 x 0.99, 116 x 1.01]. Valid falls at every
+    # evaluation, so the best validation step is the last and the test perplexity there the final one.
+    assert rows["SGD, float32"] == [
+        "0",
+        "116.5",
+        "[113.4, 117.2]: in",
+        "116.5",
+        "[113.4, 117.2]: in",
+        "**equivalent**",
+    ]
+    assert list(rows) == [
+        "SGD, float32",
+        "Momentum, float32",
+        "AdaGrad, G_0 = 0, float32",
+        "AdaMomentum, G_0 = 0.1, float32",
+    ]
+    # The runs table names each run's precision.
+    assert "| SGD | bf16 autocast | 0 | completed | 116.5 |" in text_of(tmp_path / "runs")
+
+
+def test_bf16_outside_the_range_or_diverged_is_not_equivalent(tmp_path: Path) -> None:
+    part, rows = bf16_rows(write_bf16(tmp_path / "runs", sgd=117.5, adamomentum=math.inf))
+    assert "2 of 4 bf16 runs are equivalent to float32." in part
+    assert rows["SGD, float32"][2] == "[113.4, 117.2]: out" and rows["SGD, float32"][-1] == "**not equivalent**"
+    assert rows["AdaMomentum, G_0 = 0.1, float32"] == ["0", "-", "-", "-", "-", "**not equivalent**"]
+
+
+def test_bf16_runs_belong_to_no_reading_and_waiting_float32_seeds_leave_it_pending(tmp_path: Path) -> None:
+    root = write_bf16(tmp_path / "runs")
+    text = report_markdown(find_runs([root]))
+    assert verdict_rows(text)["SGD ends within 10% of the paper's final test perplexity"][1].startswith("115.2 [")
+    for summary in (root / "sgd" / "seed=2").rglob("summary.json"):
+        summary.unlink()
+    part, rows = bf16_rows(root)
+    assert rows["SGD, float32"][-1] == "**pending**"
+    assert "3 of 4 bf16 runs are equivalent to float32, 1 pending." in part
+
+
+def test_no_bf16_section_without_bf16_runs(tmp_path: Path) -> None:
+    assert "bf16 against float32" not in report_markdown(find_runs([write_paper_runs(tmp_path / "runs", FINALS)]))

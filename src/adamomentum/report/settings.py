@@ -85,6 +85,7 @@ WORDS: dict[str, Callable[[Any, str], str]] = {
     }.get(v, f"source {v}"),
     "trainer.max_batches": lambda v, _: "no batch limit" if v is None else f"{v:,} batches",
     "trainer.epochs": lambda v, _: f"{v} epochs",
+    "precision": lambda v, _: {"fp32": "float32", "bf16": "bf16 autocast"}.get(v, f"precision {v}"),
 }
 
 
@@ -211,12 +212,14 @@ def _is_reading(setting: Setting, reading: Reading, at: Mapping[str, Any]) -> bo
     if expected is None:
         return False
     table1 = {key: value for key, value in expected.items() if key not in at}
-    rest = {**PAPER_SCALE, **PAPER_SETTING, **at}
+    # A run made before a key existed has the paper's value of it, not the one ``at`` asks for.
+    paper = {**PAPER_SCALE, **PAPER_SETTING}
+    rest = {**paper, **at}
     for run in setting.runs:
         config = flat_config(run)
         if any(config.get(key) != value for key, value in table1.items()):
             return False
-        if any(config.get(key, value) != value for key, value in rest.items()):
+        if any(config.get(key, paper.get(key, value)) != value for key, value in rest.items()):
             return False
         start = config.get("optimizer.initial_accumulator_value") or 0.0
         if setting.optimizer in reading.starts and start != reading.starts[setting.optimizer]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from adamomentum.report.bf16 import bf16_section
 from adamomentum.report.blowup import blowup_section
 from adamomentum.report.campaign import FRACTION, LR_FACTOR, same_schedule
 from adamomentum.report.data_scale import FIGURE as DATA_SCALE_FIGURE
@@ -167,6 +168,7 @@ def plan(runs: list[Run]) -> tuple[list[str], dict[str, Callable[[], Figure]]]:
         for shown, drawn in campaign.values():
             lines += shown
             figures.update(drawn)
+        lines += bf16_section(groups, task)
     # One table of every run, both tasks grouped together: its labels say what varies across all of them.
     lines += ["## Provenance", provenance(settings(runs)), ""]
     return lines, figures
