@@ -142,6 +142,29 @@ def test_best_valid_is_selected_on_the_evaluations_every_run_has(tmp_path: Path)
     assert "among the 3 evaluations every completed run has" in text
 
 
+def test_shorter_runs_on_a_share_of_the_data_leave_the_grid_of_the_full_runs_alone(tmp_path: Path) -> None:
+    """The data-scale runs train fewer batches: the evaluations every run has would be only theirs, and the full
+    runs would be selected among their first steps. Each length has its grid."""
+    root = write_paper_runs(tmp_path / "runs", FINALS)
+    write_paper_runs(root / "tenth", {("sgd", None): [230.0, 232.0]}, **{"data.train_fraction": 0.1})
+    for path in (root / "tenth").rglob("metrics.jsonl"):
+        metrics = [json.loads(line) for line in path.read_text().splitlines()]
+        shorter = [{**m, "step": m["step"] // 2} for m in metrics]  # steps 50, 100, 150
+        path.write_text("".join(json.dumps(m) + "\n" for m in shorter))
+    text = report_markdown(find_runs([root]))
+    assert "| SGD | 100% of the training set | 0 | completed | 115.0 | - | 119.6 (step 300) | 115.0 |" in text
+    assert "| SGD | 10% of the training set | 0 | completed | 230.0 | - | 239.2 (step 150) | 230.0 |" in text
+    assert "among every evaluation of every run;" in text
+    dense = root / "sgd" / "seed=0" / "g0=None"
+    metrics = [json.loads(line) for line in (dense / "metrics.jsonl").read_text().splitlines()]
+    extra = {"step": 150, "epoch": 1, "valid_ppl": 50.0, "test_ppl": 49.0, "lr": 1.0}
+    (dense / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in [metrics[0], extra, *metrics[1:]]))
+    assert (
+        "among the evaluations every completed run of the same length has (3 for the runs of 150 batches, 3 for "
+        "the runs of 300 batches;"
+    ) in report_markdown(find_runs([root]))
+
+
 @pytest.mark.parametrize("change", ["one seed", "small scale", "another lr", "element-wise clipping"])
 def test_no_verdict_without_seeds_or_away_from_the_papers_setting(tmp_path: Path, change: str) -> None:
     finals = {key: values[:1] for key, values in FINALS.items()} if change == "one seed" else FINALS

@@ -153,25 +153,40 @@ def common_steps(runs: Sequence[Run]) -> set[int]:
     return set.intersection(*grids) if grids else set()
 
 
-def select_best_valid(runs: Sequence[Run], selection: Measure) -> set[int]:
+def length(run: Run) -> int:
+    """How many batches a run trained: the step of its last evaluation."""
+    return max((int(m["step"]) for m in run.metrics), default=0)
+
+
+def select_best_valid(runs: Sequence[Run], selection: Measure) -> dict[int, set[int]]:
     """Set each completed run's ``best_valid`` to its evaluation of best ``selection`` score among the steps
-    every completed run has (the first such on a tie); returns that grid. A run with no metrics.jsonl, or
-    one that did not complete (shown, never compared), keeps the best its summary records."""
-    steps = common_steps(runs)
+    every completed run of its length has (the first such on a tie); returns those grids by length. Runs of
+    one length are selected on one grid; a run on a share of the data, which trains fewer batches, never cuts
+    the grid of the full runs down to its own. A run with no metrics.jsonl, or one that did not complete
+    (shown, never compared), keeps the best its summary records."""
+    completed = [r for r in runs if r.summary.status == "completed" and r.metrics]
+    grids = {n: common_steps([r for r in completed if length(r) == n]) for n in sorted({length(r) for r in completed})}
     pick = min if selection.lower_is_better else max
     for run in runs:
-        candidates = [m for m in run.metrics if m["step"] in steps] if run.summary.status == "completed" else []
+        steps = grids.get(length(run), set()) if run.summary.status == "completed" else set()
+        candidates = [m for m in run.metrics if m["step"] in steps]
         run.best_valid = pick(candidates, key=lambda m: m[selection.key]) if candidates else run.summary.best_valid
-    return steps
+    return grids
 
 
-def grid_words(runs: Sequence[Run], steps: set[int]) -> str:
+def grid_words(runs: Sequence[Run], grids: dict[int, set[int]]) -> str:
     """Which evaluations the best validation score is selected among, in words."""
     completed = [r for r in runs if r.summary.status == "completed" and r.metrics]
-    if all({m["step"] for m in r.metrics} == steps for r in completed):
+    if all({m["step"] for m in r.metrics} == grids[length(r)] for r in completed):
         return "every evaluation of every run"
-    coarse = len(steps)
+    if len(grids) == 1:
+        [steps] = grids.values()
+        return (
+            f"the {len(steps)} evaluations every completed run has (some runs evaluated more often: their other "
+            "evaluations are left out, so that every run is selected on the same grid)"
+        )
+    each = ", ".join(f"{len(steps)} for the runs of {n:,} batches" for n, steps in grids.items())
     return (
-        f"the {coarse} evaluations every completed run has (some runs evaluated more often: their other "
-        "evaluations are left out, so that every run is selected on the same grid)"
+        f"the evaluations every completed run of the same length has ({each}; some runs evaluated more often: "
+        "their other evaluations are left out, so that the runs of a length are selected on the same grid)"
     )
