@@ -485,7 +485,7 @@ def test_bf16_is_equivalent_within_the_float32_seeds_range_widened_by_one_percen
     assert "4 of 4 bf16 runs are equivalent to float32." in part
     # SGD's float32 seeds end at 115, 116 and 114.5: [114.5 x 0.99, 116 x 1.01]. Valid falls at every
     # evaluation, so the best validation step is the last and the test perplexity there the final one.
-    assert rows["SGD, float32"] == [
+    assert rows["SGD"] == [
         "0",
         "116.5",
         "[113.4, 117.2]: in",
@@ -494,20 +494,22 @@ def test_bf16_is_equivalent_within_the_float32_seeds_range_widened_by_one_percen
         "**equivalent**",
     ]
     assert list(rows) == [
-        "SGD, float32",
-        "Momentum, float32",
-        "AdaGrad, G_0 = 0, float32",
-        "AdaMomentum, G_0 = 0.1, float32",
+        "SGD",
+        "Momentum",
+        "AdaGrad, G_0 = 0",
+        "AdaMomentum, G_0 = 0.1",
     ]
-    # The runs table names each run's precision.
-    assert "| SGD | bf16 autocast | 0 | completed | 116.5 |" in text_of(tmp_path / "runs")
+    # The runs table names bf16 and leaves the float32 runs' labels as they were.
+    text = text_of(tmp_path / "runs")
+    assert "| SGD | bf16 autocast | 0 | completed | 116.5 |" in text
+    assert "| SGD | Table 1 | 0 | completed | 115.0 |" in text
 
 
 def test_bf16_outside_the_range_or_diverged_is_not_equivalent(tmp_path: Path) -> None:
     part, rows = bf16_rows(write_bf16(tmp_path / "runs", sgd=117.5, adamomentum=math.inf))
     assert "2 of 4 bf16 runs are equivalent to float32." in part
-    assert rows["SGD, float32"][2] == "[113.4, 117.2]: out" and rows["SGD, float32"][-1] == "**not equivalent**"
-    assert rows["AdaMomentum, G_0 = 0.1, float32"] == ["0", "-", "-", "-", "-", "**not equivalent**"]
+    assert rows["SGD"][2] == "[113.4, 117.2]: out" and rows["SGD"][-1] == "**not equivalent**"
+    assert rows["AdaMomentum, G_0 = 0.1"] == ["0", "-", "-", "-", "-", "**not equivalent**"]
 
 
 def test_bf16_runs_belong_to_no_reading_and_waiting_float32_seeds_leave_it_pending(tmp_path: Path) -> None:
@@ -517,7 +519,7 @@ def test_bf16_runs_belong_to_no_reading_and_waiting_float32_seeds_leave_it_pendi
     for summary in (root / "sgd" / "seed=2").rglob("summary.json"):
         summary.unlink()
     part, rows = bf16_rows(root)
-    assert rows["SGD, float32"][-1] == "**pending**"
+    assert rows["SGD"][-1] == "**pending**"
     assert "3 of 4 bf16 runs are equivalent to float32, 1 pending." in part
 
 

@@ -52,7 +52,7 @@ def _number(value: Any) -> str:
     return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
-# A config value in words, by key; None is the constructor's or the task's default.
+# A config value in words, by key; None is the constructor's or the task's default; "" goes unsaid.
 WORDS: dict[str, Callable[[Any, str], str]] = {
     "trainer.lr_decay": lambda v, task: ("Zaremba's decay" if task == "ptb" else "lr decay") if v else "constant lr",
     "optimizer.initial_accumulator_value": lambda v, _: f"G_0 = {_number(v or 0)}",
@@ -85,7 +85,9 @@ WORDS: dict[str, Callable[[Any, str], str]] = {
     }.get(v, f"source {v}"),
     "trainer.max_batches": lambda v, _: "no batch limit" if v is None else f"{v:,} batches",
     "trainer.epochs": lambda v, _: f"{v} epochs",
-    "precision": lambda v, _: {"fp32": "float32", "bf16": "bf16 autocast"}.get(v, f"precision {v}"),
+    # float32 goes without saying: a label names bf16 only, so that runs in bf16 leave their float32 twins'
+    # labels as they were.
+    "precision": lambda v, _: {"fp32": "", "bf16": "bf16 autocast"}.get(v, f"precision {v}"),
 }
 
 
@@ -179,7 +181,7 @@ def settings(runs: list[Run]) -> list[Setting]:
         own: dict[str, Setting] = {}
         for run, config in zip(members, configs):
             values = {k: config.get(k) for k in varying}
-            label = ", ".join(in_words(k, v, run.task) for k, v in values.items()) or TABLE1
+            label = ", ".join(w for k, v in values.items() if (w := in_words(k, v, run.task))) or TABLE1
             own.setdefault(label, Setting(optimizer, label, values)).runs.append(run)
         groups += sorted(own.values(), key=lambda s: [_sort_key(v) for v in s.values.values()])
     for setting in groups:
