@@ -525,3 +525,44 @@ def test_bf16_runs_belong_to_no_reading_and_waiting_float32_seeds_leave_it_pendi
 
 def test_no_bf16_section_without_bf16_runs(tmp_path: Path) -> None:
     assert "bf16 against float32" not in report_markdown(find_runs([write_paper_runs(tmp_path / "runs", FINALS)]))
+
+
+def test_figure_1_draws_the_papers_scale_in_float32_and_leaves_the_campaigns_other_runs_to_their_sections(
+    tmp_path: Path,
+) -> None:
+    root = write_shares(write_bf16(tmp_path / "runs"), ours=[400.0, 300.0], shares={0.1: 2.0, 0.25: 1.6})
+    runs = find_runs([root])
+    lines, figures = plan(runs)
+    assert "Figure 1 draws the settings at the paper's scale and in float32;" in "\n".join(lines)
+    select_best_valid(runs, PTB.selection)
+    fig = figures["figure1_ptb.png"]()
+    try:
+        legend = legend_texts(fig)
+        assert any(text.startswith("SGD") for text in legend)
+        assert not any(share in text for text in legend for share in ("10% of", "25% of", "bf16")), legend
+    finally:
+        plt.close(fig)
+
+
+def test_the_readmes_verdict_gains_the_abstracts_claims_where_the_verdict_folder_has_their_runs(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "repo"
+    ptb = write_paper_runs(root / "results" / "ptb-verdict", FINALS)
+    write_ner_runs(root / "results" / "ner-verdict", NER_CURVES)
+    assert "scales of data" not in verdict_block(root)
+    write_lr_grid(ptb / "tuning")
+    write_shares(ptb / "shares", ours=[400.0, 300.0], shares={0.1: 2.0, 0.5: 1.3})
+    rows = {
+        line.split(" | ")[0]: line.split(" | ")[1:]
+        for line in verdict_block(root).splitlines()
+        if line.startswith("| Penn Treebank:")
+    }
+    robust = rows['| Penn Treebank: AdaMomentum is "robust against different scales of data"']
+    assert robust[1].startswith("R's interval below 1 at 0 of 4 shares, above 1 at 1") and robust[1].endswith(
+        NOT_REPRODUCED + " (t-interval only: no sign test decides at n = 2)"
+    )
+    assert robust[3] == f"**{NOT_REPRODUCED}**"
+    tuning = rows['| Penn Treebank: AdaMomentum "requires minimal tuning effort", on 25% of the training text']
+    assert tuning[1].endswith(f": {NOT_REPRODUCED}") and tuning[2].endswith(f": {REPRODUCED}")
+    assert tuning[4] == "[results/ptb-verdict](results/ptb-verdict/results.md) |"

@@ -183,13 +183,24 @@ def figure(by_share: dict[float, dict[Entry, Setting]], task: TaskDescription) -
     return series_figure(series, task.headline, ticks, "share of the training text", title)
 
 
+def robust_findings(groups: list[Setting], task: TaskDescription) -> tuple[Finding, Finding] | None:
+    """The claim under each reading (as written, then G_0 = 0.1); None where the runs are at fewer than two shares
+    of the training text."""
+    by_share = campaign_by(groups, task, FRACTION)
+    if len(by_share) < 2:
+        return None
+    written, authors = (robust(by_share, entry, task) for entry in OURS)
+    return written, authors
+
+
 def data_scale_section(groups: list[Setting], task: TaskDescription) -> tuple[list[str], dict[str, partial[Figure]]]:
     """results.md's section on the claim and its figure, by file name; nothing where the runs are at fewer than
     two shares of the training text."""
-    by_share = campaign_by(groups, task, FRACTION)
-    if len(by_share) < 2:
+    findings = robust_findings(groups, task)
+    if findings is None:
         return [], {}
-    written, authors = (robust(by_share, entry, task) for entry in OURS)
+    written, authors = findings
+    by_share = campaign_by(groups, task, FRACTION)
     claim = markdown_table(
         CLAIM_HEADERS,
         [

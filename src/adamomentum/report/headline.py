@@ -15,9 +15,11 @@ from pathlib import Path
 
 from adamomentum.report.blowup import blowup_counts
 from adamomentum.report.campaign import same_schedule
+from adamomentum.report.data_scale import robust_findings
+from adamomentum.report.lr_tuning import tuning_rows
 from adamomentum.report.markdown import markdown_table
 from adamomentum.report.measures import TASKS
-from adamomentum.report.paper import AS_WRITTEN
+from adamomentum.report.paper import AS_WRITTEN, ROBUST_TO_DATA_SCALE
 from adamomentum.report.runs import find_runs
 from adamomentum.report.settings import ner_corpora, reading_settings, settings
 from adamomentum.report.statistics import select_best_valid
@@ -60,6 +62,21 @@ def verdict_block(root: Path) -> str:
         if question:
             claim, paper, written, authors, word = question.cells
             rows.append([f"{title}: {claim}", paper, written, authors, word, link])
+        # The abstract's claims (issue 34, sections 4 and 5), where the folder has their runs.
+        robust = robust_findings(groups, task)
+        if robust:
+            written_finding, authors_finding = robust
+            rows.append(
+                [
+                    f"{title}: {ROBUST_TO_DATA_SCALE.text}",
+                    ROBUST_TO_DATA_SCALE.paper,
+                    written_finding.cell(),
+                    authors_finding.cell(),
+                    f"**{written_finding.label}**",
+                    link,
+                ]
+            )
+        rows += [[f"{title}: {claim}", *cells, link] for claim, *cells in tuning_rows(groups, task)]
         ours = reading_settings(groups, AS_WRITTEN).get("adamomentum")
         if ours:
             blown, told = blowup_counts(ours, task)

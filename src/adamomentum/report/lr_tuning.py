@@ -179,14 +179,11 @@ def figure(grids_by_share: dict[float, Grid], task: TaskDescription) -> Figure:
     return series_figure(series, task.selection, {k: f"x {k:g}" for k in factors}, "Table 1's lr times", title)
 
 
-def lr_tuning_section(groups: list[Setting], task: TaskDescription) -> tuple[list[str], dict[str, partial[Figure]]]:
-    """results.md's section on the claim and its figure, by file name; nothing where no share of the training
-    text has several lr factors."""
-    grids_by_share = grids(groups, task)
-    if not grids_by_share:
-        return [], {}
+def tuning_rows(groups: list[Setting], task: TaskDescription) -> list[list[str]]:
+    """The claim's row per share of the training text with several lr factors: the claim, the paper's words,
+    the finding under each reading (as written, then G_0 = 0.1) and the verdict (the primary reading's word)."""
     rows = []
-    for fraction, grid in grids_by_share.items():
+    for fraction, grid in grids(groups, task).items():
         (written, word), (authors, authors_word) = (tuning_word(grid, entry) for entry in OURS)
         rows.append(
             [
@@ -197,6 +194,16 @@ def lr_tuning_section(groups: list[Setting], task: TaskDescription) -> tuple[lis
                 f"**{word}**",
             ]
         )
+    return rows
+
+
+def lr_tuning_section(groups: list[Setting], task: TaskDescription) -> tuple[list[str], dict[str, partial[Figure]]]:
+    """results.md's section on the claim and its figure, by file name; nothing where no share of the training
+    text has several lr factors."""
+    grids_by_share = grids(groups, task)
+    if not grids_by_share:
+        return [], {}
+    rows = tuning_rows(groups, task)
     name = f"{FIGURE}_{task.name}.png"
     lines = [
         f"## The abstract's claim: minimal tuning effort ({task.title})",

@@ -52,6 +52,24 @@ SWEEPS: list[tuple[str, Callable[[dict[str, Any]], float], str, str, str]] = [
 SWEEP_DEFAULTS = {"study.lr_factor": 1.0, "data.train_fraction": 1.0}
 
 
+FIGURE_LEAVES_OUT = (
+    "{figure} draws the settings at the paper's scale and in float32; the others (on a share of the training "
+    "text, in bf16) are in the tables and in their own sections below."
+)
+
+
+def figure_settings(groups: list[Setting]) -> list[Setting]:
+    """The settings a task's figure draws: those at the paper's scale and in float32 where a folder has some, so
+    that the campaign's runs on a share of the text, at other lrs or in bf16 (each with a section of its own) do
+    not bury the paper's curves; all of them in a folder of studies away from the paper."""
+    paper = [
+        s
+        for s in groups
+        if all(comparable_with_paper(r) and flat_config(r).get("precision", "fp32") == "fp32" for r in s.runs)
+    ]
+    return paper or groups
+
+
 def _at_default(key: str, config: dict[str, Any]) -> bool:
     """Whether a run's flat config has ``key`` at its default: the runs a sweep figure draws as the reference."""
     return bool(config.get(key, SWEEP_DEFAULTS[key]) == SWEEP_DEFAULTS[key])
@@ -155,10 +173,12 @@ def plan(runs: list[Run]) -> tuple[list[str], dict[str, Callable[[], Figure]]]:
                 "",
                 runs_table(groups_by_task[task.name], task),
                 "",
-                f"![{task.figure}]({task.figure_file})",
-                "",
             ]
-            figures[task.figure_file] = partial(grouped_curves_figure, groups_by_task[task.name], task)
+            paper = figure_settings(groups_by_task[task.name])
+            if len(paper) < len(groups_by_task[task.name]):
+                lines += [FIGURE_LEAVES_OUT.format(figure=task.figure), ""]
+            lines += [f"![{task.figure}]({task.figure_file})", ""]
+            figures[task.figure_file] = partial(grouped_curves_figure, paper, task)
     for task in TASKS.values():
         groups = groups_by_task[task.name]
         campaign = {key: section(groups, task) for key, section in CAMPAIGN_SECTIONS}
