@@ -566,3 +566,19 @@ def test_the_readmes_verdict_gains_the_abstracts_claims_where_the_verdict_folder
     tuning = rows['| Penn Treebank: AdaMomentum "requires minimal tuning effort", on 25% of the training text']
     assert tuning[1].endswith(f": {NOT_REPRODUCED}") and tuning[2].endswith(f": {REPRODUCED}")
     assert tuning[4] == "[results/ptb-verdict](results/ptb-verdict/results.md) |"
+
+
+def test_the_readmes_verdict_shows_adam_as_a_reference_never_judged(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    ptb = write_paper_runs(root / "results" / "ptb-verdict", FINALS)
+    write_ner_runs(root / "results" / "ner-verdict", NER_CURVES)
+    assert "Adam," not in verdict_block(root)
+    write_paper_runs(ptb, {("adam", None): [112.0, 113.0, 111.0]}, **ADAM)
+    [row] = [line for line in verdict_block(root).splitlines() if line.startswith("| Penn Treebank: Adam,")]
+    assert row.startswith(
+        "| Penn Treebank: Adam, a modern reference (not in the paper): final test perplexity | - (not in the paper) "
+        "| 112.0 ["
+    )
+    assert row.endswith(
+        "], n = 3 | the same runs | shown, not judged | [results/ptb-verdict](results/ptb-verdict/results.md) |"
+    )

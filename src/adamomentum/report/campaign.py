@@ -20,7 +20,7 @@ from adamomentum.report.measures import TaskDescription
 from adamomentum.report.paper import AS_WRITTEN, AUTHORS, AUTHORS_START, TABLE1_VALUES, Reading, optimizer_name
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import Setting, flat_config, reading_settings, runs_of
-from adamomentum.report.statistics import final_value
+from adamomentum.report.statistics import final_value, spread
 from adamomentum.report.verdict import Finding, Question, compare, pairs_word, ratio_text, sign_count
 
 # The config keys the campaign varies, and their values in the paper's setting.
@@ -151,3 +151,36 @@ def same_schedule(groups: list[Setting], task: TaskDescription) -> Question | No
             f"{ratio_text(compare(ours, decayed['adagrad'], task))}."
         )
     return Question(cells, len(results), note, below)
+
+
+# A modern reference: Adam with the baselines' schedule, outside every claim.
+
+REFERENCE = "adam"
+REFERENCE_ROW = f"{optimizer_name(REFERENCE)}, a modern reference (not in the paper): final test perplexity"
+
+
+def reference_row(groups: list[Setting], task: TaskDescription) -> tuple[str, ...] | None:
+    """The README verdict's row for Adam at the paper's scale with the baselines' decay: its final headline over
+    seeds, shown and never judged; None where the folder has no such runs."""
+    setting = next(
+        (
+            s
+            for s in groups
+            if s.optimizer == REFERENCE
+            and task.name == TASK
+            and all(flat_config(r).get(DECAY) and flat_config(r).get("precision", "fp32") == "fp32" for r in s.runs)
+        ),
+        None,
+    )
+    if setting is None:
+        return None
+    values = [v for r in setting.runs if (v := final_value(r, task.headline.key)) is not None and math.isfinite(v)]
+    if not values:
+        return None
+    s = spread(values, log=task.headline.log_scale)
+    interval = "" if math.isnan(s.low) else f" [{task.headline.fmt(s.low)}, {task.headline.fmt(s.high)}]"
+    blown = len(setting.runs) - len(values)
+    number = f"{task.headline.fmt(s.centre)}{interval}, n = {s.n}" + (
+        f", {blown} more not finished or blown up" if blown else ""
+    )
+    return (REFERENCE_ROW, "- (not in the paper)", number, "the same runs", "shown, not judged")

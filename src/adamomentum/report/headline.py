@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from adamomentum.report.blowup import blowup_counts
-from adamomentum.report.campaign import same_schedule
+from adamomentum.report.campaign import reference_row, same_schedule
 from adamomentum.report.data_scale import robust_findings
 from adamomentum.report.lr_tuning import tuning_rows
 from adamomentum.report.markdown import markdown_table
@@ -77,6 +77,10 @@ def verdict_block(root: Path) -> str:
                 ]
             )
         rows += [[f"{title}: {claim}", *cells, link] for claim, *cells in tuning_rows(groups, task)]
+        reference = reference_row(groups, task)
+        if reference:
+            claim, *cells = reference
+            rows.append([f"{title}: {claim}", *cells, link])
         ours = reading_settings(groups, AS_WRITTEN).get("adamomentum")
         if ours:
             blown, told = blowup_counts(ours, task)
