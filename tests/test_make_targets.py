@@ -125,8 +125,10 @@ def test_make_test_skips_the_corpus_tests_where_no_corpus_folder_is_named_or_fou
     """A fresh clone has no data/ptb or data/msra: the defaults must not reach the tests, which would then fail
     on the missing files instead of skipping. A folder named on the command line always reaches them."""
     environment = {k: v for k, v in os.environ.items() if k not in ("PTB_DIR", "MSRA_DIR")}
-    defaults = dry_run("test", "PTB_DIR=" + str(tmp_path / "ptb"), env=environment)
-    assert "-u PTB_DIR" not in defaults
+    named = dry_run("test", "PTB_DIR=" + str(tmp_path / "ptb"), env=environment)
+    assert "-u PTB_DIR" not in named
+    from_environment = dry_run("test", env={**environment, "PTB_DIR": str(tmp_path / "ptb")})
+    assert "-u PTB_DIR" not in from_environment and "-u MSRA_DIR" in from_environment
     fresh_clone = dry_run("test", "-f", str(_makefile_with_defaults(tmp_path, found=False)), env=environment)
     assert "env -u PTB_DIR -u MSRA_DIR " in fresh_clone
     downloaded = dry_run("test", "-f", str(_makefile_with_defaults(tmp_path, found=True)), env=environment)

@@ -3,14 +3,15 @@
 validation step each lie within the range of the float32 seeds 0-2 of its setting, widened by 1% at each end.
 The best validation step is chosen among the evaluations the compared runs share (a run evaluated every 500
 batches beside ones evaluated at epoch ends: the epoch ends), on valid, never on test. Published whatever it
-shows: a run still training, or float32 seeds that have not all finished, leave a setting pending.
+shows: a run still training, or float32 seeds that have not all finished, leave a setting pending; float32 seeds
+that blew up, or runs without the evaluations the rule reads, leave it without a reference.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from adamomentum.report.campaign import TASK, blew_up
 from adamomentum.report.markdown import markdown_table
 from adamomentum.report.measures import TaskDescription
 from adamomentum.report.paper import AS_WRITTEN, AUTHORS
@@ -27,6 +28,7 @@ WIDEN = 0.01
 EQUIVALENT = "equivalent"
 NOT_EQUIVALENT = "not equivalent"
 PENDING = "pending"
+NO_REFERENCE = "without a reference"
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,21 @@ class Measured:
         return self.low <= self.bf16 <= self.high
 
 
-def headline_at_best_valid(run: Run, steps: set[int], task: TaskDescription) -> float:
-    """The headline (test perplexity) at the run's best validation step among ``steps`` (the first on a tie)."""
-    candidates = [m for m in run.metrics if m["step"] in steps]
-    best = min(candidates, key=lambda m: m[task.selection.key])
-    return float(best[task.headline.key])
+def headline_at_best_valid(run: Run, steps: set[int], task: TaskDescription) -> float | None:
+    """The headline (test perplexity) at the run's best validation step among ``steps`` (the first on a tie);
+    None where the run has no evaluation there with both."""
+    keys = (task.selection.key, task.headline.key)
+    candidates = [m for m in run.metrics if m["step"] in steps and all(k in m for k in keys)]
+    if not candidates:
+        return None
+    pick = min if task.selection.lower_is_better else max
+    return float(pick(candidates, key=lambda m: m[task.selection.key])[task.headline.key])
+
+
+def every_value(values: list[float | None]) -> list[float] | None:
+    """``values``, or None where one is missing: the rule compares a run only with all its references."""
+    known = [v for v in values if v is not None]
+    return known if len(known) == len(values) else None
 
 
 def measured(bf16: float, float32: list[float]) -> Measured:
@@ -54,21 +66,25 @@ def measured(bf16: float, float32: list[float]) -> Measured:
 
 
 def compare_run(run: Run, float32: list[Run], task: TaskDescription) -> tuple[str, list[Measured]]:
-    """The word for a bf16 run against its setting's float32 seeds, and the final and best-valid measures."""
-    if run.summary.status == "diverged":
-        return NOT_EQUIVALENT, []
-    finished = [r for r in float32 if r.summary.status == "completed"]
-    if run.summary.status != "completed" or len(finished) < len(FLOAT32_SEEDS):
-        return PENDING, []
+    """The word for a bf16 run against its setting's float32 seeds (one run of each of ``FLOAT32_SEEDS``), and
+    the final and best-valid measures where both sides have them."""
     key = task.headline.key
-    steps = common_steps([run, *finished])
-    final = final_value(run, key)
-    if final is None or not math.isfinite(final) or not steps:
+    if blew_up(run, key):
         return NOT_EQUIVALENT, []
-    values = [
-        measured(final, [v for r in finished if (v := final_value(r, key)) is not None]),
-        measured(headline_at_best_valid(run, steps, task), [headline_at_best_valid(r, steps, task) for r in finished]),
-    ]
+    seeds = {r.summary.seed: r for r in float32 if r.summary.seed in FLOAT32_SEEDS}
+    if run.summary.status != "completed" or any(
+        s not in seeds or seeds[s].summary.status not in ("completed", "diverged") for s in FLOAT32_SEEDS
+    ):
+        return PENDING, []
+    references = [seeds[s] for s in FLOAT32_SEEDS]
+    if any(blew_up(r, key) for r in references):
+        return NO_REFERENCE, []
+    steps = common_steps([run, *references])
+    finals = every_value([final_value(r, key) for r in (run, *references)])
+    at_best = every_value([headline_at_best_valid(r, steps, task) for r in (run, *references)])
+    if finals is None or at_best is None:
+        return NO_REFERENCE, []
+    values = [measured(finals[0], finals[1:]), measured(at_best[0], at_best[1:])]
     return (EQUIVALENT if all(m.within for m in values) else NOT_EQUIVALENT), values
 
 
@@ -84,27 +100,28 @@ def pairs(groups: list[Setting]) -> list[tuple[Setting, Setting]]:
     return found
 
 
-def cell(value: Measured | None, task: TaskDescription) -> list[str]:
+def cells(value: Measured | None, task: TaskDescription) -> list[str]:
+    """The bf16 run's value, and the widened range of its float32 seeds with whether it lies in it."""
     if value is None:
         return ["-", "-"]
-    fmt_ = task.headline.fmt
-    return [fmt_(value.bf16), f"[{fmt_(value.low)}, {fmt_(value.high)}]: {'in' if value.within else 'out'}"]
+    show = task.headline.fmt
+    return [show(value.bf16), f"[{show(value.low)}, {show(value.high)}]: {'in' if value.within else 'out'}"]
 
 
 def bf16_section(groups: list[Setting], task: TaskDescription) -> list[str]:
-    """results.md's section on bf16 against float32; nothing without bf16 runs beside their float32 seeds."""
-    found = pairs(groups)
+    """results.md's section on bf16 against float32 (the Penn Treebank's, where the campaign ran it); nothing
+    without bf16 runs beside their float32 seeds."""
+    found = pairs(groups) if task.name == TASK else []
     if not found:
         return []
     rows = []
     words = []
-    for bf16, float32 in found:
-        seeds = [r for r in float32.runs if r.summary.seed in FLOAT32_SEEDS]
+    for bf16, twin in found:
         for run in bf16.runs:
-            word, values = compare_run(run, seeds, task)
+            word, values = compare_run(run, twin.runs, task)
             words.append(word)
             final, best = values if values else (None, None)
-            rows.append([float32.name, str(run.summary.seed), *cell(final, task), *cell(best, task), f"**{word}**"])
+            rows.append([twin.name, str(run.summary.seed), *cells(final, task), *cells(best, task), f"**{word}**"])
     label = task.headline.label
     headers = [
         "setting",
@@ -115,12 +132,9 @@ def bf16_section(groups: list[Setting], task: TaskDescription) -> list[str]:
         f"float32 seeds {FLOAT32_SEEDS[0]}-{FLOAT32_SEEDS[-1]}, widened {100 * WIDEN:g}%",
         "bf16 is",
     ]
-    decided = [w for w in words if w != PENDING]
-    summary = (
-        f"{words.count(EQUIVALENT)} of {len(words)} bf16 runs are equivalent to float32"
-        + (f", {words.count(PENDING)} pending" if len(decided) < len(words) else "")
-        + "."
-    )
+    counts = [f"{words.count(EQUIVALENT)} of {len(words)} bf16 runs are equivalent to float32"]
+    counts += [f"{words.count(w)} {w}" for w in (PENDING, NO_REFERENCE) if w in words]
+    summary = ", ".join(counts) + "."
     return [
         f"## bf16 against float32 ({task.title})",
         "",

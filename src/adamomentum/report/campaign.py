@@ -19,9 +19,9 @@ from typing import Any
 from adamomentum.report.measures import TaskDescription
 from adamomentum.report.paper import AS_WRITTEN, AUTHORS, AUTHORS_START, TABLE1_VALUES, Reading, optimizer_name
 from adamomentum.report.runs import Run
-from adamomentum.report.settings import Setting, flat_config, reading_settings, runs_of
+from adamomentum.report.settings import Setting, flat_config, in_paper_setting, reading_settings, runs_of
 from adamomentum.report.statistics import final_value, spread
-from adamomentum.report.verdict import Finding, Question, compare, pairs_word, ratio_text, sign_count
+from adamomentum.report.verdict import Finding, Question, compare, pairs_word, ratio_text, sign_count, status_counts
 
 # The config keys the campaign varies, and their values in the paper's setting.
 DECAY = "trainer.lr_decay"
@@ -29,10 +29,12 @@ FRACTION = "data.train_fraction"
 LR_FACTOR = "study.lr_factor"
 PAPER_VALUES = {FRACTION: 1.0, LR_FACTOR: 1.0}
 # The values each claim is judged over, fixed in results/README.md before the runs: the shares of the training
-# text of section 4 (all of it: the verdict's runs) and the lr factors of section 5 (x 1: seed 0 of section 4 at
-# the same share). A claim is decided only over all of them, never over the ones whose runs have landed.
+# text of section 4 (all of it: the verdict's runs), and the lr factors of section 5 (x 1: seed 0 of section 4 at
+# the same share) with the share it runs them on. A claim is decided only over all of them, never over the ones
+# whose runs have landed, and runs at other values (a study's) take no part in it.
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 LR_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
+LR_TUNING_FRACTION = 0.25
 # The task the campaign ran.
 TASK = "ptb"
 
@@ -160,27 +162,20 @@ REFERENCE_ROW = f"{optimizer_name(REFERENCE)}, a modern reference (not in the pa
 
 
 def reference_row(groups: list[Setting], task: TaskDescription) -> tuple[str, ...] | None:
-    """The README verdict's row for Adam at the paper's scale with the baselines' decay: its final headline over
-    seeds, shown and never judged; None where the folder has no such runs."""
-    setting = next(
-        (
-            s
-            for s in groups
-            if s.optimizer == REFERENCE
-            and task.name == TASK
-            and all(flat_config(r).get(DECAY) and flat_config(r).get("precision", "fp32") == "fp32" for r in s.runs)
-        ),
-        None,
-    )
-    if setting is None:
+    """The README verdict's row for Adam in the paper's setting (``in_paper_setting``) with the baselines' decay:
+    its final headline over seeds, shown and never judged; None where the folder has no such runs."""
+    if task.name != TASK:
         return None
-    values = [v for r in setting.runs if (v := final_value(r, task.headline.key)) is not None and math.isfinite(v)]
-    if not values:
+    found = [
+        s
+        for s in groups
+        if s.optimizer == REFERENCE and all(in_paper_setting(r) and flat_config(r).get(DECAY) for r in s.runs)
+    ]
+    values = [v for s in found[:1] for r in s.runs if (v := final_value(r, task.headline.key)) is not None]
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
         return None
-    s = spread(values, log=task.headline.log_scale)
+    s = spread(finite, log=task.headline.log_scale)
     interval = "" if math.isnan(s.low) else f" [{task.headline.fmt(s.low)}, {task.headline.fmt(s.high)}]"
-    blown = len(setting.runs) - len(values)
-    number = f"{task.headline.fmt(s.centre)}{interval}, n = {s.n}" + (
-        f", {blown} more not finished or blown up" if blown else ""
-    )
+    number = f"{task.headline.fmt(s.centre)}{interval}, n = {s.n}{status_counts(found[0])}"
     return (REFERENCE_ROW, "- (not in the paper)", number, "the same runs", "shown, not judged")

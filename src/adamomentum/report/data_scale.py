@@ -96,7 +96,9 @@ def robust(by_share: dict[float, dict[Entry, Setting]], entry: Entry, task: Task
     word = NOT_REPRODUCED if above else REPRODUCED if below == len(FRACTIONS) else UNDECIDED
     text = f"R's interval below 1 at {below} of {len(FRACTIONS)} shares, above 1 at {above}"
     if waiting:
-        text += f" (runs missing on {' and '.join(share(f) for f in waiting)})"
+        percents = [f"{100 * f:g}%" for f in waiting]
+        listed = percents[0] if len(percents) == 1 else f"{', '.join(percents[:-1])} and {percents[-1]}"
+        text += f" (runs missing on {listed} of the training text)"
     return Finding(text, word, signs, min(seeds), len(signs))
 
 
@@ -183,36 +185,32 @@ def figure(by_share: dict[float, dict[Entry, Setting]], task: TaskDescription) -
     return series_figure(series, task.headline, ticks, "share of the training text", title)
 
 
-def robust_findings(groups: list[Setting], task: TaskDescription) -> tuple[Finding, Finding] | None:
-    """The claim under each reading (as written, then G_0 = 0.1); None where the runs are at fewer than two shares
-    of the training text."""
-    by_share = campaign_by(groups, task, FRACTION)
-    if len(by_share) < 2:
-        return None
+def claim_row(by_share: dict[float, dict[Entry, Setting]], task: TaskDescription) -> list[str]:
+    """The claim, the paper's words, the finding under each reading (as written, then G_0 = 0.1) and the verdict
+    (the primary reading's word)."""
     written, authors = (robust(by_share, entry, task) for entry in OURS)
-    return written, authors
+    return [
+        ROBUST_TO_DATA_SCALE.text,
+        ROBUST_TO_DATA_SCALE.paper,
+        written.cell(),
+        authors.cell(),
+        f"**{written.label}**",
+    ]
+
+
+def robust_row(groups: list[Setting], task: TaskDescription) -> list[str] | None:
+    """The claim's row (``claim_row``); None where the runs are at fewer than two shares of the training text."""
+    by_share = campaign_by(groups, task, FRACTION)
+    return claim_row(by_share, task) if len(by_share) > 1 else None
 
 
 def data_scale_section(groups: list[Setting], task: TaskDescription) -> tuple[list[str], dict[str, partial[Figure]]]:
     """results.md's section on the claim and its figure, by file name; nothing where the runs are at fewer than
     two shares of the training text."""
-    findings = robust_findings(groups, task)
-    if findings is None:
-        return [], {}
-    written, authors = findings
     by_share = campaign_by(groups, task, FRACTION)
-    claim = markdown_table(
-        CLAIM_HEADERS,
-        [
-            [
-                ROBUST_TO_DATA_SCALE.text,
-                ROBUST_TO_DATA_SCALE.paper,
-                written.cell(),
-                authors.cell(),
-                f"**{written.label}**",
-            ]
-        ],
-    )
+    if len(by_share) < 2:
+        return [], {}
+    claim = markdown_table(CLAIM_HEADERS, [claim_row(by_share, task)])
     name = f"{FIGURE}_{task.name}.png"
     lines = [
         f"## The abstract's claim: robust against different scales of data ({task.title})",

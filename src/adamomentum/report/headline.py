@@ -15,11 +15,11 @@ from pathlib import Path
 
 from adamomentum.report.blowup import blowup_counts
 from adamomentum.report.campaign import reference_row, same_schedule
-from adamomentum.report.data_scale import robust_findings
+from adamomentum.report.data_scale import robust_row
 from adamomentum.report.lr_tuning import tuning_rows
 from adamomentum.report.markdown import markdown_table
 from adamomentum.report.measures import TASKS
-from adamomentum.report.paper import AS_WRITTEN, ROBUST_TO_DATA_SCALE
+from adamomentum.report.paper import AS_WRITTEN
 from adamomentum.report.runs import find_runs
 from adamomentum.report.settings import ner_corpora, reading_settings, settings
 from adamomentum.report.statistics import select_best_valid
@@ -63,20 +63,8 @@ def verdict_block(root: Path) -> str:
             claim, paper, written, authors, word = question.cells
             rows.append([f"{title}: {claim}", paper, written, authors, word, link])
         # The abstract's claims (issue 34, sections 4 and 5), where the folder has their runs.
-        robust = robust_findings(groups, task)
-        if robust:
-            written_finding, authors_finding = robust
-            rows.append(
-                [
-                    f"{title}: {ROBUST_TO_DATA_SCALE.text}",
-                    ROBUST_TO_DATA_SCALE.paper,
-                    written_finding.cell(),
-                    authors_finding.cell(),
-                    f"**{written_finding.label}**",
-                    link,
-                ]
-            )
-        rows += [[f"{title}: {claim}", *cells, link] for claim, *cells in tuning_rows(groups, task)]
+        for claim, *cells in [r for r in (robust_row(groups, task),) if r] + tuning_rows(groups, task):
+            rows.append([f"{title}: {claim}", *cells, link])
         reference = reference_row(groups, task)
         if reference:
             claim, *cells = reference

@@ -21,12 +21,12 @@ from adamomentum.report.campaign import (
     FRACTION,
     LR_FACTOR,
     LR_FACTORS,
+    LR_TUNING_FRACTION,
     OURS,
     Entry,
     blew_up,
     campaign_by,
     share,
-    values_of,
 )
 from adamomentum.report.figures import Series, series_figure
 from adamomentum.report.markdown import markdown_table
@@ -44,7 +44,7 @@ SEED = 0
 WITHIN = 0.05
 
 # Per share of the training text: per lr factor, each setting's value (final valid perplexity; infinite where
-# the run diverged).
+# the run blew up).
 Grid = dict[float, dict[Entry, float]]
 
 
@@ -58,22 +58,19 @@ def _value(setting: Setting, task: TaskDescription) -> float | None:
 
 
 def grids(groups: list[Setting], task: TaskDescription) -> dict[float, Grid]:
-    """Each share of the training text at which the campaign's settings have several lr factors, with its grid."""
-    out = {}
-    for fraction in values_of(groups, FRACTION):
-        by_factor = campaign_by(groups, task, LR_FACTOR, {FRACTION: fraction})
-        grid = {
-            factor: values
-            for factor, found in by_factor.items()
-            if (values := {e: v for e, s in found.items() if (v := _value(s, task)) is not None})
-        }
-        if len(grid) > 1:
-            out[fraction] = grid
-    return out
+    """The grid of ``LR_FACTORS`` on ``LR_TUNING_FRACTION`` of the training text, where the campaign's settings
+    have several of those factors there (by share, so that the tables say where it was measured)."""
+    by_factor = campaign_by(groups, task, LR_FACTOR, {FRACTION: LR_TUNING_FRACTION})
+    grid = {
+        factor: values
+        for factor, found in by_factor.items()
+        if factor in LR_FACTORS and (values := {e: v for e, s in found.items() if (v := _value(s, task)) is not None})
+    }
+    return {LR_TUNING_FRACTION: grid} if len(grid) > 1 else {}
 
 
 def spread_of(values: list[float]) -> float:
-    """The largest value over the smallest: infinite where one diverged."""
+    """The largest value over the smallest: infinite where one blew up."""
     return math.inf if math.inf in values else max(values) / min(values)
 
 
@@ -114,7 +111,7 @@ def grid_table(grid: Grid, task: TaskDescription) -> str:
         if not values:
             continue
         cells = [
-            "-" if entry not in v else "diverged" if v[entry] == math.inf else task.selection.fmt(v[entry])
+            "-" if entry not in v else "blew up" if v[entry] == math.inf else task.selection.fmt(v[entry])
             for v in grid.values()
         ]
         rows.append(
@@ -157,11 +154,11 @@ def figure(grids_by_share: dict[float, Grid], task: TaskDescription) -> Figure:
     series = []
     for fraction, grid in grids_by_share.items():
         for entry in CAMPAIGN:
-            diverged = [f"x {k:g}" for k, v in grid.items() if v.get(entry) == math.inf]
+            blown = [f"x {k:g}" for k, v in grid.items() if v.get(entry) == math.inf]
             label = (
                 entry.name
                 + (f", on {share(fraction)}" if several else "")
-                + (f" (diverged at lr {', '.join(diverged)})" if diverged else "")
+                + (f" (blew up at lr {', '.join(blown)})" if blown else "")
             )
             series.append(
                 Series(

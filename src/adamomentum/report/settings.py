@@ -153,6 +153,15 @@ def comparable_with_paper(run: Run) -> bool:
     )
 
 
+def in_paper_setting(run: Run) -> bool:
+    """Whether a run is at the paper's scale (``comparable_with_paper``), at Table 1's lr and in float32, whatever
+    its optimizer and schedule: the runs a task's figure draws, and Adam's reference row reads."""
+    config = flat_config(run)
+    return comparable_with_paper(run) and all(
+        config.get(key, PAPER_SETTING[key]) == PAPER_SETTING[key] for key in ("study.lr_factor", "precision")
+    )
+
+
 def settings(runs: list[Run]) -> list[Setting]:
     """Runs grouped by optimizer and by the config values that vary between that optimizer's runs; in the
     paper's order of optimizers, each optimizer's settings by their values (defaults and small numbers first)."""
@@ -214,7 +223,8 @@ def _is_reading(setting: Setting, reading: Reading, at: Mapping[str, Any]) -> bo
     if expected is None:
         return False
     table1 = {key: value for key, value in expected.items() if key not in at}
-    # A run made before a key existed has the paper's value of it, not the one ``at`` asks for.
+    # A run made before a key of the paper's setting existed has the paper's value of it, not the one ``at`` asks
+    # for; a key outside it (the decay) is Table 1's, checked above where ``at`` leaves it.
     paper = {**PAPER_SCALE, **PAPER_SETTING}
     rest = {**paper, **at}
     for run in setting.runs:

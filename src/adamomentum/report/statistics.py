@@ -153,7 +153,7 @@ def common_steps(runs: Sequence[Run]) -> set[int]:
     return set.intersection(*grids) if grids else set()
 
 
-def length(run: Run) -> int:
+def last_step(run: Run) -> int:
     """How many batches a run trained: the step of its last evaluation."""
     return max((int(m["step"]) for m in run.metrics), default=0)
 
@@ -165,10 +165,11 @@ def select_best_valid(runs: Sequence[Run], selection: Measure) -> dict[int, set[
     the grid of the full runs down to its own. A run with no metrics.jsonl, or one that did not complete
     (shown, never compared), keeps the best its summary records."""
     completed = [r for r in runs if r.summary.status == "completed" and r.metrics]
-    grids = {n: common_steps([r for r in completed if length(r) == n]) for n in sorted({length(r) for r in completed})}
+    lengths = sorted({last_step(r) for r in completed})
+    grids = {n: common_steps([r for r in completed if last_step(r) == n]) for n in lengths}
     pick = min if selection.lower_is_better else max
     for run in runs:
-        steps = grids.get(length(run), set()) if run.summary.status == "completed" else set()
+        steps = grids.get(last_step(run), set()) if run.summary.status == "completed" else set()
         candidates = [m for m in run.metrics if m["step"] in steps]
         run.best_valid = pick(candidates, key=lambda m: m[selection.key]) if candidates else run.summary.best_valid
     return grids
@@ -177,7 +178,9 @@ def select_best_valid(runs: Sequence[Run], selection: Measure) -> dict[int, set[
 def grid_words(runs: Sequence[Run], grids: dict[int, set[int]]) -> str:
     """Which evaluations the best validation score is selected among, in words."""
     completed = [r for r in runs if r.summary.status == "completed" and r.metrics]
-    if all({m["step"] for m in r.metrics} == grids[length(r)] for r in completed):
+    if not completed:
+        return "the evaluations of no completed run (each run's own best is shown)"
+    if all({m["step"] for m in r.metrics} == grids.get(last_step(r)) for r in completed):
         return "every evaluation of every run"
     if len(grids) == 1:
         [steps] = grids.values()

@@ -21,7 +21,7 @@ from adamomentum.report.lr_tuning import FIGURE as LR_TUNING_FIGURE
 from adamomentum.report.lr_tuning import lr_tuning_section
 from adamomentum.report.measures import TASKS, TaskDescription
 from adamomentum.report.runs import Run
-from adamomentum.report.settings import Setting, comparable_with_paper, flat_config, settings
+from adamomentum.report.settings import Setting, comparable_with_paper, flat_config, in_paper_setting, settings
 from adamomentum.report.statistics import grid_words, select_best_valid
 from adamomentum.report.tables import comparison_table, provenance, runs_table, seed_table, within_paper
 from adamomentum.report.verdict import verdict_section
@@ -53,21 +53,17 @@ SWEEP_DEFAULTS = {"study.lr_factor": 1.0, "data.train_fraction": 1.0}
 
 
 FIGURE_LEAVES_OUT = (
-    "{figure} draws the settings at the paper's scale and in float32; the others (on a share of the training "
-    "text, in bf16) are in the tables and in their own sections below."
+    "{figure} draws the settings at the paper's scale, at Table 1's lr and in float32; the others are in the "
+    "tables, and the campaign's (on a share of the training text, at other lrs, in bf16) in their own sections "
+    "below."
 )
 
 
 def figure_settings(groups: list[Setting]) -> list[Setting]:
-    """The settings a task's figure draws: those at the paper's scale and in float32 where a folder has some, so
-    that the campaign's runs on a share of the text, at other lrs or in bf16 (each with a section of its own) do
-    not bury the paper's curves; all of them in a folder of studies away from the paper."""
-    paper = [
-        s
-        for s in groups
-        if all(comparable_with_paper(r) and flat_config(r).get("precision", "fp32") == "fp32" for r in s.runs)
-    ]
-    return paper or groups
+    """The settings a task's figure draws: those in the paper's setting (``in_paper_setting``) where a folder has
+    some, so that the campaign's runs on a share of the text, at other lrs or in bf16 (each with a section of
+    its own) do not bury the paper's curves; all of them in a folder of studies away from the paper."""
+    return [s for s in groups if all(in_paper_setting(r) for r in s.runs)] or groups
 
 
 def _at_default(key: str, config: dict[str, Any]) -> bool:
