@@ -122,6 +122,22 @@ def test_a_folder_rebuilt_from_itself_and_a_queue_holds_each_run_once(tmp_path: 
     assert report_markdown(find_runs([out])) == (out / "results.md").read_text()
 
 
+def test_a_sweeps_run_that_shares_a_path_with_another_run_keeps_both(tmp_path: Path) -> None:
+    """A sweep names its runs by their own overrides: the bf16 sweep's ``sgd/seed=0`` (bf16 set by its
+    experiment) has the path of the verdict's float32 ``sgd/seed=0``. Neither copy may replace the other, and
+    adding the sweep again refreshes its own copy."""
+    verdict = tmp_path / "verdict"
+    write_run(verdict / "sgd/seed=0", "ptb", "sgd", ptb_metrics([131.0], [127.5]), config={"precision": "fp32"})
+    out = tmp_path / "results"
+    write_report(find_runs([verdict]), out)
+    bf16 = tmp_path / "queue" / "ptb_bf16-full"
+    write_run(bf16 / "sgd/seed=0", "ptb", "sgd", ptb_metrics([132.0], [128.0]), config={"precision": "bf16"})
+    for _ in range(2):
+        write_report(find_runs([out, bf16]), out)
+        copies = {r.path.relative_to(out / "runs").as_posix(): r.summary.final["test_ppl"] for r in find_runs([out])}
+        assert copies == {"sgd/seed=0": 127.5, "ptb_bf16-full/sgd/seed=0": 128.0}
+
+
 def test_task_filter(tmp_path: Path) -> None:
     out = tmp_path / "ner_only"
     text = write_report(find_runs([runs_root(tmp_path)]), out, task="ner").read_text()

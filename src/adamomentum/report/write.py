@@ -21,11 +21,18 @@ from adamomentum.report.lr_tuning import FIGURE as LR_TUNING_FIGURE
 from adamomentum.report.lr_tuning import lr_tuning_section
 from adamomentum.report.measures import TASKS, TaskDescription
 from adamomentum.report.runs import Run
-from adamomentum.report.settings import Setting, comparable_with_paper, flat_config, in_paper_setting, settings
+from adamomentum.report.settings import (
+    ENVIRONMENT_KEYS,
+    Setting,
+    comparable_with_paper,
+    flat_config,
+    in_paper_setting,
+    settings,
+)
 from adamomentum.report.statistics import grid_words, select_best_valid
 from adamomentum.report.tables import comparison_table, provenance, runs_table, seed_table, within_paper
 from adamomentum.report.verdict import verdict_section
-from adamomentum.summary import METRICS, SUMMARY, TRAIN_LOG
+from adamomentum.summary import METRICS, SUMMARY, TRAIN_LOG, RunSummary
 
 NOT_COMPARABLE = (
     "Runs at `study.scale=small`, on a share of the training data, with a batch limit, or (NER) on another corpus "
@@ -93,18 +100,61 @@ def copy_destination(run: Run, out: Path) -> Path:
     return out / "runs" / Path(*kept)
 
 
+def same_run(a: Run, b: Run) -> bool:
+    """Whether two run directories hold one run (a copy and its source): the same task, optimizer, seed and
+    config, bar where and how it ran (``ENVIRONMENT_KEYS``)."""
+
+    def identity(run: Run) -> tuple[Any, ...]:
+        config = {k: v for k, v in flat_config(run).items() if k not in ENVIRONMENT_KEYS}
+        return run.task, run.optimizer, run.summary.seed, sorted(config.items(), key=str)
+
+    return identity(a) == identity(b)
+
+
+def _occupant(path: Path, runs: dict[Path, Run]) -> Run | None:
+    """The run a copy's destination already holds: one of the runs given, or a copy on disk."""
+    if path in runs:
+        return runs[path]
+    if (path / SUMMARY).exists():
+        return Run(path, RunSummary.read(path), [], path)
+    return None
+
+
+def destinations(runs: list[Run], out: Path) -> dict[int, Path]:
+    """Where each run's copy goes, by ``id``: ``copy_destination``, or, where that already holds another run,
+    the same path below the name of the folder the run was found in. A sweep names its runs by their own
+    overrides only, so the bf16 sweep's ``sgd/seed=0`` would land on the verdict's float32 ``sgd/seed=0``;
+    it goes to ``ptb_bf16-full/sgd/seed=0`` instead, and there again whenever it is added anew."""
+    given = {r.path.resolve(): r for r in runs}
+    found: dict[int, Path] = {}
+    for run in runs:
+        dest = copy_destination(run, out)
+        occupant = _occupant(dest.resolve(), given)
+        if occupant is not None and occupant is not run and not same_run(occupant, run):
+            dest = out / "runs" / run.root.name / dest.relative_to(out / "runs")
+            occupant = _occupant(dest.resolve(), given)
+            if occupant is not None and occupant is not run and not same_run(occupant, run):
+                raise SystemExit(
+                    f"error: {run.path} and the run copied to {dest} are different runs with the same path; "
+                    "pass the run's sweep from a folder of another name."
+                )
+        found[id(run)] = dest.resolve()
+    return found
+
+
 def without_stale_copies(runs: list[Run], out: Path) -> list[Run]:
     """``runs`` less the copies in ``out`` that another run given updates: a folder rebuilt from itself and a
     queue's outputs (``--out results/x results/x outputs/...``) holds each run once, its copy refreshed."""
-    destinations = {id(r): copy_destination(r, out).resolve() for r in runs}
-    fresh = {destinations[id(r)] for r in runs if destinations[id(r)] != r.path.resolve()}
+    found = destinations(runs, out)
+    fresh = {found[id(r)] for r in runs if found[id(r)] != r.path.resolve()}
     return [r for r in runs if r.path.resolve() not in fresh]
 
 
 def copy_runs(runs: list[Run], out: Path) -> None:
+    found = destinations(runs, out)
     for run in runs:
-        dest = copy_destination(run, out)
-        if dest.resolve() == run.path.resolve():
+        dest = found[id(run)]
+        if dest == run.path.resolve():
             continue
         dest.mkdir(parents=True, exist_ok=True)
         for name in (SUMMARY, METRICS, TRAIN_LOG):
