@@ -16,7 +16,7 @@ from pathlib import Path
 from adamomentum.report.blowup import blowup_counts
 from adamomentum.report.campaign import reference_row, same_schedule
 from adamomentum.report.data_scale import robust_row
-from adamomentum.report.lr_tuning import tuning_rows
+from adamomentum.report.lr_tuning import grids, tuning_rows
 from adamomentum.report.markdown import markdown_table
 from adamomentum.report.measures import TASKS
 from adamomentum.report.paper import AS_WRITTEN
@@ -63,7 +63,7 @@ def verdict_block(root: Path) -> str:
             claim, paper, written, authors, word = question.cells
             rows.append([f"{title}: {claim}", paper, written, authors, word, link])
         # The abstract's claims (issue 34, sections 4 and 5), where the folder has their runs.
-        for claim, *cells in [r for r in (robust_row(groups, task),) if r] + tuning_rows(groups, task):
+        for claim, *cells in [r for r in (robust_row(groups, task),) if r] + tuning_rows(grids(groups, task)):
             rows.append([f"{title}: {claim}", *cells, link])
         reference = reference_row(groups, task)
         if reference:

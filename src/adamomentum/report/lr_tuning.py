@@ -176,11 +176,11 @@ def figure(grids_by_share: dict[float, Grid], task: TaskDescription) -> Figure:
     return series_figure(series, task.selection, {k: f"x {k:g}" for k in factors}, "Table 1's lr times", title)
 
 
-def tuning_rows(groups: list[Setting], task: TaskDescription) -> list[list[str]]:
+def tuning_rows(grids_by_share: dict[float, Grid]) -> list[list[str]]:
     """The claim's row per share of the training text with several lr factors: the claim, the paper's words,
     the finding under each reading (as written, then G_0 = 0.1) and the verdict (the primary reading's word)."""
     rows = []
-    for fraction, grid in grids(groups, task).items():
+    for fraction, grid in grids_by_share.items():
         (written, word), (authors, authors_word) = (tuning_word(grid, entry) for entry in OURS)
         rows.append(
             [
@@ -200,7 +200,7 @@ def lr_tuning_section(groups: list[Setting], task: TaskDescription) -> tuple[lis
     grids_by_share = grids(groups, task)
     if not grids_by_share:
         return [], {}
-    rows = tuning_rows(groups, task)
+    rows = tuning_rows(grids_by_share)
     name = f"{FIGURE}_{task.name}.png"
     lines = [
         f"## The abstract's claim: minimal tuning effort ({task.title})",
