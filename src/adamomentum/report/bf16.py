@@ -17,7 +17,7 @@ from adamomentum.report.measures import TaskDescription
 from adamomentum.report.paper import AS_WRITTEN, AUTHORS
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import Setting, reading_settings
-from adamomentum.report.statistics import common_steps, final_value
+from adamomentum.report.statistics import best_evaluation, common_steps, final_value
 
 BF16 = {"precision": "bf16"}
 # The float32 seeds each bf16 run is held against, and how far beyond their range (relative, at each end) it
@@ -45,14 +45,10 @@ class Measured:
 
 
 def headline_at_best_valid(run: Run, steps: set[int], task: TaskDescription) -> float | None:
-    """The headline (test perplexity) at the run's best validation step among ``steps`` (the first on a tie);
-    None where the run has no evaluation there with both."""
-    keys = (task.selection.key, task.headline.key)
-    candidates = [m for m in run.metrics if m["step"] in steps and all(k in m for k in keys)]
-    if not candidates:
-        return None
-    pick = min if task.selection.lower_is_better else max
-    return float(pick(candidates, key=lambda m: m[task.selection.key])[task.headline.key])
+    """The headline (test perplexity) at the run's best validation step among ``steps``; None where the run has
+    no evaluation there, or that evaluation no headline."""
+    best = best_evaluation(run, steps, task.selection)
+    return None if best is None or task.headline.key not in best else float(best[task.headline.key])
 
 
 def every_value(values: list[float | None]) -> list[float] | None:

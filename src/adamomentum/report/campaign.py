@@ -20,7 +20,7 @@ from adamomentum.report.measures import TaskDescription
 from adamomentum.report.paper import AS_WRITTEN, AUTHORS, AUTHORS_START, TABLE1_VALUES, Reading, optimizer_name
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import Setting, flat_config, in_paper_setting, reading_settings, runs_of
-from adamomentum.report.statistics import final_value, spread
+from adamomentum.report.statistics import final_value, finals, spread, with_interval
 from adamomentum.report.verdict import Finding, Question, compare, pairs_word, ratio_text, sign_count, status_counts
 
 # The config keys the campaign varies, and their values in the paper's setting.
@@ -171,11 +171,9 @@ def reference_row(groups: list[Setting], task: TaskDescription) -> tuple[str, ..
         for s in groups
         if s.optimizer == REFERENCE and all(in_paper_setting(r) and flat_config(r).get(DECAY) for r in s.runs)
     ]
-    values = [v for s in found[:1] for r in s.runs if (v := final_value(r, task.headline.key)) is not None]
-    finite = [v for v in values if math.isfinite(v)]
-    if not finite:
+    values = finals(found[0].runs, task.headline.key) if found else []
+    if not values:
         return None
-    s = spread(finite, log=task.headline.log_scale)
-    interval = "" if math.isnan(s.low) else f" [{task.headline.fmt(s.low)}, {task.headline.fmt(s.high)}]"
-    number = f"{task.headline.fmt(s.centre)}{interval}, n = {s.n}{status_counts(found[0])}"
+    s = spread(values, log=task.headline.log_scale)
+    number = f"{with_interval(task.headline, s)}, n = {s.n}{status_counts(found[0])}"
     return (REFERENCE_ROW, "- (not in the paper)", number, "the same runs", "shown, not judged")

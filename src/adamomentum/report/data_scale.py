@@ -31,7 +31,7 @@ from adamomentum.report.markdown import markdown_table
 from adamomentum.report.measures import TaskDescription
 from adamomentum.report.paper import AUTHORS, ROBUST_TO_DATA_SCALE
 from adamomentum.report.settings import Setting
-from adamomentum.report.statistics import Paired, final_value, sign_test, spread
+from adamomentum.report.statistics import Paired, final_value, finals, sign_test, spread
 from adamomentum.report.verdict import (
     CLAIM_HEADERS,
     NOT_REPRODUCED,
@@ -52,7 +52,7 @@ def centre(setting: Setting, key: str) -> float | None:
     where none has finished."""
     if any(blew_up(r, key) for r in setting.runs):
         return math.inf
-    values = [v for r in setting.runs if (v := final_value(r, key)) is not None]
+    values = finals(setting.runs, key)
     return spread(values, log=True).centre if values else None
 
 
@@ -165,15 +165,7 @@ def figure(by_share: dict[float, dict[Entry, Setting]], task: TaskDescription) -
             entry.name,
             entry.optimizer,
             "--" if entry.reading is AUTHORS else "-",
-            {
-                f: [
-                    v
-                    for r in found[entry].runs
-                    if (v := final_value(r, task.headline.key)) is not None and math.isfinite(v)
-                ]
-                for f, found in by_share.items()
-                if entry in found
-            },
+            {f: finals(found[entry].runs, task.headline.key) for f, found in by_share.items() if entry in found},
         )
         for entry in CAMPAIGN
     ]

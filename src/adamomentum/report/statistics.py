@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import scipy.stats
 
@@ -69,6 +70,18 @@ def spread(values: Sequence[float], log: bool, confidence: float = 0.95) -> Spre
         raise ValueError(f"spread needs finite{' positive' if log else ''} values; got {bad}")
     n, centre, low, high = _centre_and_interval(values, log, confidence)
     return Spread(n, centre, low, high, min(values, default=math.nan), max(values, default=math.nan))
+
+
+def with_interval(measure: Measure, s: Spread) -> str:
+    """ "centre [low, high]" in the measure's format; the centre alone where there is no interval (n < 2)."""
+    if math.isnan(s.low):
+        return measure.fmt(s.centre)
+    return f"{measure.fmt(s.centre)} [{measure.fmt(s.low)}, {measure.fmt(s.high)}]"
+
+
+def finite(values: Iterable[float | None]) -> list[float]:
+    """The values that exist and are finite: what ``spread`` takes."""
+    return [v for v in values if v is not None and math.isfinite(v)]
 
 
 @dataclass(frozen=True)
@@ -139,6 +152,11 @@ def final_value(run: Run, key: str) -> float | None:
     return run.summary.final.get(key) if run.summary.status == "completed" else None
 
 
+def finals(runs: Iterable[Run], key: str) -> list[float]:
+    """Each run's final ``key`` where it is finite: none for a run that diverged, blew up or is unfinished."""
+    return finite(final_value(r, key) for r in runs)
+
+
 def at_best_valid(run: Run, key: str) -> float | None:
     """``key`` at the evaluation of best validation score of a completed run (selected on valid, never
     on test, on the grid ``select_best_valid`` chose); None for a diverged or unfinished one."""
@@ -167,12 +185,20 @@ def select_best_valid(runs: Sequence[Run], selection: Measure) -> dict[int, set[
     completed = [r for r in runs if r.summary.status == "completed" and r.metrics]
     lengths = sorted({last_step(r) for r in completed})
     grids = {n: common_steps([r for r in completed if last_step(r) == n]) for n in lengths}
-    pick = min if selection.lower_is_better else max
     for run in runs:
         steps = grids.get(last_step(run), set()) if run.summary.status == "completed" else set()
-        candidates = [m for m in run.metrics if m["step"] in steps]
-        run.best_valid = pick(candidates, key=lambda m: m[selection.key]) if candidates else run.summary.best_valid
+        run.best_valid = best_evaluation(run, steps, selection) or run.summary.best_valid
     return grids
+
+
+def best_evaluation(run: Run, steps: set[int], selection: Measure) -> dict[str, Any] | None:
+    """The run's evaluation of best ``selection`` score among ``steps`` (the first on a tie); None where it has
+    none there."""
+    candidates = [m for m in run.metrics if m["step"] in steps and selection.key in m]
+    if not candidates:
+        return None
+    pick = min if selection.lower_is_better else max
+    return pick(candidates, key=lambda m: m[selection.key])
 
 
 def grid_words(runs: Sequence[Run], grids: dict[int, set[int]]) -> str:

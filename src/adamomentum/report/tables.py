@@ -17,7 +17,17 @@ from adamomentum.report.measures import TEST_ENTITY_F1, TEST_F1, TEST_PPL, Measu
 from adamomentum.report.paper import optimizer_name
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import Setting, comparable_with_paper
-from adamomentum.report.statistics import Paired, Spread, at_best_valid, final_value, paired, sign_test, spread
+from adamomentum.report.statistics import (
+    Paired,
+    at_best_valid,
+    final_value,
+    finals,
+    finite,
+    paired,
+    sign_test,
+    spread,
+    with_interval,
+)
 
 
 @dataclass(frozen=True)
@@ -113,19 +123,9 @@ def _centre_name(measure: Measure) -> str:
     return "geometric mean" if measure.log_scale else "mean"
 
 
-def _with_interval(measure: Measure, s: Spread) -> str:
-    if math.isnan(s.low):
-        return measure.fmt(s.centre)
-    return f"{measure.fmt(s.centre)} [{measure.fmt(s.low)}, {measure.fmt(s.high)}]"
-
-
-def _finite(values: list[float | None]) -> list[float]:
-    return [v for v in values if v is not None and math.isfinite(v)]
-
-
 def _over_seeds(setting: Setting, measure: Measure, value: Callable[[Run, str], float | None]) -> str:
     """``measure`` over the setting's seeds, at the end or at the best validation score, with its interval."""
-    return _with_interval(measure, spread(_finite([value(r, measure.key) for r in setting.runs]), measure.log_scale))
+    return with_interval(measure, spread(finite(value(r, measure.key) for r in setting.runs), measure.log_scale))
 
 
 def seed_table(groups: list[Setting], task: TaskDescription) -> str:
@@ -153,7 +153,7 @@ def seed_table(groups: list[Setting], task: TaskDescription) -> str:
     ]
     rows = []
     for setting in groups:
-        final = spread(_finite([final_value(r, measure.key) for r in setting.runs]), measure.log_scale)
+        final = spread(finals(setting.runs, measure.key), measure.log_scale)
         paper = task.paper.get(setting.optimizer) if all(comparable_with_paper(r) for r in setting.runs) else None
         rows.append(
             [
@@ -161,7 +161,7 @@ def seed_table(groups: list[Setting], task: TaskDescription) -> str:
                 setting.label,
                 str(final.n),
                 str(len(setting.runs) - final.n),
-                _with_interval(measure, final),
+                with_interval(measure, final),
                 f"{measure.fmt(final.minimum)} - {measure.fmt(final.maximum)}" if final.n > 1 else "-",
                 _over_seeds(setting, measure, at_best_valid),
                 *(_over_seeds(setting, m, value) for m, _, value in beside),
@@ -178,10 +178,10 @@ def within_paper(groups: list[Setting], task: TaskDescription) -> list[str]:
     outside: list[str] = []
     for setting in groups:
         paper = task.paper.get(setting.optimizer)
-        finals = _finite([final_value(r, task.headline.key) for r in setting.runs])
-        if paper is None or not finals or not all(comparable_with_paper(r) for r in setting.runs):
+        values = finals(setting.runs, task.headline.key)
+        if paper is None or not values or not all(comparable_with_paper(r) for r in setting.runs):
             continue
-        centre = spread(finals, task.headline.log_scale).centre
+        centre = spread(values, task.headline.log_scale).centre
         (within if abs(centre - paper) <= 0.1 * paper else outside).append(setting.name)
     if not within and not outside:
         return []

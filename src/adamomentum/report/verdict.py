@@ -61,7 +61,7 @@ from adamomentum.report.paper import (
 )
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import Setting, ner_corpora, reading_settings, runs_of
-from adamomentum.report.statistics import Paired, final_value, paired, sign_test, spread
+from adamomentum.report.statistics import Paired, final_value, finals, paired, sign_test, spread, with_interval
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
@@ -187,26 +187,20 @@ def status_counts(setting: Setting) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def _finals(setting: Setting, key: str) -> list[float]:
-    return [v for r in setting.runs if (v := final_value(r, key)) is not None and math.isfinite(v)]
-
-
 def within_ten_percent(setting: Setting | None, task: TaskDescription) -> Finding:
     """The setting's final headline against the paper's number +-10%."""
     if setting is None:
         return NO_RUNS
     paper = task.paper[setting.optimizer]
-    finals = _finals(setting, task.headline.key)
+    values = finals(setting.runs, task.headline.key)
     diverged = any(r.summary.status == "diverged" for r in setting.runs)
-    if not finals:
+    if not values:
         return Finding(f"no final value{status_counts(setting)}", NOT_REPRODUCED if diverged else UNDECIDED)
-    s = spread(finals, task.headline.log_scale)
-    measure = task.headline
-    interval = "" if s.n < 2 else f" [{measure.fmt(s.low)}, {measure.fmt(s.high)}]"
+    s = spread(values, task.headline.log_scale)
     low, high = 0.9 * paper, 1.1 * paper
-    above, below = sum(v > high for v in finals), sum(v < low for v in finals)
+    above, below = sum(v > high for v in values), sum(v < low for v in values)
     within = s.n - above - below
-    text = f"{measure.fmt(s.centre)}{interval}, n = {s.n}{status_counts(setting)}, {within} of {s.n} within"
+    text = f"{with_interval(task.headline, s)}, n = {s.n}{status_counts(setting)}, {within} of {s.n} within"
     signs = [SignCount(s.n - above, above), SignCount(s.n - below, below)]
     if diverged or (s.n >= 2 and (s.high < low or s.low > high)):
         return Finding(text, NOT_REPRODUCED, signs, s.n)
@@ -305,16 +299,15 @@ def above_bound(found: dict[str, Setting], task: TaskDescription) -> Finding:
     if setting is None:
         return NO_RUNS
     bound, measure = task.paper["adamomentum"], task.headline
-    finals = _finals(setting, measure.key)
-    if not finals:
+    values = finals(setting.runs, measure.key)
+    if not values:
         return Finding(f"no final value{status_counts(setting)}", UNDECIDED)
-    s = spread(finals, measure.log_scale)
-    interval = "" if s.n < 2 else f" [{measure.fmt(s.low)}, {measure.fmt(s.high)}]"
-    lowest = min(spread(f, measure.log_scale).centre for o in found if (f := _finals(found[o], measure.key)))
+    s = spread(values, measure.log_scale)
+    lowest = min(spread(f, measure.log_scale).centre for o in found if (f := finals(found[o].runs, measure.key)))
     everyone = "every setting clears it" if lowest > bound else ""
     lowest_text = f"; lowest mean of any setting {measure.fmt(lowest)}" if everyone else ""
-    text = f"{measure.fmt(s.centre)}{interval}, n = {s.n}{status_counts(setting)}{lowest_text}"
-    signs = [SignCount(sum(v > bound for v in finals), sum(v <= bound for v in finals))]
+    text = f"{with_interval(measure, s)}, n = {s.n}{status_counts(setting)}{lowest_text}"
+    signs = [SignCount(sum(v > bound for v in values), sum(v <= bound for v in values))]
     if s.n >= 2 and s.low > bound:
         return Finding(text, REPRODUCED, signs, s.n, qualifier=everyone)
     if s.n >= 2 and s.high < bound:
