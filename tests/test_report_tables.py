@@ -233,3 +233,24 @@ def test_small_scale_runs_are_not_compared_with_the_paper(tmp_path: Path) -> Non
     [sgd] = rows_of(table(text, "Over seeds: Penn Treebank"), "SGD")
     assert (sgd["paper"], sgd["final vs paper"]) == ("-", "-")
     assert "of the paper's number" not in text and "Further than 10%" not in text
+
+
+def test_provenance_names_every_commit_a_run_loaded_and_the_batches_it_resumed_at(tmp_path: Path) -> None:
+    """A run stopped and resumed at another commit shows both commits and where it resumed, read from its
+    train.log; a run whose log was not kept says so instead of claiming it never stopped."""
+    root = tmp_path / "runs"
+    moved = write_run(root / "sgd/seed=0", "ptb", "sgd", ptb_metrics([130.0], [125.0]), git_commits=["aaa", "bbb"])
+    (moved / "train.log").write_text(
+        "[2026-12-06 09:00:00,000][adamomentum.run][INFO] - epoch 3 step 7600/30199: loss 4.9\n"
+        "[2026-12-06 09:53:00,000][adamomentum.run][INFO] - resuming /q/sgd/seed=0 at epoch 3, step 7691\n"
+        "[2026-12-06 14:38:39,246][adamomentum.run][INFO] - resuming /q/sgd/seed=0 at epoch 8, step 17000\n"
+    )
+    steady = write_run(root / "sgd/seed=1", "ptb", "sgd", ptb_metrics([131.0], [126.0]), seed=1)
+    (steady / "train.log").write_text("resume: null\n")
+    write_run(root / "sgd/seed=2", "ptb", "sgd", ptb_metrics([132.0], [127.0]), seed=2)
+    rows = {r["seed"]: r for r in rows_of(table(report_markdown(find_runs([root])), "Provenance"), "SGD")}
+    assert rows["0"]["git commit"] == "`aaa` then `bbb`"
+    assert rows["0"]["resumed at batch"] == "7,691, 17,000"
+    assert rows["1"]["git commit"] == "`abc123`"
+    assert rows["1"]["resumed at batch"] == "-"
+    assert rows["2"]["resumed at batch"] == "no train.log"

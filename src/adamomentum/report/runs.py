@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,10 @@ from omegaconf import OmegaConf
 from adamomentum.config import register_resolvers, upgrade_stored
 from adamomentum.report.measures import TASKS
 from adamomentum.report.paper import OPTIMIZER_ORDER
-from adamomentum.summary import METRICS, SUMMARY, RunSummary
+from adamomentum.summary import METRICS, SUMMARY, TRAIN_LOG, RunSummary
+
+# The line run.py logs when a run continues from its checkpoint.
+RESUMED = re.compile(r" - resuming .* at epoch \d+, step (\d+)$")
 
 
 @dataclass
@@ -33,6 +37,19 @@ class Run:
     @property
     def task(self) -> str:
         return self.summary.task
+
+    @property
+    def commits(self) -> list[str | None]:
+        """The commits the run's processes loaded, first to last (one per commit a resume moved it to)."""
+        return self.summary.git_commits or [self.summary.git_commit]
+
+    def resumed_at(self) -> list[int] | None:
+        """The steps the run resumed from its checkpoint, by its train.log; None where the log was not kept."""
+        log = self.path / TRAIN_LOG
+        if not log.exists():
+            return None
+        lines = log.read_text(encoding="utf-8").splitlines()
+        return [int(m.group(1)) for line in lines if (m := RESUMED.search(line))]
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

@@ -306,22 +306,40 @@ def _minutes(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds / 60:.1f} min"
 
 
+def _resumes(run: Run) -> str:
+    steps = run.resumed_at()
+    if steps is None:
+        return "no train.log"
+    return ", ".join(f"{s:,}" for s in steps) or "-"
+
+
 def provenance(groups: list[Setting]) -> str:
-    """Per run of ``groups``: the command, the commit its process loaded, the device, and its wall time with the
-    part spent evaluating (the numbers a results README quotes)."""
+    """Per run of ``groups``: the command, the commits its processes loaded, the device, its wall time with the
+    part spent evaluating, and the batches it resumed at (the numbers a results README quotes)."""
     rows = [
         [
             optimizer_name(run.optimizer),
             str(run.summary.seed),
             setting.label,
             f"`{run.summary.command}`",
-            f"`{run.summary.git_commit or '-'}`",
+            " then ".join(f"`{c or '-'}`" for c in run.commits),
             run.summary.device or "-",
             _minutes(run.summary.wall_time_s or 0),
             _minutes(run.summary.eval_time_s),
+            _resumes(run),
         ]
         for setting in groups
         for run in setting.runs
     ]
-    headers = ["optimizer", "seed", "setting", "command", "git commit", "device", "wall time", "of which evaluation"]
+    headers = [
+        "optimizer",
+        "seed",
+        "setting",
+        "command",
+        "git commit",
+        "device",
+        "wall time",
+        "of which evaluation",
+        "resumed at batch",
+    ]
     return markdown_table(headers, rows)
