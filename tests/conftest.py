@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,19 @@ from adamomentum.config import CONFIG_DIR, MOVED_KEYS, flatten, register_configs
 
 # The structured schemas the configs name (conf/*.yaml: /schema/...), as the command line registers them.
 register_configs()
+
+# `make test PTB_DIR=...` hands its command-line variables down to every make started below it, through these:
+# a test that runs make must see only the variables it names.
+MAKE_STATE = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def make_sees_only_its_own_variables() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in MAKE_STATE:
+            patch.delenv(name, raising=False)
+        yield
+
 
 # scripts/gpu_check.sh runs the training tests on CUDA through this variable.
 TEST_DEVICE = os.environ.get("ADAMOMENTUM_TEST_DEVICE", "cpu")
