@@ -161,7 +161,10 @@ CAMPAIGN ?= ptb_same_schedule ptb_more_seeds ptb_bf16 ptb_data_scale_claim ptb_l
 LANES ?= 2
 HAS_BF16 = $(BIN)/python -c 'import sys, torch; from adamomentum.process import bf16_refusal; \
 	sys.exit(bf16_refusal(torch.device("cpu")) is not None)'
-campaign: venv ## issue 34: same schedule, more seeds, bf16, data scale, lr tuning, Adam (LANES at a time)
+## CAMPAIGN_OUT: the campaign's report, with the verdict's runs (make reproduce-ptb-verdict) that its claims need
+CAMPAIGN_OUT ?= outputs/report-campaign
+campaign: venv ## issue 34: same schedule, more seeds, bf16, data scale, lr tuning, Adam (LANES at a time); report into CAMPAIGN_OUT
+	@$(MAKE) --no-print-directory refuse-committed OUT=$(CAMPAIGN_OUT) VARIABLE=CAMPAIGN_OUT
 	@pids=""; for lane in $$(seq $(LANES)); do \
 		( for experiment in $(CAMPAIGN); do \
 			if [ $$experiment = ptb_bf16 ] && ! $(HAS_BF16); then \
@@ -171,6 +174,8 @@ campaign: venv ## issue 34: same schedule, more seeds, bf16, data scale, lr tuni
 				progress=false $(ARGS) || exit 1; \
 		done ) & pids="$$pids $$!"; \
 	done; status=0; for pid in $$pids; do wait $$pid || status=1; done; exit $$status
+	$(BIN)/python -m adamomentum.report --finished --out $(CAMPAIGN_OUT) \
+		$$(for d in outputs/study/ptb_verdict-full $(CAMPAIGN:%=outputs/study/%-full); do [ -d $$d ] && echo $$d; done)
 
 # Studies beyond the paper (conf/experiment/): SCALE=small tries the machinery on a CPU.
 ## SCALE: full (the paper's size) or small (a CPU check of the machinery), for study and the verdicts

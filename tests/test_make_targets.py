@@ -114,6 +114,7 @@ def test_every_variable_reaches_the_command(target, variables, expected):
         "report",
         "reproduce-ptb-verdict",
         "reproduce-ner-verdict",
+        "campaign",
     ],
 )
 def test_default_reports_go_under_outputs_never_into_a_committed_folder(target):

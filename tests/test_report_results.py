@@ -282,6 +282,7 @@ def test_make_targets_refuse_to_overwrite_committed_results_without_the_flag() -
         ("study", "outputs/report-study-full/ptb_seeds"),
         ("report", "outputs/report"),
         ("reproduce-ptb-verdict", "outputs/report-ptb-verdict"),
+        ("campaign", "outputs/report-campaign"),
     ]:
         lines = make("-n", target).stdout.splitlines()
         guard = next(i for i, line in enumerate(lines) if f"refuse-committed OUT={out} " in line)
