@@ -3,13 +3,18 @@ wins and the exact sign test. Expected values come from scipy's own interval and
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
+from pathlib import Path
 
 import pytest
 import scipy.stats
 
-from adamomentum.report.statistics import mean_ci, paired, sign_test, spread
+from adamomentum.report.measures import TASKS
+from adamomentum.report.runs import find_runs
+from adamomentum.report.statistics import best_evaluation, mean_ci, paired, select_best_valid, sign_test, spread
+from report_runs import ptb_metrics, write_run
 
 
 def t_interval(values: list[float]) -> tuple[float, float]:
@@ -83,3 +88,21 @@ def test_a_diverged_seed_is_left_out_of_the_pairs_and_one_pair_decides_nothing()
     result = paired({0: 100.0, 1: math.inf}, {0: 120.0, 1: 110.0}, log=True, lower_is_better=True)
     assert result.seeds == (0,) and result.wins == 1 and result.decided is None
     assert result.centre == pytest.approx(100.0 / 120.0) and math.isnan(result.low)
+
+
+def test_the_best_evaluation_is_chosen_on_valid_among_the_steps_given_the_first_on_a_tie(tmp_path: Path) -> None:
+    """The whole evaluation comes back: what is read at the best validation step is read from that row, and a
+    row without a validation score (none is written today) is no candidate."""
+    metrics = ptb_metrics([120.0, 110.0, 110.0, 105.0], [118.0, 108.0, 107.0, 103.0])
+    directory = write_run(tmp_path / "run", "ptb", "sgd", metrics)
+    metrics.insert(0, {"step": 50, "epoch": 0, "test_ppl": 1.0})
+    del metrics[2]["test_ppl"]
+    (directory / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    (run,) = find_runs([tmp_path])
+    selection = TASKS["ptb"].selection
+    assert best_evaluation(run, {50, 100, 200, 300}, selection) == metrics[2]
+    assert best_evaluation(run, {300}, selection)["test_ppl"] == 107.0
+    assert best_evaluation(run, {50}, selection) is None
+    assert best_evaluation(run, set(), selection) is None
+    select_best_valid([run], selection)
+    assert run.best_valid == metrics[4]

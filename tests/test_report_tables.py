@@ -250,7 +250,7 @@ def test_provenance_names_every_commit_a_run_loaded_and_the_batches_it_resumed_a
     write_run(root / "sgd/seed=2", "ptb", "sgd", ptb_metrics([132.0], [127.0]), seed=2)
     rows = {r["seed"]: r for r in rows_of(table(report_markdown(find_runs([root])), "Provenance"), "SGD")}
     assert rows["0"]["git commit"] == "`aaa` then `bbb`"
-    assert rows["0"]["resumed at batch"] == "7,691, 17,000"
+    assert rows["0"]["resumed at batch"] == "7,691 then 17,000"
     assert rows["1"]["git commit"] == "`abc123`"
     assert rows["1"]["resumed at batch"] == "-"
     assert rows["2"]["resumed at batch"] == "no train.log"

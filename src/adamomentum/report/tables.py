@@ -310,7 +310,7 @@ def _resumes(run: Run) -> str:
     steps = run.resumed_at()
     if steps is None:
         return "no train.log"
-    return ", ".join(f"{s:,}" for s in steps) or "-"
+    return " then ".join(f"{s:,}" for s in steps) or "-"
 
 
 def provenance(groups: list[Setting]) -> str:
