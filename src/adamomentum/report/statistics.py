@@ -18,6 +18,7 @@ from typing import Any
 
 import scipy.stats
 
+from adamomentum.measures import fmt
 from adamomentum.report.measures import Measure
 from adamomentum.report.runs import Run
 
@@ -107,6 +108,10 @@ class Paired:
     @property
     def n(self) -> int:
         return len(self.seeds)
+
+    def interval_text(self, digits: int) -> str:
+        """ " [low, high]" to ``digits``; "" where there is no interval (n < 2)."""
+        return "" if math.isnan(self.low) else f" [{fmt(self.low, digits)}, {fmt(self.high, digits)}]"
 
     @property
     def decided(self) -> str | None:

@@ -263,11 +263,7 @@ def comparison_table(groups: list[Setting], task: TaskDescription) -> str:
             if result.n < 2:
                 continue
             digits = 3 if measure.log_scale else measure.digits
-            interval = (
-                fmt(result.centre, digits)
-                if math.isnan(result.low)
-                else (f"{fmt(result.centre, digits)} [{fmt(result.low, digits)}, {fmt(result.high, digits)}]")
-            )
+            interval = f"{fmt(result.centre, digits)}{result.interval_text(digits)}"
             rows.append(
                 [
                     ours.name,

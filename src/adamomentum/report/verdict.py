@@ -32,7 +32,6 @@ claims, marked as this repository's question, not a verdict on the paper.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -222,8 +221,7 @@ def compare(ours: Setting, theirs: Setting, task: TaskDescription) -> Paired:
 def ratio_text(result: Paired) -> str:
     if result.n == 0:
         return "no paired seeds"
-    interval = "" if math.isnan(result.low) else f" [{fmt(result.low, 3)}, {fmt(result.high, 3)}]"
-    return f"{fmt(result.centre, 3)}{interval}, {result.wins} of {result.n} seeds"
+    return f"{fmt(result.centre, 3)}{result.interval_text(3)}, {result.wins} of {result.n} seeds"
 
 
 def pairs_word(results: list[Paired], complete: bool) -> str:
@@ -287,8 +285,7 @@ CONVERGED_SHARE = 0.95
 def _effect_text(result: Paired, digits: int) -> str:
     if result.n == 0:
         return "no paired seeds"
-    interval = "" if math.isnan(result.low) else f" [{fmt(result.low, digits)}, {fmt(result.high, digits)}]"
-    return f"{result.centre:+.{digits}f}{interval}, better in {result.wins} of {result.n}"
+    return f"{result.centre:+.{digits}f}{result.interval_text(digits)}, better in {result.wins} of {result.n}"
 
 
 def above_bound(found: dict[str, Setting], task: TaskDescription) -> Finding:
