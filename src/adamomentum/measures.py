@@ -4,7 +4,11 @@ that selects an evaluation (validation, never test) and the report reads the sam
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+Evaluation = TypeVar("Evaluation", bound=Mapping[str, Any])
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -32,6 +36,11 @@ class Measure:
 
     def fmt(self, value: float | None) -> str:
         return fmt(value, self.digits)
+
+    def best(self, evaluations: Iterable[Evaluation]) -> Evaluation:
+        """The evaluation of best value of this measure (the first on a tie); ValueError where there is none."""
+        pick = min if self.lower_is_better else max
+        return pick(evaluations, key=lambda e: e[self.key])
 
 
 PERPLEXITY_DIGITS = 1

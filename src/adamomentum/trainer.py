@@ -466,9 +466,7 @@ def summarize(result: TrainingResult, task: Task) -> dict[str, Any]:
         scalar_keys = [
             k for k, v in result.history[-1].items() if isinstance(v, (int, float)) and k not in ("step", "epoch", "lr")
         ]
-        key = task.selection.key
-        pick = min if task.selection.lower_is_better else max
-        best = pick(result.history, key=lambda r: r[key])
+        best = task.selection.best(result.history)
         summary["final"] = {k: result.history[-1][k] for k in ["step", "epoch", *scalar_keys]}
         summary["best_valid"] = {k: best[k] for k in ["step", "epoch", *scalar_keys]}
     summary.update(result.final)

@@ -62,8 +62,7 @@ def unfinished_summary(run_dir: Path, metrics: list[dict[str, Any]]) -> RunSumma
     """What a run still training (or stopped without a summary) has shown so far."""
     cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     task = cfg.task.name
-    selection = TASKS[task].selection
-    best = (min if selection.lower_is_better else max)(metrics, key=lambda m: m[selection.key])
+    best = TASKS[task].selection.best(metrics)
     last = metrics[-1]
     # Hydra saves the config unresolved: an experiment's ${by_scale:...} becomes the run's value here.
     register_resolvers()

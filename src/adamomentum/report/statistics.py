@@ -202,8 +202,7 @@ def best_evaluation(run: Run, steps: set[int], selection: Measure) -> dict[str, 
     candidates = [m for m in run.metrics if m["step"] in steps and selection.key in m]
     if not candidates:
         return None
-    pick = min if selection.lower_is_better else max
-    return pick(candidates, key=lambda m: m[selection.key])
+    return selection.best(candidates)
 
 
 def grid_words(runs: Sequence[Run], grids: dict[int, set[int]]) -> str:
