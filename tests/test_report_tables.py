@@ -11,6 +11,7 @@ import scipy.stats
 
 from adamomentum.report import find_runs
 from adamomentum.report.measures import TASKS
+from adamomentum.report.tables import START
 from adamomentum.report.write import report_markdown
 from report_runs import ner_metrics, ptb_metrics, runs_root, seeded_runs, write_run
 
@@ -254,3 +255,14 @@ def test_provenance_names_every_commit_a_run_loaded_and_the_batches_it_resumed_a
     assert rows["1"]["git commit"] == "`abc123`"
     assert rows["1"]["resumed at batch"] == "-"
     assert rows["2"]["resumed at batch"] == "no train.log"
+
+
+def test_a_key_only_adamomentum_varies_in_is_held_against_the_value_the_baselines_share(tmp_path: Path) -> None:
+    """A bf16 run of AdaMomentum alone (the campaign's section 1) leaves its float32 runs paired with AdaGrad's at
+    the same start, and pairs with no AdaGrad in float32 itself."""
+    seeded_runs(tmp_path, "adamomentum", [300.0, 250.0, 280.0], precision="fp32")
+    seeded_runs(tmp_path, "adamomentum", [301.0, 251.0], precision="bf16")
+    seeded_runs(tmp_path, "adagrad", [140.0, 141.0, 142.0], precision="fp32")
+    seeded_runs(tmp_path, "adagrad", [240.0, 241.0, 242.0], precision="fp32", **{START: 0.1})
+    rows = table(report_markdown(find_runs([tmp_path])), "Over seeds: Penn Treebank", first=1)
+    assert [(r[0], r[1], r[3]) for r in rows[1:]] == [("AdaMomentum", "AdaGrad, G_0 = 0", "3")]

@@ -16,7 +16,7 @@ from adamomentum.report.markdown import markdown_table
 from adamomentum.report.measures import TEST_ENTITY_F1, TEST_F1, TEST_PPL, Measure, TaskDescription
 from adamomentum.report.paper import optimizer_name
 from adamomentum.report.runs import Run
-from adamomentum.report.settings import Setting, comparable_with_paper
+from adamomentum.report.settings import Setting, comparable_with_paper, flat_config
 from adamomentum.report.statistics import (
     Paired,
     at_best_valid,
@@ -199,20 +199,24 @@ START = "optimizer.initial_accumulator_value"
 ONE_SIDED_KEYS = {"trainer.lr_decay"}
 
 
-def _agree(ours: dict[str, Any], theirs: dict[str, Any], ignoring: str | None = None) -> bool:
-    """Whether two settings have the same values (but ``ignoring``, and the schedule where only one side
-    varies it)."""
+def _value(setting: Setting, key: str) -> Any:
+    """The setting's value of ``key``: its own where its optimizer's runs vary in it, else the one they share."""
+    return setting.values[key] if key in setting.values else flat_config(setting.runs[0]).get(key)
 
-    def kept(values: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in values.items() if k != ignoring and (k not in ONE_SIDED_KEYS or k in other)}
 
-    return kept(ours, theirs) == kept(theirs, ours)
+def _agree(ours: Setting, theirs: Setting, ignoring: str | None = None) -> bool:
+    """Whether two settings have the same values of the keys either varies in (but ``ignoring``, and the
+    schedule where only one side varies it). A key only one side varies in is held against the value the other
+    side's runs share: AdaMomentum's float32 runs pair with AdaGrad's though only AdaMomentum has a bf16 run."""
+    keys = (ours.values.keys() | theirs.values.keys()) - {ignoring}
+    keys -= {k for k in ONE_SIDED_KEYS if (k in ours.values) != (k in theirs.values)}
+    return all(_value(ours, k) == _value(theirs, k) for k in keys)
 
 
 def _against_paper_start(ours: Setting, theirs: Setting) -> bool:
     """Whether ``theirs`` starts its accumulator where the paper's Eq. 1 does (G_0 = 0) and agrees with
     ``ours`` otherwise: the baseline that reproduces the paper's number, for an AdaMomentum at another start."""
-    return not theirs.values.get(START) and _agree(ours.values, theirs.values, ignoring=START)
+    return not theirs.values.get(START) and _agree(ours, theirs, ignoring=START)
 
 
 def comparison_pairs(groups: list[Setting], ours: str = "adamomentum") -> list[tuple[Setting, Setting]]:
@@ -227,7 +231,7 @@ def comparison_pairs(groups: list[Setting], ours: str = "adamomentum") -> list[t
             pairs += [
                 (a, b)
                 for b in theirs
-                if _agree(a.values, b.values) or _against_paper_start(a, b) or len(own) == 1 or len(theirs) == 1
+                if _agree(a, b) or _against_paper_start(a, b) or len(own) == 1 or len(theirs) == 1
             ]
     return pairs
 
