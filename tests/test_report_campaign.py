@@ -571,19 +571,25 @@ def test_no_bf16_section_without_bf16_runs(tmp_path: Path) -> None:
     assert "bf16 against float32" not in report_markdown(find_runs([write_paper_runs(tmp_path / "runs", FINALS)]))
 
 
-def test_figure_1_draws_the_papers_scale_in_float32_and_leaves_the_campaigns_other_runs_to_their_sections(
-    tmp_path: Path,
+@pytest.mark.parametrize("figure", ["figure1_ptb.png", "verdict_ptb.png"])
+def test_the_figures_draw_the_papers_scale_in_float32_and_leave_the_campaigns_other_runs_to_their_sections(
+    tmp_path: Path, figure: str
 ) -> None:
+    """Figure 1 and the verdict's figure draw the runs in the paper's setting and are titled as the paper's
+    figure redrawn; their legends name what varies among those runs only, not the share or lr the others vary."""
     root = write_shares(write_bf16(tmp_path / "runs"), ours=[400.0, 300.0], shares={0.1: 2.0, 0.25: 1.6})
     runs = find_runs([root])
     lines, figures = plan(runs)
     assert "Figure 1 draws the settings at the paper's scale, at Table 1's lr and in float32;" in "\n".join(lines)
     select_best_valid(runs, PTB.selection)
-    fig = figures["figure1_ptb.png"]()
+    fig = figures[figure]()
     try:
-        legend = legend_texts(fig)
-        assert any(text.startswith("SGD") for text in legend)
-        assert not any(share in text for text in legend for share in ("10% of", "25% of", "bf16")), legend
+        legend = legend_texts(fig) + [
+            t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()
+        ]
+        assert any(text.startswith("SGD (") for text in legend), legend
+        assert not any(word in text for text in legend for word in ("% of", "lr x", "bf16")), legend
+        assert "(Figure 1 of the paper, redrawn)" in fig.get_suptitle()
     finally:
         plt.close(fig)
 

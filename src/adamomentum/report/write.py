@@ -27,6 +27,7 @@ from adamomentum.report.settings import (
     comparable_with_paper,
     flat_config,
     in_paper_setting,
+    runs_of,
     settings,
 )
 from adamomentum.report.statistics import grid_words, select_best_valid
@@ -67,10 +68,12 @@ FIGURE_LEAVES_OUT = (
 
 
 def figure_settings(groups: list[Setting]) -> list[Setting]:
-    """The settings a task's figure draws: those in the paper's setting (``in_paper_setting``) where a folder has
+    """The settings a task's figures draw: those in the paper's setting (``in_paper_setting``) where a folder has
     some, so that the campaign's runs on a share of the text, at other lrs or in bf16 (each with a section of
-    its own) do not bury the paper's curves; all of them in a folder of studies away from the paper."""
-    return [s for s in groups if all(in_paper_setting(r) for r in s.runs)] or groups
+    its own) do not bury the paper's curves; all of them in a folder of studies away from the paper. Grouped
+    anew, so that a legend names only what varies among the runs drawn ("SGD", not "SGD, lr x 1, 100% of the
+    training set") and a title calls them the paper's figure where they all are in its setting."""
+    return settings(runs_of([s for s in groups if all(in_paper_setting(r) for r in s.runs)] or groups))
 
 
 def _at_default(key: str, config: dict[str, Any]) -> bool:
@@ -173,7 +176,7 @@ def over_seeds(groups: list[Setting], task: TaskDescription, figures: dict[str, 
     if verdict:
         name = f"verdict_{task.name}.png"
         lines += [*verdict, f"![{task.figure} under both readings]({name})", "", *blowup_section(groups, task)]
-        figures[name] = partial(grouped_readings_figure, groups, task)
+        figures[name] = partial(grouped_readings_figure, figure_settings(groups), task)
     return lines
 
 
