@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
+from adamomentum import run_log
 from adamomentum.run import run
 from adamomentum.tasks.ptb import PTBTask
 from conftest import SMALL_PTB, compose_cfg, read_jsonl, read_scalars
@@ -63,6 +64,28 @@ def test_training_scalars_are_logged_every_log_interval(tmp_path: Path, tiny_ptb
     assert all(v == pytest.approx(0.02) for _, v in scalars["lr"])
     assert all(v > 0 for _, v in scalars["grad_norm"])
     assert all(v > 0 for _, v in scalars["throughput/tokens_per_s"])
+
+
+def test_throughput_leaves_an_evaluation_out_and_keeps_the_batches_trained_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log window of 10 batches of 100 tokens, one second each, with a 100-second evaluation after the 8th:
+    100 tokens/s. (Restarting the clock after the evaluation gave 500: the 8 batches' tokens over 2 seconds.)"""
+    clock = [0.0]
+    monkeypatch.setattr(run_log.time, "perf_counter", lambda: clock[0])
+    log = run_log.RunLog(
+        tmp_path, CPU, start_step=0, total_steps=100, tensorboard_tags={}, eval_every=(None,), progress=False
+    )
+    for step in range(1, 11):
+        clock[0] += 1.0
+        log.step(torch.tensor(460.0), 100)
+        if step == 8:
+            clock[0] += 100.0
+            log.evaluation({"step": step, "epoch": 1}, seconds=100.0)
+    log.training(1, 10, torch.tensor(1.0), 1.0, evaluations=1, eval_time_s=100.0)
+    log.close()
+    [(_, tokens_per_s)] = read_scalars(tmp_path)["throughput/tokens_per_s"]
+    assert tokens_per_s == pytest.approx(100.0)
 
 
 def test_step_callbacks_see_every_step_with_its_loss_and_unclipped_gradient_norm(

@@ -45,11 +45,12 @@ class _Window:
     def restart(self) -> None:
         self.nll.zero_()
         self.tokens, self.steps = 0, 0
-        self.restart_clock()
-
-    def restart_clock(self) -> None:
-        """Throughput counts training time only: called after each evaluation."""
         self.started = time.perf_counter()
+
+    def leave_out(self, seconds: float) -> None:
+        """Throughput counts training time only: an evaluation's seconds leave the window's clock, and the
+        batches trained before it in the window keep theirs."""
+        self.started += seconds
 
 
 class RunLog:
@@ -124,9 +125,9 @@ class RunLog:
         )
         window.restart()
 
-    def evaluation(self, record: dict[str, Any]) -> None:
-        """One evaluation (``step``, ``epoch``, its metrics, ``lr``): a line of ``metrics.jsonl``, its scalars and
-        a log line."""
+    def evaluation(self, record: dict[str, Any], seconds: float) -> None:
+        """One evaluation (``step``, ``epoch``, its metrics, ``lr``) that took ``seconds``: a line of
+        ``metrics.jsonl``, its scalars and a log line."""
         with (self.run_dir / METRICS).open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         shown = {key: tag for key, tag in self.tensorboard_tags.items() if key in record}
@@ -139,7 +140,7 @@ class RunLog:
             record["step"],
             ", ".join(f"{k} {record[k]:.4g}" for k in shown),
         )
-        self.window.restart_clock()
+        self.window.leave_out(seconds)
 
     def time_left(self, step: int, seconds_per_step: float, evaluations: int, eval_time_s: float) -> str:
         """The batches left at ``seconds_per_step``, and once one has been timed, each evaluation still to come

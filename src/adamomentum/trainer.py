@@ -355,9 +355,10 @@ class Trainer:
         with torch.inference_mode(), self._autocast():
             metrics = self.task.evaluate()
         self.task.model.train()
-        self.result.eval_time_s += time.perf_counter() - start
+        seconds = time.perf_counter() - start
+        self.result.eval_time_s += seconds
         record = {"step": self.step, "epoch": self.epoch, **metrics, "lr": self.optimizer.param_groups[0]["lr"]}
-        self._log.evaluation(record)
+        self._log.evaluation(record, seconds)
         self.result.history.append(record)
         self.last_eval_step = self.step
 
