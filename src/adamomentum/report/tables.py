@@ -185,9 +185,10 @@ def within_paper(groups: list[Setting], task: TaskDescription) -> list[str]:
         (within if abs(centre - paper) <= 0.1 * paper else outside).append(setting.name)
     if not within and not outside:
         return []
+    # A setting's name holds commas ("AdaGrad, G_0 = 0, constant lr"): semicolons part the names.
     return [
-        f"- Within 10% of the paper's number: {', '.join(within) or 'none of these settings'}.",
-        f"- Further than 10% from it: {', '.join(outside) or 'none of these settings'}.",
+        f"- Within 10% of the paper's number: {'; '.join(within) or 'none of these settings'}.",
+        f"- Further than 10% from it: {'; '.join(outside) or 'none of these settings'}.",
     ]
 
 
