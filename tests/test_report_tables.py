@@ -7,6 +7,7 @@ import math
 import statistics
 from pathlib import Path
 
+import pytest
 import scipy.stats
 
 from adamomentum.report import find_runs
@@ -258,12 +259,29 @@ def test_provenance_names_every_commit_a_run_loaded_and_the_batches_it_resumed_a
     assert rows["2"]["resumed at batch"] == "no train.log"
 
 
-def test_a_key_only_adamomentum_varies_in_is_held_against_the_value_the_baselines_share(tmp_path: Path) -> None:
+@pytest.mark.parametrize("recorded", [{"precision": "fp32"}, {}], ids=["recorded", "made before the key"])
+def test_a_key_only_adamomentum_varies_in_is_held_against_the_value_the_baselines_share(
+    tmp_path: Path, recorded: dict[str, str]
+) -> None:
     """A bf16 run of AdaMomentum alone (the campaign's section 1) leaves its float32 runs paired with AdaGrad's at
-    the same start, and pairs with no AdaGrad in float32 itself."""
+    the same start, and pairs with no AdaGrad in float32 itself; AdaGrad's runs made before ``precision``
+    existed trained in float32."""
     seeded_runs(tmp_path, "adamomentum", [300.0, 250.0, 280.0], precision="fp32")
     seeded_runs(tmp_path, "adamomentum", [301.0, 251.0], precision="bf16")
-    seeded_runs(tmp_path, "adagrad", [140.0, 141.0, 142.0], precision="fp32")
-    seeded_runs(tmp_path, "adagrad", [240.0, 241.0, 242.0], precision="fp32", **{START: 0.1})
+    seeded_runs(tmp_path, "adagrad", [140.0, 141.0, 142.0], **recorded)
+    seeded_runs(tmp_path, "adagrad", [240.0, 241.0, 242.0], **recorded, **{START: 0.1})
     rows = table(report_markdown(find_runs([tmp_path])), "Over seeds: Penn Treebank", first=1)
     assert [(r[0], r[1], r[3]) for r in rows[1:]] == [("AdaMomentum", "AdaGrad, G_0 = 0", "3")]
+
+
+def test_an_optimizer_hyperparameter_only_adamomentum_varies_in_pairs_it_with_no_baseline_setting(
+    tmp_path: Path,
+) -> None:
+    """An AdaMomentum at mu = 0.6 is not Momentum's setting though Momentum's mu is 0.6: an optimizer's
+    hyperparameter means something else for another optimizer."""
+    seeded_runs(tmp_path, "adamomentum", [300.0, 250.0], **{"optimizer.momentum": 0.9, "study.lr_factor": 1.0})
+    seeded_runs(tmp_path, "adamomentum", [200.0, 210.0], **{"optimizer.momentum": 0.6, "study.lr_factor": 1.0})
+    seeded_runs(tmp_path, "momentum", [114.0, 115.0], **{"optimizer.momentum": 0.6, "study.lr_factor": 1.0})
+    seeded_runs(tmp_path, "momentum", [130.0, 131.0], **{"optimizer.momentum": 0.6, "study.lr_factor": 0.5})
+    text = report_markdown(find_runs([tmp_path]))
+    assert "Paired by seed" not in text

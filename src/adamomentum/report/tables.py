@@ -14,7 +14,7 @@ from typing import Any
 from adamomentum.measures import fmt
 from adamomentum.report.markdown import markdown_table
 from adamomentum.report.measures import TEST_ENTITY_F1, TEST_F1, TEST_PPL, Measure, TaskDescription
-from adamomentum.report.paper import optimizer_name
+from adamomentum.report.paper import PAPER_SCALE, PAPER_SETTING, optimizer_name
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import Setting, comparable_with_paper, flat_config
 from adamomentum.report.statistics import (
@@ -201,17 +201,29 @@ ONE_SIDED_KEYS = {"trainer.lr_decay"}
 
 
 def _value(setting: Setting, key: str) -> Any:
-    """The setting's value of ``key``: its own where its optimizer's runs vary in it, else the one they share."""
-    return setting.values[key] if key in setting.values else flat_config(setting.runs[0]).get(key)
+    """The setting's value of ``key``: its own where its optimizer's runs vary in it, else the one its runs that
+    record the key share (runs made before the key existed have the paper's value, ``PAPER_SETTING``)."""
+    if key in setting.values:
+        return setting.values[key]
+    recorded = [config[key] for r in setting.runs if key in (config := flat_config(r))]
+    return recorded[0] if recorded else {**PAPER_SCALE, **PAPER_SETTING}.get(key)
 
 
 def _agree(ours: Setting, theirs: Setting, ignoring: str | None = None) -> bool:
-    """Whether two settings have the same values of the keys either varies in (but ``ignoring``, and the
-    schedule where only one side varies it). A key only one side varies in is held against the value the other
-    side's runs share: AdaMomentum's float32 runs pair with AdaGrad's though only AdaMomentum has a bf16 run."""
-    keys = (ours.values.keys() | theirs.values.keys()) - {ignoring}
-    keys -= {k for k in ONE_SIDED_KEYS if (k in ours.values) != (k in theirs.values)}
-    return all(_value(ours, k) == _value(theirs, k) for k in keys)
+    """Whether two settings have the same values of the keys either varies in (but ``ignoring``). A key only one
+    side varies in is held against the value the other side's runs share (AdaMomentum's float32 runs pair with
+    AdaGrad's though only AdaMomentum has a bf16 run), except the schedule (``ONE_SIDED_KEYS``), which does not
+    tell a pair apart, and an optimizer's hyperparameter, which means something else for another optimizer and
+    does."""
+    for key in (ours.values.keys() | theirs.values.keys()) - {ignoring}:
+        if (key in ours.values) != (key in theirs.values):
+            if key in ONE_SIDED_KEYS:
+                continue
+            if key.startswith("optimizer."):
+                return False
+        if _value(ours, key) != _value(theirs, key):
+            return False
+    return True
 
 
 def _against_paper_start(ours: Setting, theirs: Setting) -> bool:
