@@ -202,7 +202,8 @@ ONE_SIDED_KEYS = {"trainer.lr_decay"}
 
 def _value(setting: Setting, key: str) -> Any:
     """The setting's value of ``key``: its own where its optimizer's runs vary in it, else the one its runs that
-    record the key share (runs made before the key existed have the paper's value, ``PAPER_SETTING``)."""
+    record the key share (runs made before the key existed have the paper's value: ``PAPER_SETTING``,
+    ``PAPER_SCALE``)."""
     if key in setting.values:
         return setting.values[key]
     recorded = [config[key] for r in setting.runs if key in (config := flat_config(r))]
