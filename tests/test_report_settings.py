@@ -113,3 +113,14 @@ def test_a_key_that_moved_keeps_its_place_in_labels() -> None:
         "study.lr_factor",
         "trainer.clip_grad_norm",
     ]
+
+
+def test_float32_comes_before_bf16_and_runs_older_than_the_precision_key_ran_float32(tmp_path: Path) -> None:
+    """results/ptb-verdict: the campaign's bf16 runs (issue 34, section 1) beside float32 runs made before
+    ``precision`` existed and after."""
+    seeded_runs(tmp_path / "bf16", "sgd", [118.0], precision="bf16")
+    seeded_runs(tmp_path / "new", "sgd", [120.0, 121.0], precision="fp32")
+    seeded_runs(tmp_path / "old", "sgd", [119.0])
+    float32, bf16 = settings(find_runs([tmp_path]))
+    assert (float32.name, bf16.name) == ("SGD", "SGD, bf16 autocast")
+    assert sorted(r.path.parent.name for r in float32.runs) == ["new", "new", "old"]

@@ -53,6 +53,8 @@ PAPER_SETTING = {
 # The paper's scale, for every optimizer: the full study scale, all the training data, no batch limit (each key's
 # value is also its default). Runs away from it are never compared with the paper's numbers.
 PAPER_SCALE = {"study.scale": "full", "data.train_fraction": 1.0, "trainer.max_batches": None}
+# The value of a key of either that runs made before the key existed lack.
+PAPER_DEFAULTS = {**PAPER_SCALE, **PAPER_SETTING}
 
 # The numbers, and how the paper writes them.
 

@@ -11,6 +11,7 @@ from typing import Any
 from adamomentum.config import MOVED_KEYS, flatten
 from adamomentum.report.paper import (
     OPTIMIZER_ORDER,
+    PAPER_DEFAULTS,
     PAPER_SCALE,
     PAPER_SETTING,
     PAPER_START,
@@ -104,16 +105,16 @@ def label_order(key: str) -> str:
     return FORMER_NAMES.get(key, key)
 
 
-def _sort_key(value: Any) -> tuple[int, Any]:
-    """Defaults (None) first, then a switch on (Table 1's lr decay) before off, numbers by size, then anything
-    else by its text."""
+def _sort_key(value: Any, paper: Any = None) -> tuple[int, Any]:
+    """Defaults (None) first, then a switch on (Table 1's lr decay) before off, numbers by size, then any other
+    value: ``paper``'s (float32 before bf16), the rest by their text."""
     if value is None:
         return (0, 0)
     if isinstance(value, bool):
         return (1, not value)
     if isinstance(value, (int, float)):
         return (1, value)
-    return (2, str(value))
+    return (2, (value != paper, str(value)))
 
 
 @dataclass
@@ -189,10 +190,11 @@ def settings(runs: list[Run]) -> list[Setting]:
         varying.sort(key=label_order)
         own: dict[str, Setting] = {}
         for run, config in zip(members, configs):
-            values = {k: config.get(k) for k in varying}
+            # A run made before a key existed ran with the paper's value of it.
+            values = {k: config.get(k, PAPER_DEFAULTS.get(k)) for k in varying}
             label = ", ".join(w for k, v in values.items() if (w := in_words(k, v, run.task))) or TABLE1
             own.setdefault(label, Setting(optimizer, label, values)).runs.append(run)
-        groups += sorted(own.values(), key=lambda s: [_sort_key(v) for v in s.values.values()])
+        groups += sorted(own.values(), key=lambda s: [_sort_key(v, PAPER_DEFAULTS.get(k)) for k, v in s.values.items()])
     for setting in groups:
         setting.runs.sort(key=lambda r: (_sort_key(r.summary.seed), str(r.path)))
     return groups
@@ -225,13 +227,12 @@ def _is_reading(setting: Setting, reading: Reading, at: Mapping[str, Any]) -> bo
     table1 = {key: value for key, value in expected.items() if key not in at}
     # A run made before a key of the paper's setting existed has the paper's value of it, not the one ``at`` asks
     # for; a key outside it (the decay) is Table 1's, checked above where ``at`` leaves it.
-    paper = {**PAPER_SCALE, **PAPER_SETTING}
-    rest = {**paper, **at}
+    rest = {**PAPER_DEFAULTS, **at}
     for run in setting.runs:
         config = flat_config(run)
         if any(config.get(key) != value for key, value in table1.items()):
             return False
-        if any(config.get(key, paper.get(key, value)) != value for key, value in rest.items()):
+        if any(config.get(key, PAPER_DEFAULTS.get(key, value)) != value for key, value in rest.items()):
             return False
         start = config.get("optimizer.initial_accumulator_value") or 0.0
         if setting.optimizer in reading.starts and start != reading.starts[setting.optimizer]:

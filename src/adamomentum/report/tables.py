@@ -14,7 +14,7 @@ from typing import Any
 from adamomentum.measures import fmt
 from adamomentum.report.markdown import markdown_table
 from adamomentum.report.measures import TEST_ENTITY_F1, TEST_F1, TEST_PPL, Measure, TaskDescription
-from adamomentum.report.paper import PAPER_SCALE, PAPER_SETTING, optimizer_name
+from adamomentum.report.paper import PAPER_DEFAULTS, optimizer_name
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import Setting, comparable_with_paper, flat_config
 from adamomentum.report.statistics import (
@@ -202,12 +202,11 @@ ONE_SIDED_KEYS = {"trainer.lr_decay"}
 
 def _value(setting: Setting, key: str) -> Any:
     """The setting's value of ``key``: its own where its optimizer's runs vary in it, else the one its runs that
-    record the key share (runs made before the key existed have the paper's value: ``PAPER_SETTING``,
-    ``PAPER_SCALE``)."""
+    record the key share (runs made before the key existed have the paper's value, ``PAPER_DEFAULTS``)."""
     if key in setting.values:
         return setting.values[key]
     recorded = [config[key] for r in setting.runs if key in (config := flat_config(r))]
-    return recorded[0] if recorded else {**PAPER_SCALE, **PAPER_SETTING}.get(key)
+    return recorded[0] if recorded else PAPER_DEFAULTS.get(key)
 
 
 def _agree(ours: Setting, theirs: Setting, ignoring: str | None = None) -> bool:
