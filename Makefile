@@ -50,7 +50,8 @@ help: ## this list
 		printf "  %-20s %s\n", name, $$0}' $(MAKEFILE_LIST)
 
 $(BIN)/python:
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; run make with PYTHON=python3.11 (or newer)")'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
+		"Python 3.11+ is needed; run make with PYTHON=python3.11 (or newer)")'
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml
@@ -89,7 +90,7 @@ bench: venv ## the speed targets: trainer vs a plain loop, memory, bf16 vs float
 
 # On a GPU the optimizers train concurrently, one process each: a batch-20 2x256 LSTM fills a
 # small part of it. PARALLEL=1 forces that, PARALLEL=0 runs them one after another.
-## PARALLEL: reproduce-ptb trains its optimizers side by side (1), one after another (0), or side by side on a GPU only (auto)
+## PARALLEL: reproduce-ptb trains its optimizers side by side (1), in turn (0), or side by side on a GPU only (auto)
 PARALLEL ?= auto
 reproduce-ptb: venv ## Penn Treebank, Table 1 and Figure 1, into PTB_SWEEP; report into PTB_OUT
 	@$(MAKE) --no-print-directory refuse-committed OUT=$(PTB_OUT) VARIABLE=PTB_OUT
@@ -163,7 +164,7 @@ HAS_BF16 = $(BIN)/python -c 'import sys, torch; from adamomentum.process import 
 	sys.exit(bf16_refusal(torch.device("cpu")) is not None)'
 ## CAMPAIGN_OUT: the campaign's report, with the verdict's runs (make reproduce-ptb-verdict) that its claims need
 CAMPAIGN_OUT ?= outputs/report-campaign
-campaign: venv ## issue 34: same schedule, more seeds, bf16, data scale, lr tuning, Adam (LANES at a time); report into CAMPAIGN_OUT
+campaign: venv ## issue 34: same schedule, seeds, bf16, data scale, lr tuning, Adam (LANES at a time), into CAMPAIGN_OUT
 	@$(MAKE) --no-print-directory refuse-committed OUT=$(CAMPAIGN_OUT) VARIABLE=CAMPAIGN_OUT
 	@pids=""; for lane in $$(seq $(LANES)); do \
 		( for experiment in $(CAMPAIGN); do \
@@ -216,8 +217,10 @@ report: venv ## tables and figures from the run directories under RUNS, into REP
 # results.md), unless RESULTS_OVERWRITE=1. VARIABLE names the target's own variable for another folder.
 refuse-committed:
 	@if [ "$(RESULTS_OVERWRITE)" != 1 ] && [ -e "$(OUT)/results.md" ] && \
-		{ ! git rev-parse --is-inside-work-tree >/dev/null 2>&1 || git ls-files --error-unmatch "$(OUT)/results.md" >/dev/null 2>&1; }; then \
-		echo "error: $(OUT) holds committed results; pass $(VARIABLE)=<another folder>, or RESULTS_OVERWRITE=1 to rewrite them" >&2; \
+		{ ! git rev-parse --is-inside-work-tree >/dev/null 2>&1 || \
+		  git ls-files --error-unmatch "$(OUT)/results.md" >/dev/null 2>&1; }; then \
+		echo "error: $(OUT) holds committed results; pass $(VARIABLE)=<another folder>," \
+			"or RESULTS_OVERWRITE=1 to rewrite them" >&2; \
 		exit 2; \
 	fi
 
