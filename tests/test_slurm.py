@@ -17,6 +17,7 @@ import json
 import math
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -35,8 +36,10 @@ if not os.environ.get("ADAMOMENTUM_TEST_SLURM"):
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "slurm_local.sh"
 
-# How long (s) the interrupted runs train uninterrupted on this machine: longer than the window in which a
-# time-out's signal arrives, so that a time-out always comes before the run ends (see TIMEOUT).
+# How long (s of CPU time, one thread) the interrupted runs train uninterrupted on this machine: longer than the
+# window in which a time-out's signal arrives, so that a time-out always comes before the run ends (see TIMEOUT).
+# CPU time, not wall time: a run calibrated on a loaded machine's wall clock ended before its first time-out
+# once the load fell; a run's wall time is never below its CPU time on one thread.
 TARGET_TRAIN_S = 60
 SHORT_TRAIN_S = 15
 # timeout_min=1 and signal_delay_s=20: SLURM checks time limits every 30 s and sends the signal at the first
@@ -290,11 +293,17 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny_ptb(tmp_path_factory.mktemp("corpus") / "ptb")
 
 
+def _children_cpu_s() -> float:
+    """CPU seconds (user and system) of this process's children that have ended."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 @pytest.fixture(scope="module")
 def references(tmp_path_factory: pytest.TempPathFactory, data: Path) -> dict[str, Reference]:
     """The runs the SLURM tests interrupt, started uninterrupted in the background: the tests' tiny model, one
     thread, deterministic, every step logged (so that train.log tells the last step a stopped job trained).
-    "long" trains for about TARGET_TRAIN_S seconds here, "short" (for the preemptions, which the tests trigger
+    "long" trains for about TARGET_TRAIN_S CPU seconds here, "short" (for the preemptions, which the tests trigger
     themselves) for about SHORT_TRAIN_S; the number of epochs that takes is measured first."""
     base = tmp_path_factory.mktemp("references")
     common = [
@@ -307,6 +316,8 @@ def references(tmp_path_factory: pytest.TempPathFactory, data: Path) -> dict[str
         "trainer.eval_interval=1000",
     ]
     trial_epochs = 8
+    cpu_before = _children_cpu_s()
+    wall_before = time.perf_counter()
     trial = subprocess.run(
         [
             sys.executable,
@@ -323,7 +334,9 @@ def references(tmp_path_factory: pytest.TempPathFactory, data: Path) -> dict[str
         check=False,
     )
     assert trial.returncode == 0, trial.stderr
-    per_epoch = json.loads((base / "t" / "summary.json").read_text())["wall_time_s"] / trial_epochs
+    # The share of a core the trial had, from its whole process; its training's wall time at that share.
+    core_share = min(1.0, (_children_cpu_s() - cpu_before) / (time.perf_counter() - wall_before))
+    per_epoch = core_share * json.loads((base / "t" / "summary.json").read_text())["wall_time_s"] / trial_epochs
     runs = {}
     for name, seconds in (("long", TARGET_TRAIN_S), ("short", SHORT_TRAIN_S)):
         overrides = [*common, f"trainer.epochs={min(3000, max(60, math.ceil(seconds / per_epoch)))}"]
