@@ -1,0 +1,103 @@
+"""scripts/restore_finished_runs.py: a queue relaunched on a new machine, with its sweep folders gone, skips the
+runs a results folder holds once they are restored, and trains none of them again."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from test_run_list_sweeper import TINY_MODEL, run_study
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("restore_finished_runs", ROOT / "scripts" / "restore_finished_runs.py")
+restore_finished_runs = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(restore_finished_runs)
+
+RUNS = [
+    "optimizer=adamomentum seed=0",
+    "optimizer=adamomentum optimizer.initial_accumulator_value=0.1 seed=0",
+    "optimizer=sgd seed=1",
+]
+
+
+def sweep_args(data: Path) -> list[str]:
+    return [
+        "experiment=ptb_verdict",
+        "scale=small",
+        f"data.data_dir={data}",
+        *TINY_MODEL,
+        f"hydra.sweeper.runs=[{','.join(repr(r) for r in RUNS)}]",
+    ]
+
+
+def outputs(sweep: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(sweep)): p.read_text()
+        for p in sorted(sweep.rglob("*"))
+        if p.name in ("summary.json", "metrics.jsonl")
+    }
+
+
+def test_a_relaunch_skips_every_restored_run_and_trains_the_rest(tmp_path: Path, tiny_ptb: Path) -> None:
+    queue = tmp_path / "queue"
+    queue.mkdir()
+    (queue / "conf").symlink_to(ROOT / "conf")
+    first = run_study(sweep_args(tiny_ptb), queue)
+    assert first.returncode == 0, first.stderr[-3000:]
+    sweep = queue / "outputs" / "study" / "ptb_verdict-small"
+    trained = outputs(sweep)
+    assert len(trained) == 2 * len(RUNS)
+    # The report copies the runs into a results folder; the machine, and the sweep with it, is then lost.
+    report = subprocess.run(
+        [sys.executable, "-m", "adamomentum.report", "--out", str(tmp_path / "results"), str(sweep)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert report.returncode == 0, report.stderr[-3000:]
+    shutil.rmtree(queue / "outputs")
+    # A run trained on the new machine before the restore is left as it is.
+    runs = tmp_path / "results" / "runs"
+    [sgd_summary] = [k for k in trained if k.startswith("sgd/") and k.endswith("summary.json")]
+    in_flight = sweep / Path(sgd_summary).parent
+    in_flight.mkdir(parents=True)
+    (in_flight / "train.log").write_text("a run in flight\n")
+    restore_finished_runs.main([str(runs), "--into", str(queue)])
+    assert (in_flight / "train.log").read_text() == "a run in flight\n" and not (in_flight / "summary.json").exists()
+    restored = outputs(sweep)
+    assert restored == {k: v for k, v in trained.items() if not k.startswith("sgd/")}
+
+    again = run_study(sweep_args(tiny_ptb), queue)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (again.stdout + again.stderr).count("already finished") == 2
+    after = outputs(sweep)
+    assert {k: v for k, v in after.items() if not k.startswith("sgd/")} == restored
+    assert json.loads(after[sgd_summary])["status"] == "completed"
+
+
+def test_a_run_goes_back_below_its_own_experiments_sweep_and_runs_of_no_experiment_stay(tmp_path: Path) -> None:
+    """results/ptb-verdict keeps the bf16 sweep's sgd/seed=0 below ptb_bf16-full/, as its path was the float32
+    run's already; a run of no experiment (results/ptb's) has no sweep to go back to."""
+    runs = tmp_path / "runs"
+    for below, command in (
+        ("sgd/seed=0", "python -m adamomentum.train task=ptb"),
+        ("ptb_bf16-full/sgd/seed=0", "python -m adamomentum.train experiment=ptb_bf16 threads=1"),
+        ("adam/seed=1", "python -m adamomentum.train experiment=ptb_adam"),
+    ):
+        (runs / below).mkdir(parents=True)
+        summary = {"task": "ptb", "optimizer": "sgd", "seed": 0, "status": "completed", "command": command}
+        (runs / below / "summary.json").write_text(json.dumps({**summary, "config": {"study": {"scale": "full"}}}))
+    queue = tmp_path / "queue"
+    queue.mkdir()
+    (queue / "conf").symlink_to(ROOT / "conf")
+    study = queue / "outputs" / "study"
+    assert restore_finished_runs.restore(runs, queue, {"ptb_bf16"}, replace_unfinished=False) == [
+        study / "ptb_bf16-full" / "sgd" / "seed=0"
+    ]
+    assert restore_finished_runs.restore(runs, queue, set(), replace_unfinished=False) == [
+        study / "ptb_adam-full" / "adam" / "seed=1"
+    ]
