@@ -1,18 +1,26 @@
-"""Put a results folder's committed runs back into the sweep folders of the queue that made them, so that a
-relaunch on a new machine skips them instead of training them again.
+"""Put a results folder's committed runs back into the sweep folders of a queue, so that a relaunch on a new
+machine skips them instead of training them again.
 
-    python scripts/restore_finished_runs.py results/ptb-verdict/runs --into /work/queue
+    .venv/bin/python scripts/restore_finished_runs.py results/ptb-verdict/runs --into /work/queue
     make campaign ...            # in /work/queue: "already finished" for every restored run
 
-A queue (``make campaign``, ``make study``) skips a run whose directory under ``outputs/study/<experiment>-<scale>``
-holds a finished ``summary.json``; those directories live outside git and are lost with the machine, while the
-report keeps a copy of each run under ``results/<folder>/runs``. Each copy says its experiment in its
-``summary.json`` (``experiment=...`` in its command) and keeps the path its sweep gave it, below
-``<experiment>-<scale>/`` where that path was another run's already (``runs/ptb_bf16-full/sgd/seed=0``). This
-script copies ``summary.json``, ``metrics.jsonl`` and ``train.log`` back there; the relaunch then checks each
-restored config against the run it would train (``check_resumable``) and stops on a mismatch. A run directory
-that holds a ``summary.json`` already is left alone; one that holds only a checkpoint is a run in flight, and is
-left alone too (say ``--replace-unfinished`` to let the committed copy stand for it).
+A queue (``make campaign``, ``make study``) skips a run whose directory under its sweep folder
+(``outputs/study/<experiment>-<scale>``) holds a finished ``summary.json``; those directories live outside git
+and are lost with the machine, while the report keeps a copy of each run under ``results/<folder>/runs``, at
+the path its sweep gave it (below the sweep folder's name where that path was another run's already:
+``runs/ptb_bf16-full/sgd/seed=0``).
+
+Each copy is matched to a job of the queue's own checkout (``--into``): the experiment named in its
+``summary.json`` (``experiment=...`` in its command), then the entry of that experiment's run list with the same
+optimizer, seed and overrides (with those of its command line), a key that moved since
+(``task.train_fraction`` -> ``data.train_fraction``, ``config.MOVED_KEYS``) counting as its new name. It goes
+to that job's directory, named as the queue's version names it. A run trained with ``hydra.sweep.dir=`` on its
+command line goes back there, under its own path, and so does a run whose command gave its run list
+(``hydra.sweeper.runs=``). ``summary.json``, ``metrics.jsonl`` and ``train.log`` are copied; the relaunch then
+checks each restored config against the run it would train (``check_resumable``) and stops on a mismatch. A
+job directory that holds a ``summary.json`` already is left alone, and so is one in flight (a checkpoint or a
+log, no summary), unless ``--replace-unfinished`` lets the committed copy stand for it. Every run not restored
+is named, with the reason.
 """
 
 from __future__ import annotations
@@ -21,51 +29,131 @@ import argparse
 import re
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
+from adamomentum.config import current_key
 from adamomentum.summary import METRICS, SUMMARY, RunSummary
 
 FILES = (SUMMARY, METRICS, "train.log")
+# The keys a run's directory is named by besides its overrides: conf/config.yaml's hydra.sweep.subdir.
+NAMED_APART = ("optimizer", "seed")
+EXPERIMENT = re.compile(r"(?:^|\s)\+?experiment=(\S+)")
 
 
-def experiment_of(summary: RunSummary) -> str | None:
-    """The experiment config the run was trained under, from its command; None for a run of no experiment."""
-    found = re.search(r"(?:^|\s)\+?experiment=(\S+)", summary.command or "")
-    return found.group(1) if found else None
+@dataclass(frozen=True)
+class Job:
+    """A run as a sweep names it: optimizer, seed, and the overrides its directory name lists (today's keys)."""
+
+    optimizer: str
+    seed: str
+    overrides: frozenset[tuple[str, str]]
 
 
-def sweep_dir(queue: Path, experiment: str, scale: str) -> Path:
-    """``hydra.sweep.dir`` of ``queue``'s experiment config, at the run's ``study.scale``."""
-    config_file = queue / "conf" / "experiment" / f"{experiment}.yaml"
-    if not config_file.is_file():
-        raise SystemExit(f"{config_file} is missing: --into must be the checkout whose queue trained the runs")
-    config = OmegaConf.to_container(OmegaConf.load(config_file))  # unresolved: the scale is the run's
-    try:
-        template = config["hydra"]["sweep"]["dir"]  # type: ignore[index, call-overload]
-    except (KeyError, TypeError):
-        raise SystemExit(
-            f"{config_file} sets no hydra.sweep.dir: its runs have no sweep folder to go back to"
-        ) from None
-    return queue / str(template).replace("${study.scale}", scale)
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A config file as written, interpolations unresolved."""
+    config = OmegaConf.to_container(OmegaConf.load(path))
+    assert isinstance(config, dict), f"{path} holds a mapping"
+    return config
 
 
-def restore(runs: Path, queue: Path, experiments: set[str] | None, replace_unfinished: bool) -> list[Path]:
-    """Copy each finished run of ``runs`` (of ``experiments``, or of any) into its sweep folder under ``queue``;
-    returns the run directories written."""
+def job_of_path(below: Path) -> Job | None:
+    """The job a sweep's run directory (``sgd/seed=0/task.train_fraction=0.1``) is, or None for another path."""
+    parts = below.parts
+    if len(parts) not in (2, 3) or not parts[1].startswith("seed="):
+        return None
+    pairs = [item.split("=", 1) for item in parts[2].split(",")] if len(parts) == 3 else []
+    if any(len(pair) != 2 for pair in pairs):
+        return None
+    return Job(parts[0], parts[1].removeprefix("seed="), frozenset((current_key(k), v) for k, v in pairs))
+
+
+class Queue:
+    """The sweeps of a checkout's experiment configs: where each puts its runs, under which names."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        hydra = read_yaml(root / "conf" / "config.yaml").get("hydra", {})
+        self.exclude = set(hydra.get("job", {}).get("config", {}).get("override_dirname", {}).get("exclude_keys", []))
+
+    def experiment(self, name: str) -> dict[str, Any]:
+        path = self.root / "conf" / "experiment" / f"{name}.yaml"
+        if not path.is_file():
+            raise SystemExit(f"{path} is missing: --into must be a checkout of this repository (the queue's)")
+        return read_yaml(path)
+
+    def sweep_dir(self, experiment: str, scale: str) -> Path:
+        """``hydra.sweep.dir`` of the experiment config, at the run's ``study.scale``."""
+        template = self.experiment(experiment).get("hydra", {}).get("sweep", {}).get("dir")
+        if template is None:
+            raise SystemExit(f"conf/experiment/{experiment}.yaml sets no hydra.sweep.dir: its runs have no sweep")
+        return self.root / str(template).replace("${study.scale}", scale)
+
+    def job_dirs(self, experiment: str, command: str) -> dict[Job, Path] | None:
+        """Each entry of the experiment's run list with the overrides of ``command`` (a run's, as its summary
+        records it), and the directory its sweep gives it (Hydra's ``override_dirname``: the overrides but the
+        excluded keys, sorted, joined by commas); None where the command gave the run list itself."""
+        if re.search(r"(?:^|\s)hydra\.sweeper\.runs=", command):
+            return None
+        excluded = {current_key(k) for k in self.exclude}
+        pairs = [token.split("=", 1) for token in command.split() if "=" in token]
+        # A config group of Hydra's own (hydra/launcher=joblib) names no run, as hydra.* keys do not.
+        common = [(k, v) for k, v in pairs if not k.startswith(("hydra.", "hydra/")) and current_key(k) not in excluded]
+        dirs = {}
+        for line in self.experiment(experiment).get("hydra", {}).get("sweeper", {}).get("runs", []):
+            entry = [item.split("=", 1) for item in line.split()]
+            named = dict(pair for pair in entry if pair[0] in NAMED_APART)
+            rest = [(k, v) for k, v in entry if current_key(k) not in excluded] + common
+            job = Job(named["optimizer"], named["seed"], frozenset((current_key(k), v) for k, v in rest))
+            name = ",".join(sorted(f"{k}={v}" for k, v in rest))
+            dirs[job] = Path(named["optimizer"]) / f"seed={named['seed']}" / name
+        return dirs
+
+
+def target_of(run_dir: Path, runs: Path, summary: RunSummary, queue: Queue) -> tuple[Path | None, str]:
+    """Where the run goes back to in ``queue``, or None and why not."""
+    command = summary.command or ""
+    below = run_dir.relative_to(runs)
+    explicit = re.search(r"(?:^|\s)hydra\.sweep\.dir=(\S+)", command)
+    if explicit:
+        return queue.root / explicit.group(1) / below, ""
+    named = EXPERIMENT.search(command)
+    if named is None:
+        return None, "its command names no experiment and no hydra.sweep.dir"
+    experiment = named.group(1)
+    scale = str(summary.config.get("study", {}).get("scale", "full"))
+    if below.parts[0] == f"{experiment}-{scale}":
+        below = below.relative_to(below.parts[0])
+    dirs = queue.job_dirs(experiment, command)
+    if dirs is None:  # a run list on the command line: the path it gave is the one a relaunch gives
+        return queue.sweep_dir(experiment, scale) / below, ""
+    job = job_of_path(below)
+    if job is None or job not in dirs:
+        return None, f"no entry of conf/experiment/{experiment}.yaml's run list is this run"
+    return queue.sweep_dir(experiment, scale) / dirs[job], ""
+
+
+def restore(runs: Path, into: Path, experiments: set[str], replace_unfinished: bool) -> list[Path]:
+    """Copy each finished run of ``runs`` (of ``experiments``, or of any where empty) into its job's directory
+    under the checkout ``into``; returns the directories written, and names every run left out."""
+    queue = Queue(into)
     written = []
     for summary_file in sorted(runs.rglob(SUMMARY)):
         source = summary_file.parent
         summary = RunSummary.read(source)
-        experiment = experiment_of(summary)
-        if experiment is None or not summary.finished or (experiments and experiment not in experiments):
+        named = EXPERIMENT.search(summary.command or "")
+        if experiments and (named is None or named.group(1) not in experiments):
             continue
-        scale = str(summary.config.get("study", {}).get("scale", "full"))
-        below = source.relative_to(runs)
-        if below.parts[0] == f"{experiment}-{scale}":
-            below = below.relative_to(below.parts[0])
-        target = sweep_dir(queue, experiment, scale) / below
+        if not summary.finished:
+            print(f"left out: {source} did not finish ({summary.status})")
+            continue
+        target, why = target_of(source, runs, summary, queue)
+        if target is None:
+            print(f"left out: {source}: {why}")
+            continue
         if (target / SUMMARY).exists():
             continue
         # Files, not folders: a sweep's run directory can hold the directories of other runs (seed=3/G_0=0.1/).

@@ -15,6 +15,7 @@ from test_run_list_sweeper import TINY_MODEL, run_study
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("restore_finished_runs", ROOT / "scripts" / "restore_finished_runs.py")
 restore_finished_runs = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = restore_finished_runs  # dataclasses look their module up there
 spec.loader.exec_module(restore_finished_runs)
 
 RUNS = [
@@ -79,25 +80,42 @@ def test_a_relaunch_skips_every_restored_run_and_trains_the_rest(tmp_path: Path,
     assert json.loads(after[sgd_summary])["status"] == "completed"
 
 
-def test_a_run_goes_back_below_its_own_experiments_sweep_and_runs_of_no_experiment_stay(tmp_path: Path) -> None:
-    """results/ptb-verdict keeps the bf16 sweep's sgd/seed=0 below ptb_bf16-full/, as its path was the float32
-    run's already; a run of no experiment (results/ptb's) has no sweep to go back to."""
-    runs = tmp_path / "runs"
-    for below, command in (
-        ("sgd/seed=0", "python -m adamomentum.train task=ptb"),
-        ("ptb_bf16-full/sgd/seed=0", "python -m adamomentum.train experiment=ptb_bf16 threads=1"),
-        ("adam/seed=1", "python -m adamomentum.train experiment=ptb_adam"),
-    ):
-        (runs / below).mkdir(parents=True)
-        summary = {"task": "ptb", "optimizer": "sgd", "seed": 0, "status": "completed", "command": command}
-        (runs / below / "summary.json").write_text(json.dumps({**summary, "config": {"study": {"scale": "full"}}}))
+def committed(runs: Path, below: str, command: str) -> None:
+    (runs / below).mkdir(parents=True)
+    summary = {"task": "ptb", "optimizer": "sgd", "seed": 0, "status": "completed", "command": command}
+    (runs / below / "summary.json").write_text(json.dumps({**summary, "config": {"study": {"scale": "full"}}}))
+
+
+def checkout(tmp_path: Path) -> Path:
     queue = tmp_path / "queue"
     queue.mkdir()
     (queue / "conf").symlink_to(ROOT / "conf")
-    study = queue / "outputs" / "study"
-    assert restore_finished_runs.restore(runs, queue, {"ptb_bf16"}, replace_unfinished=False) == [
+    return queue
+
+
+def test_a_run_goes_back_below_its_own_experiments_sweep_under_the_queues_names_for_its_keys(
+    tmp_path: Path, capsys
+) -> None:
+    """results/ptb-verdict keeps the bf16 sweep's sgd/seed=0 below ptb_bf16-full/, as its path was the float32
+    run's already; the data-scale runs were named by keys that moved since (task.train_fraction); a run of no
+    experiment (results/ptb's) has no sweep to go back to, one with hydra.sweep.dir on its command goes there."""
+    runs = tmp_path / "runs"
+    committed(runs, "sgd/seed=0", "python -m adamomentum.train task=ptb")
+    committed(runs, "ptb_bf16-full/sgd/seed=0", "python -m adamomentum.train experiment=ptb_bf16 threads=1")
+    queue_command = "experiment=ptb_data_scale_claim hydra/launcher=joblib task.data_dir=/d threads=1 progress=false"
+    committed(runs, "sgd/seed=1/task.train_fraction=0.1", f"python -m adamomentum.train {queue_command}")
+    committed(runs, "adam/seed=1/optimizer.lr_decay=true", "python -m adamomentum.train experiment=ptb_adam")
+    committed(runs, "adam/seed=7/optimizer.lr_decay=true", "python -m adamomentum.train experiment=ptb_adam")
+    committed(runs, "adagrad/seed=0/x=1", "python -m adamomentum.train -m hydra.sweep.dir=outputs/study/v-full")
+    study = checkout(tmp_path) / "outputs" / "study"
+    assert restore_finished_runs.restore(runs, study.parents[1], {"ptb_bf16"}, replace_unfinished=False) == [
         study / "ptb_bf16-full" / "sgd" / "seed=0"
     ]
-    assert restore_finished_runs.restore(runs, queue, set(), replace_unfinished=False) == [
-        study / "ptb_adam-full" / "adam" / "seed=1"
+    assert sorted(restore_finished_runs.restore(runs, study.parents[1], set(), replace_unfinished=False)) == [
+        study / "ptb_adam-full" / "adam" / "seed=1" / "trainer.lr_decay=true",
+        study / "ptb_data_scale_claim-full" / "sgd" / "seed=1" / "data.train_fraction=0.1",
+        study / "v-full" / "adagrad" / "seed=0" / "x=1",
     ]
+    out = capsys.readouterr().out
+    assert f"left out: {runs / 'sgd' / 'seed=0'}: its command names no experiment" in out
+    assert "adam/seed=7/optimizer.lr_decay=true: no entry of conf/experiment/ptb_adam.yaml's run list" in out
