@@ -124,3 +124,13 @@ def test_float32_comes_before_bf16_and_runs_older_than_the_precision_key_ran_flo
     float32, bf16 = settings(find_runs([tmp_path]))
     assert (float32.name, bf16.name) == ("SGD", "SGD, bf16 autocast")
     assert sorted(r.path.parent.name for r in float32.runs) == ["new", "new", "old"]
+
+
+def test_runs_on_a_share_of_the_text_are_told_from_runs_older_than_the_key(tmp_path: Path) -> None:
+    """The campaign's data-scale runs record data.train_fraction; runs made before the key existed trained on
+    all of the text."""
+    seeded_runs(tmp_path / "old", "sgd", [120.0, 121.0])
+    seeded_runs(tmp_path / "share", "sgd", [340.0], **{"data.train_fraction": 0.1})
+    share, full = settings(find_runs([tmp_path]))
+    assert (share.name, full.name) == ("SGD, 10% of the training set", "SGD, 100% of the training set")
+    assert len(full.runs) == 2

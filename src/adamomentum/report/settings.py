@@ -176,8 +176,12 @@ def settings(runs: list[Run]) -> list[Setting]:
         configs = [flat_config(r) for r in members]
         keys = sorted({k for c in configs for k in c} - ENVIRONMENT_KEYS)
         # A key that older runs lack came with a later version, whose default keeps the old behaviour:
-        # only the runs that record it can differ in it.
-        varying = [k for k in keys if len({repr(c[k]) for c in configs if k in c}) > 1]
+        # only the runs that record it can differ in it, or from the paper's value of it, which older runs had.
+        varying = [
+            k
+            for k in keys
+            if len({repr(c.get(k, PAPER_DEFAULTS.get(k))) for c in configs if k in c or k in PAPER_DEFAULTS}) > 1
+        ]
         # A value away from the paper's is named even when every run shares it: "Table 1" would claim it.
         # (None is the constructor's default for the optimizer's values, a real value for the task's.)
         paper = {**TABLE1_VALUES.get(optimizer, {}), **PAPER_START.get(optimizer, {})}
@@ -190,7 +194,7 @@ def settings(runs: list[Run]) -> list[Setting]:
         varying.sort(key=label_order)
         own: dict[str, Setting] = {}
         for run, config in zip(members, configs):
-            # A run made before a key existed ran with the paper's value of it.
+            # A run made before a key existed ran with its default, the paper's value (see flat_config).
             values = {k: config.get(k, PAPER_DEFAULTS.get(k)) for k in varying}
             label = ", ".join(w for k, v in values.items() if (w := in_words(k, v, run.task))) or TABLE1
             own.setdefault(label, Setting(optimizer, label, values)).runs.append(run)
