@@ -15,12 +15,12 @@ Each copy is matched to a job of the queue's own checkout (``--into``): the expe
 optimizer, seed and overrides (with those of its command line), a key that moved since
 (``task.train_fraction`` -> ``data.train_fraction``, ``config.MOVED_KEYS``) counting as its new name. It goes
 to that job's directory, named as the queue's version names it. A run trained with ``hydra.sweep.dir=`` on its
-command line goes back there, under its own path, and so does a run whose command gave its run list
-(``hydra.sweeper.runs=``). ``summary.json``, ``metrics.jsonl`` and ``train.log`` are copied; the relaunch then
-checks each restored config against the run it would train (``check_resumable``) and stops on a mismatch. A
-job directory that holds a ``summary.json`` already is left alone, and so is one in flight (a checkpoint or a
-log, no summary), unless ``--replace-unfinished`` lets the committed copy stand for it. Every run not restored
-is named, with the reason.
+command line goes back there, under its own path, and so does a run whose command gave it a run list
+(``hydra.sweeper.runs=``) that the config's does not hold. ``summary.json``, ``metrics.jsonl`` and
+``train.log`` are copied; the relaunch then checks each restored config against the run it would train
+(``check_resumable``) and stops on a mismatch. A job directory that holds a ``summary.json`` already is left
+alone, and so is one in flight (a checkpoint or a log, no summary), unless ``--replace-unfinished`` lets the
+committed copy stand for it. Every run not restored is named, with the reason.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ FILES = (SUMMARY, METRICS, "train.log")
 # The keys a run's directory is named by besides its overrides: conf/config.yaml's hydra.sweep.subdir.
 NAMED_APART = ("optimizer", "seed")
 EXPERIMENT = re.compile(r"(?:^|\s)\+?experiment=(\S+)")
+# A run list given on the command line (its entries hold spaces, so it is one argument, quotes lost).
+RUN_LIST = re.compile(r"(?:^|\s)hydra\.sweeper\.runs=\[[^\]]*\]")
 
 
 @dataclass(frozen=True)
@@ -92,12 +94,11 @@ class Queue:
             raise SystemExit(f"conf/experiment/{experiment}.yaml sets no hydra.sweep.dir: its runs have no sweep")
         return self.root / str(template).replace("${study.scale}", scale)
 
-    def job_dirs(self, experiment: str, command: str) -> dict[Job, Path] | None:
+    def job_dirs(self, experiment: str, command: str) -> dict[Job, Path]:
         """Each entry of the experiment's run list with the overrides of ``command`` (a run's, as its summary
         records it), and the directory its sweep gives it (Hydra's ``override_dirname``: the overrides but the
-        excluded keys, sorted, joined by commas); None where the command gave the run list itself."""
-        if re.search(r"(?:^|\s)hydra\.sweeper\.runs=", command):
-            return None
+        excluded keys, sorted, joined by commas)."""
+        command = RUN_LIST.sub(" ", command)
         excluded = {current_key(k) for k in self.exclude}
         pairs = [token.split("=", 1) for token in command.split() if "=" in token]
         # A config group of Hydra's own (hydra/launcher=joblib) names no run, as hydra.* keys do not.
@@ -128,12 +129,12 @@ def target_of(run_dir: Path, runs: Path, summary: RunSummary, queue: Queue) -> t
     if below.parts[0] == f"{experiment}-{scale}":
         below = below.relative_to(below.parts[0])
     dirs = queue.job_dirs(experiment, command)
-    if dirs is None:  # a run list on the command line: the path it gave is the one a relaunch gives
-        return queue.sweep_dir(experiment, scale) / below, ""
     job = job_of_path(below)
-    if job is None or job not in dirs:
-        return None, f"no entry of conf/experiment/{experiment}.yaml's run list is this run"
-    return queue.sweep_dir(experiment, scale) / dirs[job], ""
+    if job is not None and job in dirs:
+        return queue.sweep_dir(experiment, scale) / dirs[job], ""
+    if RUN_LIST.search(command):  # a list of its own: relaunched with that list, the run is named as it was
+        return queue.sweep_dir(experiment, scale) / below, ""
+    return None, f"no entry of conf/experiment/{experiment}.yaml's run list is this run"
 
 
 def restore(runs: Path, into: Path, experiments: set[str], replace_unfinished: bool) -> list[Path]:

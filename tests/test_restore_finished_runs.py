@@ -97,8 +97,9 @@ def test_a_run_goes_back_below_its_own_experiments_sweep_under_the_queues_names_
     tmp_path: Path, capsys
 ) -> None:
     """results/ptb-verdict keeps the bf16 sweep's sgd/seed=0 below ptb_bf16-full/, as its path was the float32
-    run's already; the data-scale runs were named by keys that moved since (task.train_fraction); a run of no
-    experiment (results/ptb's) has no sweep to go back to, one with hydra.sweep.dir on its command goes there."""
+    run's already; the data-scale runs were named by keys that moved since (task.train_fraction), some trained
+    from a run list on the command line; a run of no experiment (results/ptb's) has no sweep to go back to, one
+    with hydra.sweep.dir on its command goes there."""
     runs = tmp_path / "runs"
     committed(runs, "sgd/seed=0", "python -m adamomentum.train task=ptb")
     committed(runs, "ptb_bf16-full/sgd/seed=0", "python -m adamomentum.train experiment=ptb_bf16 threads=1")
@@ -107,12 +108,18 @@ def test_a_run_goes_back_below_its_own_experiments_sweep_under_the_queues_names_
     committed(runs, "adam/seed=1/optimizer.lr_decay=true", "python -m adamomentum.train experiment=ptb_adam")
     committed(runs, "adam/seed=7/optimizer.lr_decay=true", "python -m adamomentum.train experiment=ptb_adam")
     committed(runs, "adagrad/seed=0/x=1", "python -m adamomentum.train -m hydra.sweep.dir=outputs/study/v-full")
+    listed = 'experiment=ptb_data_scale_claim hydra.sweeper.runs=["optimizer=momentum task.train_fraction=0.1 seed=1"]'
+    committed(runs, "momentum/seed=1/task.train_fraction=0.1", f"python -m adamomentum.train {listed}")
+    own_list = 'experiment=ptb_data_scale_claim hydra.sweeper.runs=["optimizer=sgd task.train_fraction=0.3 seed=0"]'
+    committed(runs, "sgd/seed=0/task.train_fraction=0.3", f"python -m adamomentum.train {own_list}")
     study = checkout(tmp_path) / "outputs" / "study"
     assert restore_finished_runs.restore(runs, study.parents[1], {"ptb_bf16"}, replace_unfinished=False) == [
         study / "ptb_bf16-full" / "sgd" / "seed=0"
     ]
     assert sorted(restore_finished_runs.restore(runs, study.parents[1], set(), replace_unfinished=False)) == [
         study / "ptb_adam-full" / "adam" / "seed=1" / "trainer.lr_decay=true",
+        study / "ptb_data_scale_claim-full" / "momentum" / "seed=1" / "data.train_fraction=0.1",
+        study / "ptb_data_scale_claim-full" / "sgd" / "seed=0" / "task.train_fraction=0.3",
         study / "ptb_data_scale_claim-full" / "sgd" / "seed=1" / "data.train_fraction=0.1",
         study / "v-full" / "adagrad" / "seed=0" / "x=1",
     ]
