@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import shutil
 import sys
 from dataclasses import dataclass
@@ -79,13 +80,18 @@ class Queue:
     def __init__(self, root: Path):
         self.root = root
         hydra = read_yaml(root / "conf" / "config.yaml").get("hydra", {})
-        self.exclude = set(hydra.get("job", {}).get("config", {}).get("override_dirname", {}).get("exclude_keys", []))
+        exclude = hydra.get("job", {}).get("config", {}).get("override_dirname", {}).get("exclude_keys", [])
+        self.excluded = {current_key(k) for k in exclude}
+        self._experiments: dict[str, dict[str, Any]] = {}
 
     def experiment(self, name: str) -> dict[str, Any]:
-        path = self.root / "conf" / "experiment" / f"{name}.yaml"
-        if not path.is_file():
-            raise SystemExit(f"{path} is missing: --into must be a checkout of this repository (the queue's)")
-        return read_yaml(path)
+        """The experiment config, read once for all the runs of a results folder."""
+        if name not in self._experiments:
+            path = self.root / "conf" / "experiment" / f"{name}.yaml"
+            if not path.is_file():
+                raise SystemExit(f"{path} is missing: --into must be a checkout of this repository (the queue's)")
+            self._experiments[name] = read_yaml(path)
+        return self._experiments[name]
 
     def sweep_dir(self, experiment: str, scale: str) -> Path:
         """``hydra.sweep.dir`` of the experiment config, at the run's ``study.scale``."""
@@ -99,32 +105,33 @@ class Queue:
         records it), and the directory its sweep gives it (Hydra's ``override_dirname``: the overrides but the
         excluded keys, sorted, joined by commas)."""
         command = RUN_LIST.sub(" ", command)
-        excluded = {current_key(k) for k in self.exclude}
         pairs = [token.split("=", 1) for token in command.split() if "=" in token]
         # A config group of Hydra's own (hydra/launcher=joblib) names no run, as hydra.* keys do not.
-        common = [(k, v) for k, v in pairs if not k.startswith(("hydra.", "hydra/")) and current_key(k) not in excluded]
+        common = [
+            (k, v) for k, v in pairs if not k.startswith(("hydra.", "hydra/")) and current_key(k) not in self.excluded
+        ]
         dirs = {}
         for line in self.experiment(experiment).get("hydra", {}).get("sweeper", {}).get("runs", []):
-            entry = [item.split("=", 1) for item in line.split()]
+            entry = [item.split("=", 1) for item in shlex.split(line)]  # as the run_list sweeper reads it
             named = dict(pair for pair in entry if pair[0] in NAMED_APART)
-            rest = [(k, v) for k, v in entry if current_key(k) not in excluded] + common
+            rest = [(k, v) for k, v in entry if current_key(k) not in self.excluded] + common
             job = Job(named["optimizer"], named["seed"], frozenset((current_key(k), v) for k, v in rest))
             name = ",".join(sorted(f"{k}={v}" for k, v in rest))
             dirs[job] = Path(named["optimizer"]) / f"seed={named['seed']}" / name
         return dirs
 
 
-def target_of(run_dir: Path, runs: Path, summary: RunSummary, queue: Queue) -> tuple[Path | None, str]:
-    """Where the run goes back to in ``queue``, or None and why not."""
+def target_of(
+    run_dir: Path, runs: Path, summary: RunSummary, experiment: str | None, queue: Queue
+) -> tuple[Path | None, str]:
+    """Where the run of ``experiment`` (None: of none) goes back to in ``queue``, or None and why not."""
     command = summary.command or ""
     below = run_dir.relative_to(runs)
     explicit = re.search(r"(?:^|\s)hydra\.sweep\.dir=(\S+)", command)
     if explicit:
         return queue.root / explicit.group(1) / below, ""
-    named = EXPERIMENT.search(command)
-    if named is None:
+    if experiment is None:
         return None, "its command names no experiment and no hydra.sweep.dir"
-    experiment = named.group(1)
     scale = str(summary.config.get("study", {}).get("scale", "full"))
     if below.parts[0] == f"{experiment}-{scale}":
         below = below.relative_to(below.parts[0])
@@ -146,12 +153,13 @@ def restore(runs: Path, into: Path, experiments: set[str], replace_unfinished: b
         source = summary_file.parent
         summary = RunSummary.read(source)
         named = EXPERIMENT.search(summary.command or "")
-        if experiments and (named is None or named.group(1) not in experiments):
+        experiment = named.group(1) if named else None
+        if experiments and experiment not in experiments:
             continue
         if not summary.finished:
             print(f"left out: {source} did not finish ({summary.status})")
             continue
-        target, why = target_of(source, runs, summary, queue)
+        target, why = target_of(source, runs, summary, experiment, queue)
         if target is None:
             print(f"left out: {source}: {why}")
             continue
