@@ -43,10 +43,15 @@ def outputs(sweep: Path) -> dict[str, str]:
     }
 
 
-def test_a_relaunch_skips_every_restored_run_and_trains_the_rest(tmp_path: Path, tiny_ptb: Path) -> None:
+def checkout(tmp_path: Path) -> Path:
     queue = tmp_path / "queue"
     queue.mkdir()
     (queue / "conf").symlink_to(ROOT / "conf")
+    return queue
+
+
+def test_a_relaunch_skips_every_restored_run_and_trains_the_rest(tmp_path: Path, tiny_ptb: Path) -> None:
+    queue = checkout(tmp_path)
     first = run_study(sweep_args(tiny_ptb), queue)
     assert first.returncode == 0, first.stderr[-3000:]
     sweep = queue / "outputs" / "study" / "ptb_verdict-small"
@@ -84,13 +89,6 @@ def committed(runs: Path, below: str, command: str) -> None:
     (runs / below).mkdir(parents=True)
     summary = {"task": "ptb", "optimizer": "sgd", "seed": 0, "status": "completed", "command": command}
     (runs / below / "summary.json").write_text(json.dumps({**summary, "config": {"study": {"scale": "full"}}}))
-
-
-def checkout(tmp_path: Path) -> Path:
-    queue = tmp_path / "queue"
-    queue.mkdir()
-    (queue / "conf").symlink_to(ROOT / "conf")
-    return queue
 
 
 def test_a_run_goes_back_below_its_own_experiments_sweep_under_the_queues_names_for_its_keys(
