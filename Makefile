@@ -39,8 +39,8 @@ NER_SWEEP ?= outputs/reproduce-ner
 NER_OUT ?= outputs/report-ner
 
 .PHONY: help venv test lint bench bench-optim reproduce-ptb reproduce-ner reproduce-ner-msra report refuse-committed \
-	tensorboard clean campaign study reproduce-ptb-verdict reproduce-ner-verdict study-ptb-seeds study-ptb-lr-sweep \
-	study-ptb-data-scale study-ner-seeds
+	tensorboard clean campaign campaign-status study reproduce-ptb-verdict reproduce-ner-verdict study-ptb-seeds \
+	study-ptb-lr-sweep study-ptb-data-scale study-ner-seeds
 
 help: ## this list
 	@echo "Targets:"
@@ -181,6 +181,9 @@ campaign: venv ## issue 34: same schedule, seeds, bf16, data scale, lr tuning, A
 		[ -d $$d ] && echo $$d; done); \
 	if [ -z "$$sweeps" ]; then echo "campaign: no runs to report" >&2; \
 	else $(BIN)/python -m adamomentum.report --finished --out $(CAMPAIGN_OUT) $$sweeps; fi
+
+campaign-status: venv ## the campaign's runs: finished, in flight (at which batch, held by a lane?), to run
+	@$(BIN)/python scripts/campaign_status.py $(CAMPAIGN)
 
 # Studies beyond the paper (conf/experiment/): SCALE=small tries the machinery on a CPU.
 ## SCALE: full (the paper's size) or small (a CPU check of the machinery), for study and the verdicts

@@ -27,98 +27,15 @@ from __future__ import annotations
 
 import argparse
 import re
-import shlex
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from omegaconf import OmegaConf
-
-from adamomentum.config import current_key
 from adamomentum.summary import METRICS, SUMMARY, RunSummary
+from adamomentum.sweeps import RUN_LIST, Queue, job_of_path
 
 FILES = (SUMMARY, METRICS, "train.log")
-# The keys a run's directory is named by besides its overrides: conf/config.yaml's hydra.sweep.subdir.
-NAMED_APART = ("optimizer", "seed")
 EXPERIMENT = re.compile(r"(?:^|\s)\+?experiment=(\S+)")
-# A run list given on the command line (its entries hold spaces, so it is one argument, quotes lost).
-RUN_LIST = re.compile(r"(?:^|\s)hydra\.sweeper\.runs=\[[^\]]*\]")
-
-
-@dataclass(frozen=True)
-class Job:
-    """A run as a sweep names it: optimizer, seed, and the overrides its directory name lists (today's keys)."""
-
-    optimizer: str
-    seed: str
-    overrides: frozenset[tuple[str, str]]
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """A config file as written, interpolations unresolved."""
-    config = OmegaConf.to_container(OmegaConf.load(path))
-    assert isinstance(config, dict), f"{path} holds a mapping"
-    return config
-
-
-def job_of_path(below: Path) -> Job | None:
-    """The job a sweep's run directory (``sgd/seed=0/task.train_fraction=0.1``) is, or None for another path."""
-    parts = below.parts
-    if len(parts) not in (2, 3) or not parts[1].startswith("seed="):
-        return None
-    pairs = [item.split("=", 1) for item in parts[2].split(",")] if len(parts) == 3 else []
-    if any(len(pair) != 2 for pair in pairs):
-        return None
-    return Job(parts[0], parts[1].removeprefix("seed="), frozenset((current_key(k), v) for k, v in pairs))
-
-
-class Queue:
-    """The sweeps of a checkout's experiment configs: where each puts its runs, under which names."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        hydra = read_yaml(root / "conf" / "config.yaml").get("hydra", {})
-        exclude = hydra.get("job", {}).get("config", {}).get("override_dirname", {}).get("exclude_keys", [])
-        self.excluded = {current_key(k) for k in exclude}
-        self._experiments: dict[str, dict[str, Any]] = {}
-
-    def experiment(self, name: str) -> dict[str, Any]:
-        """The experiment config, read once for all the runs of a results folder."""
-        if name not in self._experiments:
-            path = self.root / "conf" / "experiment" / f"{name}.yaml"
-            if not path.is_file():
-                raise SystemExit(f"{path} is missing: --into must be a checkout of this repository (the queue's)")
-            self._experiments[name] = read_yaml(path)
-        return self._experiments[name]
-
-    def sweep_dir(self, experiment: str, scale: str) -> Path:
-        """``hydra.sweep.dir`` of the experiment config, at the run's ``study.scale``."""
-        template = self.experiment(experiment).get("hydra", {}).get("sweep", {}).get("dir")
-        if template is None:
-            raise SystemExit(f"conf/experiment/{experiment}.yaml sets no hydra.sweep.dir: its runs have no sweep")
-        return self.root / str(template).replace("${study.scale}", scale)
-
-    def job_dirs(self, experiment: str, command: str) -> dict[Job, Path]:
-        """Each entry of the experiment's run list with the overrides of ``command`` (a run's, as its summary
-        records it), and the directory its sweep gives it (Hydra's ``override_dirname``: the overrides but the
-        excluded keys, sorted, joined by commas)."""
-        command = RUN_LIST.sub(" ", command)
-        pairs = [token.split("=", 1) for token in command.split() if "=" in token]
-        # A config group of Hydra's own (hydra/launcher=joblib) names no run, as hydra.* keys do not.
-        common = [
-            (k, v) for k, v in pairs if not k.startswith(("hydra.", "hydra/")) and current_key(k) not in self.excluded
-        ]
-        dirs = {}
-        for line in self.experiment(experiment).get("hydra", {}).get("sweeper", {}).get("runs", []):
-            entry = [item.split("=", 1) for item in shlex.split(line)]  # as the run_list sweeper reads it
-            named = dict(pair for pair in entry if pair[0] in NAMED_APART)
-            rest = [(k, v) for k, v in entry if current_key(k) not in self.excluded] + common
-            job = Job(named["optimizer"], named["seed"], frozenset((current_key(k), v) for k, v in rest))
-            name = ",".join(sorted(f"{k}={v}" for k, v in rest))
-            dirs[job] = Path(named["optimizer"]) / f"seed={named['seed']}" / name
-        return dirs
 
 
 def target_of(
