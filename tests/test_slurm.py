@@ -49,8 +49,11 @@ TIMEOUT = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=20"]
 # A time limit a test never reaches: a signal then is a preemption (submitit counts a signal within the last
 # 10 minutes of timeout_min as a time-out).
 NO_TIMEOUT = ["hydra.launcher.timeout_min=60", "hydra.launcher.signal_delay_s=20"]
-# The longest a sweep command may take here before the test gives up on it.
+# At a whole core: the longest a sweep command may take before the test gives up on it, and the time-outs the
+# long run may be requeued after. On a loaded machine a job trains less of the run before its time-out, so both
+# grow as the share of a core the reference runs' trial had shrinks (Reference.core_share).
 COMMAND_TIMEOUT_S = 360
+TIME_OUTS = 8
 
 
 def die_with_pytest() -> None:
@@ -143,7 +146,9 @@ class Sweep:
     seconds: float
 
 
-def sweep(folder: Path, overrides: list[str], env: dict[str, str], during=None) -> Sweep:
+def sweep(
+    folder: Path, overrides: list[str], env: dict[str, str], during=None, limit_s: float = COMMAND_TIMEOUT_S
+) -> Sweep:
     """``python -m adamomentum.train --multirun hydra/launcher=submitit_slurm ...`` into ``folder``, as a user
     runs it: it submits the jobs and waits for them. ``during(elapsed)`` is called every 0.2 s while it runs.
 
@@ -171,8 +176,8 @@ def sweep(folder: Path, overrides: list[str], env: dict[str, str], during=None) 
                 elapsed = time.monotonic() - start
                 if during is not None:
                     during(elapsed)
-                if elapsed > COMMAND_TIMEOUT_S:
-                    raise AssertionError(f"the sweep command ran over {COMMAND_TIMEOUT_S} s:\n{tail(log)}")
+                if elapsed > limit_s:
+                    raise AssertionError(f"the sweep command ran over {limit_s:.0f} s:\n{tail(log)}")
                 if time.monotonic() - checked > 2:
                     checked = time.monotonic()
                     bad = {j: s for j, s in job_states(folder, env).items() if s in ENDED_BADLY}
@@ -282,9 +287,18 @@ class Reference:
     overrides: list[str]
     run_dir: Path
     proc: subprocess.Popen
+    core_share: float  # of one core, measured while the trial ran
+
+    @property
+    def command_limit_s(self) -> float:
+        return COMMAND_TIMEOUT_S / self.core_share
+
+    @property
+    def time_outs(self) -> int:
+        return math.ceil(TIME_OUTS / self.core_share)
 
     def numbers(self) -> tuple[list[dict], dict]:
-        assert self.proc.wait(timeout=COMMAND_TIMEOUT_S) == 0, tail(self.run_dir / "train.log")
+        assert self.proc.wait(timeout=self.command_limit_s) == 0, tail(self.run_dir / "train.log")
         return numbers(self.run_dir)
 
 
@@ -335,7 +349,8 @@ def references(tmp_path_factory: pytest.TempPathFactory, data: Path) -> dict[str
     )
     assert trial.returncode == 0, trial.stderr
     # The share of a core the trial had, from its whole process; its training's wall time at that share.
-    core_share = min(1.0, (_children_cpu_s() - cpu_before) / (time.perf_counter() - wall_before))
+    # At least a tenth: a trial that had less would make the limits below wait for an hour.
+    core_share = min(1.0, max(0.1, (_children_cpu_s() - cpu_before) / (time.perf_counter() - wall_before)))
     per_epoch = core_share * json.loads((base / "t" / "summary.json").read_text())["wall_time_s"] / trial_epochs
     runs = {}
     for name, seconds in (("long", TARGET_TRAIN_S), ("short", SHORT_TRAIN_S)):
@@ -348,7 +363,7 @@ def references(tmp_path_factory: pytest.TempPathFactory, data: Path) -> dict[str
             stderr=subprocess.DEVNULL,
             preexec_fn=die_with_pytest,
         )
-        runs[name] = Reference(overrides, run_dir, proc)
+        runs[name] = Reference(overrides, run_dir, proc, core_share)
     try:
         yield runs
     finally:
@@ -385,7 +400,8 @@ def test_a_two_run_sweep_completes_through_submitit_slurm_and_a_relaunch_skips_b
         "trainer.max_batches=300",
         "trainer.eval_interval=100",
     ]
-    first = sweep(folder, overrides, cluster)
+    limit_s = references["long"].command_limit_s
+    first = sweep(folder, overrides, cluster, limit_s=limit_s)
     assert first.returncode == 0, first.output
     runs = run_dirs(folder)
     assert len(runs) == 2, runs
@@ -401,7 +417,7 @@ def test_a_two_run_sweep_completes_through_submitit_slurm_and_a_relaunch_skips_b
     assert "#SBATCH --array=0-1" in (folder / ".submitit" / array / f"{array}_submission.sh").read_text()
     before = {r: ((r / "summary.json").read_bytes(), (r / "metrics.jsonl").read_bytes()) for r in runs}
 
-    again = sweep(folder, overrides, cluster)
+    again = sweep(folder, overrides, cluster, limit_s=limit_s)
     assert again.returncode == 0, again.output
     assert len(array_tasks(folder)) == 2  # the relaunch's jobs ran too ...
     for run_dir in runs:  # ... and each found its run finished
@@ -417,7 +433,8 @@ def test_a_run_requeued_at_its_time_limit_ends_with_the_uninterrupted_metrics(cl
     """timeout_min=1: SIGUSR2 before the limit, the trainer writes its checkpoint at the step it is on,
     submitit requeues the job (one time-out fewer), and the requeued job resumes at that step."""
     folder = tmp_path / "sweep"
-    result = sweep(folder, [*long_run.overrides, *TIMEOUT, "hydra.launcher.max_num_timeout=8"], cluster)
+    time_outs = [f"hydra.launcher.max_num_timeout={long_run.time_outs}"]
+    result = sweep(folder, [*long_run.overrides, *TIMEOUT, *time_outs], cluster, limit_s=long_run.command_limit_s)
     assert result.returncode == 0, result.output
     [run_dir] = run_dirs(folder)
     stops = interruptions(run_dir)
@@ -427,7 +444,8 @@ def test_a_run_requeued_at_its_time_limit_ends_with_the_uninterrupted_metrics(cl
         assert stop.case == "timed-out", stops
     # Each requeue used up one time-out; the trainer stopped on the signal (one that came while the job was
     # still starting, before training, is handled by submitit alone and trained nothing).
-    assert [s.remaining for s in stops] == list(range(7, 7 - len(stops), -1)), stops
+    first = long_run.time_outs - 1
+    assert [s.remaining for s in stops] == list(range(first, first - len(stops), -1)), stops
     trained = [s for s in stops if s.signal is not None]
     assert trained and all(s.signal == "SIGUSR2" and s.stopped_at == s.resumed_at for s in trained), stops
     assert numbers(run_dir) == long_run.numbers()
@@ -435,7 +453,8 @@ def test_a_run_requeued_at_its_time_limit_ends_with_the_uninterrupted_metrics(cl
     say(
         capsys,
         f"time-out: {len(stops)} requeue(s) at steps {[s.resumed_at for s in stops]}, 0 batches lost, "
-        f"stop to resumed run {waits} s, sweep {result.seconds:.0f} s",
+        f"stop to resumed run {waits} s, sweep {result.seconds:.0f} s (at {long_run.core_share:.2f} of a core: "
+        f"{long_run.time_outs} time-outs allowed)",
     )
 
 
@@ -472,9 +491,10 @@ def preemption(cluster, run: Reference, tmp_path, partition: str) -> tuple[Sweep
         [*run.overrides, *NO_TIMEOUT, "hydra.launcher.max_num_timeout=3", f"hydra.launcher.partition={partition}"],
         cluster,
         during=preempt_when_training(folder, cluster, marker),
+        limit_s=run.command_limit_s,
     )
     [run_dir] = run_dirs(folder)
-    deadline = time.monotonic() + COMMAND_TIMEOUT_S
+    deadline = time.monotonic() + run.command_limit_s
     while not (run_dir / "summary.json").exists() and time.monotonic() < deadline:
         time.sleep(1)  # the command may have ended before the run (see the GraceTime=0 test)
     assert (run_dir / "summary.json").exists(), result.output
@@ -556,8 +576,10 @@ def used_up(cluster, long_run, tmp_path_factory) -> tuple[Sweep, Sweep, Path]:
     """The long run with the plugin's default max_num_timeout=0: its first time-out stops it for good. Then
     the same command again, with requeues allowed, as a user relaunches it."""
     folder = tmp_path_factory.mktemp("used_up") / "sweep"
-    first = sweep(folder, [*long_run.overrides, *TIMEOUT], cluster)
-    relaunch = sweep(folder, [*long_run.overrides, *TIMEOUT, "hydra.launcher.max_num_timeout=8"], cluster)
+    limit_s = long_run.command_limit_s
+    first = sweep(folder, [*long_run.overrides, *TIMEOUT], cluster, limit_s=limit_s)
+    time_outs = [f"hydra.launcher.max_num_timeout={long_run.time_outs}"]
+    relaunch = sweep(folder, [*long_run.overrides, *TIMEOUT, *time_outs], cluster, limit_s=limit_s)
     [run_dir] = run_dirs(folder)
     return first, relaunch, run_dir
 
