@@ -182,8 +182,9 @@ campaign: venv ## issue 34: same schedule, seeds, bf16, data scale, lr tuning, A
 	if [ -z "$$sweeps" ]; then echo "campaign: no runs to report" >&2; \
 	else $(BIN)/python -m adamomentum.report --finished --out $(CAMPAIGN_OUT) $$sweeps; fi
 
-campaign-status: venv ## the campaign's runs: finished, in flight (at which batch, held by a lane?), to run
-	@$(BIN)/python scripts/campaign_status.py $(CAMPAIGN)
+# Order-only: a pyproject.toml newer than the lanes' install must not reinstall packages under them.
+campaign-status: | $(VENV)/.installed ## the campaign: runs finished, in flight (batch, checkpoint, lane), to run
+	@$(BIN)/python scripts/campaign_status.py $(CAMPAIGN) $(ARGS)
 
 # Studies beyond the paper (conf/experiment/): SCALE=small tries the machinery on a CPU.
 ## SCALE: full (the paper's size) or small (a CPU check of the machinery), for study and the verdicts

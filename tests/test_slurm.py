@@ -291,10 +291,12 @@ class Reference:
 
     @property
     def command_limit_s(self) -> float:
+        """The longest a sweep command of this run may take here."""
         return COMMAND_TIMEOUT_S / self.core_share
 
     @property
     def time_outs(self) -> int:
+        """The time-outs this run may be requeued after (its max_num_timeout)."""
         return math.ceil(TIME_OUTS / self.core_share)
 
     def numbers(self) -> tuple[list[dict], dict]:
@@ -349,8 +351,7 @@ def references(tmp_path_factory: pytest.TempPathFactory, data: Path) -> dict[str
     )
     assert trial.returncode == 0, trial.stderr
     # The share of a core the trial had, from its whole process; its training's wall time at that share.
-    # At least a tenth: a trial that had less would make the limits below wait for an hour.
-    core_share = min(1.0, max(0.1, (_children_cpu_s() - cpu_before) / (time.perf_counter() - wall_before)))
+    core_share = min(1.0, (_children_cpu_s() - cpu_before) / (time.perf_counter() - wall_before))
     per_epoch = core_share * json.loads((base / "t" / "summary.json").read_text())["wall_time_s"] / trial_epochs
     runs = {}
     for name, seconds in (("long", TARGET_TRAIN_S), ("short", SHORT_TRAIN_S)):
@@ -363,7 +364,8 @@ def references(tmp_path_factory: pytest.TempPathFactory, data: Path) -> dict[str
             stderr=subprocess.DEVNULL,
             preexec_fn=die_with_pytest,
         )
-        runs[name] = Reference(overrides, run_dir, proc, core_share)
+        # The limits' share at least a tenth: below it they would wait for more than an hour.
+        runs[name] = Reference(overrides, run_dir, proc, max(0.1, core_share))
     try:
         yield runs
     finally:
