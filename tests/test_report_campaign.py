@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -343,6 +344,23 @@ def test_the_data_scale_figure_draws_each_setting_against_the_share_on_log_axes(
         plt.close(fig)
 
 
+def test_a_setting_without_runs_at_a_share_has_a_gap_there_not_a_line_across_it(tmp_path: Path) -> None:
+    root = write_shares(write_paper_runs(tmp_path / "runs", FINALS), ours=[400.0, 300.0])
+    for run in (root / "adagrad").glob("seed=*/*data.train_fraction=0.5"):
+        shutil.rmtree(run)  # AdaGrad's runs on 50% of the text have not landed
+    runs = find_runs([root])
+    select_best_valid(runs, PTB.selection)
+    fig = plan(runs)[1]["data_scale_claim_ptb.png"]()
+    try:
+        [ax] = fig.axes
+        sgd, adagrad = ax.get_lines()[0], ax.get_lines()[2]
+        assert list(adagrad.get_xdata()) == [0.1, 0.25, 0.5, 1.0]
+        assert [math.isnan(y) for y in adagrad.get_ydata()] == [False, False, True, False]
+        assert not any(math.isnan(y) for y in sgd.get_ydata())
+    finally:
+        plt.close(fig)
+
+
 # Section 5: "requires minimal tuning effort".
 
 FACTORS = (0.25, 0.5, 2.0, 4.0)
@@ -445,7 +463,9 @@ def test_the_tuning_figure_draws_each_setting_against_the_lr_factor(tmp_path: Pa
             "AdaMomentum as written (blew up at lr x 4)",
             "AdaMomentum with G_0 = 0.1",
         ]
-        assert list(ax.get_lines()[3].get_xdata()) == [0.25, 0.5, 1.0, 2.0]  # no point where it diverged
+        blew_up = ax.get_lines()[3]
+        assert list(blew_up.get_xdata()) == [0.25, 0.5, 1.0, 2.0, 4.0]
+        assert [math.isnan(y) for y in blew_up.get_ydata()] == [False] * 4 + [True]  # no point where it diverged
         assert ax.get_lines()[0].get_ydata()[2] == pytest.approx(115 * 1.6 * 1.04)
         assert "on 25% of the training text" in ax.get_title()
     finally:

@@ -455,20 +455,24 @@ class Series:
 def series_figure(series: list[Series], measure: Measure, ticks: dict[float, str], xlabel: str, title: str) -> Figure:
     """Each series' ``measure`` against x: a line through its centre over seeds (the geometric mean on a log scale)
     in a band from min to max where an x has several seeds, in its optimizer's colour; log x ticked at ``ticks``,
-    and log y for a log-scale measure."""
+    and log y for a log-scale measure. A series without runs at a tick has a gap there: a line drawn across it
+    would show a value nothing measured."""
     fig, ax = plt.subplots(figsize=(7.5, 5.4), layout="constrained")
     optimizers = list(dict.fromkeys(s.optimizer for s in series))
+    xs = sorted({*ticks, *(x for s in series for x, values in s.values.items() if values)})
     for s in series:
-        xs = sorted(x for x, values in s.values.items() if values)
-        if not xs:
+        spreads = {x: spread(values, measure.log_scale) for x, values in s.values.items() if values}
+        if not spreads:
             continue
-        spreads = [spread(s.values[x], measure.log_scale) for x in xs]
+        # NaN where a tick has no runs: matplotlib breaks the line and the band there.
+        at = [spreads.get(x) for x in xs]
         colour = optimizer_colour(s.optimizer, optimizers)
-        ax.plot(xs, [p.centre for p in spreads], color=colour, linestyle=s.linestyle, marker="o", label=s.label)
-        if any(p.n > 1 for p in spreads):
-            ax.fill_between(
-                xs, [p.minimum for p in spreads], [p.maximum for p in spreads], color=colour, alpha=0.18, linewidth=0
-            )
+        centres = [p.centre if p else math.nan for p in at]
+        ax.plot(xs, centres, color=colour, linestyle=s.linestyle, marker="o", label=s.label)
+        if any(p.n > 1 for p in spreads.values()):
+            lows = [p.minimum if p else math.nan for p in at]
+            highs = [p.maximum if p else math.nan for p in at]
+            ax.fill_between(xs, lows, highs, color=colour, alpha=0.18, linewidth=0)
     ax.set_xscale("log")
     ax.set_xticks(list(ticks), list(ticks.values()))
     ax.xaxis.set_minor_locator(NullLocator())
