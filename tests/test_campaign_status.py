@@ -81,7 +81,8 @@ def test_finished_in_flight_and_to_run_runs_and_the_share_of_the_campaign_left(t
     for name in ("checkpoint.pt", "checkpoint.prev.pt"):
         (momentum / name).write_bytes(b"not a checkpoint")
     damaged = next(line for line in status(queue, args) if line.startswith("  in flight"))
-    assert f"no checkpoint readable ({momentum / 'checkpoint.pt'}: " in damaged
+    assert f"no checkpoint readable ({momentum / 'checkpoint.pt'} cannot be read (" in damaged
+    assert f"; {momentum / 'checkpoint.prev.pt'} cannot be read (" in damaged
     assert damaged.endswith("a relaunch refuses it; move the folder aside, no lane holds it")
 
 

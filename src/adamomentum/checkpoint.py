@@ -64,9 +64,18 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """One checkpoint file, checked to be of this version's format.
+
+    Raises FileNotFoundError where there is no such file and CheckpointError where it cannot be used. The file
+    is opened once: a concurrent save renames the newest aside and its successor in, which a second open by name
+    could mix up.
+    """
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as f:
+            state = torch.load(f, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
     except Exception as e:  # truncated zip, bad pickle, refused global: all mean "unusable"
         # torch's own text goes on to advise weights_only=False, which would not mend a damaged file.
         reason = str(e).splitlines()[0].split(". ")[0][:120]
@@ -89,12 +98,12 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any]:
             "(they are written every checkpoint_interval batches and at each epoch end)."
         )
     try:
-        return _read(path)
+        return read_checkpoint(path)
     except CheckpointError as newest_error:
         if not previous.exists():
             raise CheckpointError(f"{newest_error}; there is no {PREVIOUS} to fall back to: start a new run.") from None
         try:
-            state = _read(previous)
+            state = read_checkpoint(previous)
         except CheckpointError as previous_error:
             raise CheckpointError(
                 f"both checkpoints of {run_dir} are unusable ({newest_error}; {previous_error}); the run cannot "

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import torch
 from omegaconf import OmegaConf
 
-from adamomentum.checkpoint import CHECKPOINT, PREVIOUS
+from adamomentum.checkpoint import CHECKPOINT, PREVIOUS, CheckpointError, read_checkpoint
 from adamomentum.config import current_key
 from adamomentum.summary import SUMMARY, RunSummary
 
@@ -198,14 +197,11 @@ def resume_step(checkpoints: list[Path]) -> tuple[int, str | None]:
     errors = []
     for path in checkpoints:
         try:
-            # One open file: a lane's save renames the newest aside and its new one in, which a second open by
-            # name (torch.load's mmap) could miss or mix up.
-            with open(path, "rb") as f:
-                return int(torch.load(f, map_location="cpu", weights_only=True)["step"]), None
+            return int(read_checkpoint(path)["step"]), None
         except FileNotFoundError:
             continue
-        except Exception as e:  # truncated zip, bad pickle, no step: the relaunch cannot use it either
-            errors.append(f"{path}: {type(e).__name__}")
+        except CheckpointError as e:
+            errors.append(str(e))
     return 0, "; ".join(errors) or None
 
 
