@@ -299,6 +299,11 @@ class Reference:
         """The time-outs this run may be requeued after (its max_num_timeout)."""
         return math.ceil(TIME_OUTS / self.core_share)
 
+    @property
+    def requeues(self) -> str:
+        """The override that allows those requeues."""
+        return f"hydra.launcher.max_num_timeout={self.time_outs}"
+
     def numbers(self) -> tuple[list[dict], dict]:
         assert self.proc.wait(timeout=self.command_limit_s) == 0, tail(self.run_dir / "train.log")
         return numbers(self.run_dir)
@@ -435,8 +440,9 @@ def test_a_run_requeued_at_its_time_limit_ends_with_the_uninterrupted_metrics(cl
     """timeout_min=1: SIGUSR2 before the limit, the trainer writes its checkpoint at the step it is on,
     submitit requeues the job (one time-out fewer), and the requeued job resumes at that step."""
     folder = tmp_path / "sweep"
-    time_outs = [f"hydra.launcher.max_num_timeout={long_run.time_outs}"]
-    result = sweep(folder, [*long_run.overrides, *TIMEOUT, *time_outs], cluster, limit_s=long_run.command_limit_s)
+    result = sweep(
+        folder, [*long_run.overrides, *TIMEOUT, long_run.requeues], cluster, limit_s=long_run.command_limit_s
+    )
     assert result.returncode == 0, result.output
     [run_dir] = run_dirs(folder)
     stops = interruptions(run_dir)
@@ -580,8 +586,7 @@ def used_up(cluster, long_run, tmp_path_factory) -> tuple[Sweep, Sweep, Path]:
     folder = tmp_path_factory.mktemp("used_up") / "sweep"
     limit_s = long_run.command_limit_s
     first = sweep(folder, [*long_run.overrides, *TIMEOUT], cluster, limit_s=limit_s)
-    time_outs = [f"hydra.launcher.max_num_timeout={long_run.time_outs}"]
-    relaunch = sweep(folder, [*long_run.overrides, *TIMEOUT, *time_outs], cluster, limit_s=limit_s)
+    relaunch = sweep(folder, [*long_run.overrides, *TIMEOUT, long_run.requeues], cluster, limit_s=limit_s)
     [run_dir] = run_dirs(folder)
     return first, relaunch, run_dir
 
