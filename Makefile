@@ -134,7 +134,7 @@ define verdict
 	$(BIN)/python -m adamomentum.report --finished --out $($(4)) outputs/study/$(1)-$(SCALE)
 endef
 
-# The Penn Treebank verdict (issue #13): 19 full runs, JOBS at a time, one thread each on a CPU.
+# The Penn Treebank verdict (issue #13): 19 full runs, JOBS at a time, each with cores / JOBS threads.
 ## JOBS: reproduce-ptb-verdict's runs at a time
 JOBS ?= 2
 ## PTB_VERDICT_OUT: reproduce-ptb-verdict's report
