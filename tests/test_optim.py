@@ -224,11 +224,22 @@ def test_minimises_rosenbrock():
         ({"momentum": 1.0}, "momentum"),
         ({"momentum": -0.1}, "momentum"),
         ({"weight_decay": -1}, "weight_decay"),
+        ({"eps": 0.0}, "eps=0 with initial_accumulator_value=0"),
     ],
 )
 def test_invalid_hyperparameters_raise_naming_the_value(kwargs, name):
     with pytest.raises(ValueError, match=name):
         AdaMomentum([torch.zeros(2, requires_grad=True)], **kwargs)
+
+
+def test_eps_zero_trains_with_a_positive_accumulator_start_where_a_gradient_is_zero():
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    opt = AdaMomentum([x], lr=0.1, eps=0.0, initial_accumulator_value=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        (x[1] ** 2).backward()  # x[0]'s gradient is 0
+        opt.step()
+    assert x[0].item() == 1.0 and 0 < x[1].item() < 2.0
 
 
 def test_sparse_gradients_are_refused():
@@ -324,6 +335,23 @@ def test_momentum_schedules():
     assert momentum_at("sutskever", 10**6, 0.9) == 0.9
     with pytest.raises(ValueError, match="nesterov"):
         momentum_at("nesterov", 0, 0.9)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"mu_start": -0.5}, "mu_start"), ({"warmup_steps": -1}, "warmup_steps")])
+def test_momentum_scheduler_refuses_invalid_arguments_by_name(kwargs, name):
+    opt = AdaMomentum([torch.zeros(2, requires_grad=True)])
+    with pytest.raises(ValueError, match=name):
+        MomentumScheduler(opt, "linear", **kwargs)
+
+
+@pytest.mark.parametrize("optimizer", [AdaMomentum, HeavyBall])
+def test_a_momentum_set_between_steps_is_checked_at_the_step(optimizer):
+    x = torch.ones(2, requires_grad=True)
+    opt = optimizer([x])
+    opt.param_groups[0]["momentum"] = 1.5
+    x.sum().backward()
+    with pytest.raises(ValueError, match="momentum"):
+        opt.step()
 
 
 def test_momentum_scheduler_sets_groups_and_round_trips():

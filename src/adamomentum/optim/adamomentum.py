@@ -104,7 +104,8 @@ class AdaMomentum(Optimizer):
             device synchronisation on CUDA), so changing it in place, as
             learning-rate schedulers do, takes effect.
         momentum: momentum coefficient :math:`\mu` in [0, 1) (default 0.9).
-        eps: term added to :math:`\sqrt{G}` (default 1e-10, as torch's Adagrad).
+        eps: term added to :math:`\sqrt{G}` (default 1e-10, as torch's Adagrad); 0 only with
+            ``initial_accumulator_value`` > 0, since 0 / 0 would make a coordinate with no gradient yet NaN.
         weight_decay: L2 penalty :math:`\lambda` (default 0).
         initial_accumulator_value: starting value of :math:`G` (default 0).
         maximize: maximise the objective instead of minimising it.
@@ -244,6 +245,12 @@ def _check_hyperparameters(group: dict[str, Any]) -> None:
     check_non_negative("weight_decay", group["weight_decay"])
     check_non_negative("initial_accumulator_value", group["initial_accumulator_value"])
     check_unit_interval("momentum", group["momentum"])
+    if group["eps"] == 0 and group["initial_accumulator_value"] == 0:
+        raise ValueError(
+            "Invalid eps=0 with initial_accumulator_value=0: a coordinate whose gradients so far are all zero (an "
+            "embedding row not yet in a batch) computes 0 / 0 and stays NaN; set eps > 0 (1e-10, as torch's "
+            "Adagrad) or initial_accumulator_value > 0."
+        )
     if group["fused"] and group["foreach"]:
         raise ValueError("AdaMomentum: fused=True and foreach=True are exclusive; set one of them.")
 

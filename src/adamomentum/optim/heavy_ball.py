@@ -110,6 +110,7 @@ class HeavyBall(Optimizer):
                 velocities.append(real_view(state["velocity"]))
             if not params:
                 continue
+            check_unit_interval("momentum", group["momentum"])  # a MomentumScheduler may have set it
             lr, mu = float(group["lr"]), group["momentum"]
             if default_foreach(group["foreach"], params):
                 torch._foreach_mul_(velocities, mu)
