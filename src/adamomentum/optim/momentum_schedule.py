@@ -7,7 +7,7 @@ from typing import Any
 
 from torch.optim import Optimizer
 
-from adamomentum.optim._common import check_unit_interval
+from adamomentum.optim._common import check_non_negative, check_unit_interval
 
 __all__ = ["MomentumScheduler", "momentum_at"]
 
@@ -57,8 +57,7 @@ class MomentumScheduler:
         if schedule not in SCHEDULES:
             raise ValueError(f"Unknown momentum schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}.")
         check_unit_interval("mu_start", mu_start)
-        if warmup_steps < 0:
-            raise ValueError(f"Invalid warmup_steps: {warmup_steps!r}; it must be an integer >= 0.")
+        check_non_negative("warmup_steps", warmup_steps)
         self.optimizer = optimizer
         self.schedule = schedule
         self.warmup_steps = warmup_steps
