@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adamomentum.report.campaign import TASK, blew_up
+from adamomentum.report.campaign import TASK, diverged
 from adamomentum.report.markdown import markdown_table
 from adamomentum.report.measures import TaskDescription
 from adamomentum.report.paper import AS_WRITTEN, AUTHORS
@@ -65,7 +65,7 @@ def compare_run(run: Run, float32: list[Run], task: TaskDescription) -> tuple[st
     """The word for a bf16 run against its setting's float32 seeds (one run of each of ``FLOAT32_SEEDS``), and
     the final and best-valid measures where both sides have them."""
     key = task.headline.key
-    if blew_up(run, key):
+    if diverged(run, key):
         return NOT_EQUIVALENT, []
     seeds = {r.summary.seed: r for r in float32 if r.summary.seed in FLOAT32_SEEDS}
     if run.summary.status != "completed" or any(
@@ -73,7 +73,7 @@ def compare_run(run: Run, float32: list[Run], task: TaskDescription) -> tuple[st
     ):
         return PENDING, []
     references = [seeds[s] for s in FLOAT32_SEEDS]
-    if any(blew_up(r, key) for r in references):
+    if any(diverged(r, key) for r in references):
         return NO_REFERENCE, []
     steps = common_steps([run, *references])
     finals = every_value([final_value(r, key) for r in (run, *references)])

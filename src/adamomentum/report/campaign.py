@@ -94,9 +94,10 @@ def share(fraction: float) -> str:
     return f"{100 * fraction:g}% of the training text"
 
 
-def blew_up(run: Run, key: str) -> bool:
+def diverged(run: Run, key: str) -> bool:
     """Whether ``run`` diverged, or completed with a final ``key`` that is not finite (an evaluation whose loss
-    overflowed): either counts as infinite."""
+    overflowed): either counts as infinite. Not the early blow-up of ``report.blowup``, which a run can meet and
+    then finish at a finite perplexity."""
     value = final_value(run, key)
     return run.summary.status == "diverged" or (value is not None and not math.isfinite(value))
 

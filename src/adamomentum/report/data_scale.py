@@ -4,7 +4,7 @@ shares of the training text (all of it: the verdict's runs); at each share, each
 among the five by final valid perplexity, and R, its final test perplexity over the best baseline's (the
 baseline of lowest final valid perplexity at that share: chosen on valid, never on test), paired by seed.
 Reproduced when R's interval lies below 1 at every share of ``campaign.FRACTIONS``, all of the text included;
-not reproduced when it lies above 1 at some share, or an AdaMomentum seed blew up there; each word also rests on
+not reproduced when it lies above 1 at some share, or an AdaMomentum seed diverged there; each word also rests on
 a sign test per share, as the verdict's do.
 """
 
@@ -22,8 +22,8 @@ from adamomentum.report.campaign import (
     FRACTIONS,
     OURS,
     Entry,
-    blew_up,
     campaign_by,
+    diverged,
     share,
 )
 from adamomentum.report.figures import Series, series_figure
@@ -48,9 +48,9 @@ FIGURE = "data_scale_claim"
 
 
 def centre(setting: Setting, key: str) -> float | None:
-    """The geometric mean of the setting's final ``key`` over its seeds; infinite where a seed blew up, None
+    """The geometric mean of the setting's final ``key`` over its seeds; infinite where a seed diverged, None
     where none has finished."""
-    if any(blew_up(r, key) for r in setting.runs):
+    if any(diverged(r, key) for r in setting.runs):
         return math.inf
     values = finals(setting.runs, key)
     return spread(values, log=True).centre if values else None
@@ -65,11 +65,11 @@ def best_baseline(found: dict[Entry, Setting], task: TaskDescription) -> Entry |
 
 
 def ratio(ours: Setting, best: Setting, task: TaskDescription) -> tuple[Paired, int]:
-    """R paired by seed, and the seeds of ``ours`` that blew up where ``best`` has a value (R infinite: each
+    """R paired by seed, and the seeds of ``ours`` that diverged where ``best`` has a value (R infinite: each
     counts against AdaMomentum)."""
     theirs = best.by_seed(final_value, task.headline.key)
-    blown = sum(blew_up(r, task.headline.key) and r.summary.seed in theirs for r in ours.runs)
-    return compare(ours, best, task), blown
+    lost = sum(diverged(r, task.headline.key) and r.summary.seed in theirs for r in ours.runs)
+    return compare(ours, best, task), lost
 
 
 def robust(by_share: dict[float, dict[Entry, Setting]], entry: Entry, task: TaskDescription) -> Finding:
@@ -86,10 +86,10 @@ def robust(by_share: dict[float, dict[Entry, Setting]], entry: Entry, task: Task
             sides.append(None)
             waiting.append(fraction)
             continue
-        result, blown = ratio(found[entry], found[best], task)
-        sides.append("above" if blown or result.decided == "theirs" else "below" if result.decided == "ours" else None)
-        signs.append(SignCount(result.wins, result.losses + blown))
-        seeds.append(result.n + blown)
+        result, lost = ratio(found[entry], found[best], task)
+        sides.append("above" if lost or result.decided == "theirs" else "below" if result.decided == "ours" else None)
+        signs.append(SignCount(result.wins, result.losses + lost))
+        seeds.append(result.n + lost)
     if not signs:
         return Finding("no runs", UNDECIDED, tests=0)
     below, above = sides.count("below"), sides.count("above")
@@ -112,10 +112,10 @@ def share_table(found: dict[Entry, Setting], task: TaskDescription) -> str:
         setting = found[entry]
         r_cells = ["best baseline" if entry == best else "-", "-"]
         if entry in OURS and best is not None:
-            result, blown = ratio(setting, found[best], task)
+            result, lost = ratio(setting, found[best], task)
             r_cells = [
-                ratio_text(result) + (f", {blown} blew up" if blown else ""),
-                f"{sign_test(result.wins, result.losses + blown):.3g}",
+                ratio_text(result) + (f", {lost} diverged" if lost else ""),
+                f"{sign_test(result.wins, result.losses + lost):.3g}",
             ]
         rank = f"{1 + sum(v < valid[entry] for v in valid.values())} of {len(valid)}" if entry in valid else "-"
         rows.append(
@@ -150,9 +150,9 @@ def note(task: TaskDescription) -> str:
         f"infinite), and R, its final {task.headline.label} over the best baseline's (of {baselines}, the one of "
         f"lowest geometric-mean final {task.selection.label} at that share: chosen on valid, never on test), "
         "paired by seed, with the 95% t-interval of the mean log ratio and the exact two-sided sign test (a "
-        "blown-up AdaMomentum seed counts against it). The claim is reproduced when R's interval lies below 1 at "
+        "diverged AdaMomentum seed counts against it). The claim is reproduced when R's interval lies below 1 at "
         f"every share ({', '.join(f'{100 * f:g}%' for f in FRACTIONS)}); not reproduced when it lies above 1 at "
-        "some share (or an AdaMomentum seed blew up there); undecided otherwise, and while a share lacks runs. "
+        "some share (or an AdaMomentum seed diverged there); undecided otherwise, and while a share lacks runs. "
         "Each word also rests on a sign test per share, as the verdict's words do, and the primary reading "
         "(AdaMomentum as written) gives the verdict."
     )

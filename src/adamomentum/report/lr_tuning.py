@@ -1,7 +1,7 @@
 """The abstract's claim that AdaMomentum "requires minimal tuning effort" (issue 34, section 5), as results/README.md
 fixed its measure before the runs: each of the campaign's five settings (``campaign.CAMPAIGN``) at multiples of
 its Table 1 lr, one seed, on a share of the training text. Per setting, the spread of its final valid perplexity
-over its lr values (largest over smallest; a run that blew up counts as infinite) and how many values land
+over its lr values (largest over smallest; a run that diverged counts as infinite) and how many values land
 within 5% of its best; reproduced when AdaMomentum's spread is the smallest of it and the three baselines' and its
 count the largest (ties count for it; each AdaMomentum reading is judged against the baselines, never against the
 other), over every factor of ``campaign.LR_FACTORS``.
@@ -15,6 +15,7 @@ from functools import partial
 from matplotlib.figure import Figure
 
 from adamomentum.measures import fmt
+from adamomentum.report import blowup
 from adamomentum.report.campaign import (
     BASELINES,
     CAMPAIGN,
@@ -24,8 +25,8 @@ from adamomentum.report.campaign import (
     LR_TUNING_FRACTION,
     OURS,
     Entry,
-    blew_up,
     campaign_by,
+    diverged,
     share,
 )
 from adamomentum.report.figures import Series, series_figure
@@ -42,19 +43,37 @@ FIGURE = "lr_tuning"
 # best final valid perplexity a value counts as landing.
 SEED = 0
 WITHIN = 0.05
+# The mark of a run that blew up by report.blowup's rule yet finished.
+EARLY = "blew up early"
 
 # Per share of the training text: per lr factor, each setting's value (final valid perplexity; infinite where
-# the run blew up).
+# the run diverged).
 Grid = dict[float, dict[Entry, float]]
 
 
+def _seed_run(setting: Setting) -> Run | None:
+    return next((r for r in setting.runs if r.summary.seed == SEED), None)
+
+
 def _value(setting: Setting, task: TaskDescription) -> float | None:
-    """The final valid perplexity of the setting's run of ``SEED``: infinite where it blew up, None where there
+    """The final valid perplexity of the setting's run of ``SEED``: infinite where it diverged, None where there
     is no such run or it has not finished."""
-    run: Run | None = next((r for r in setting.runs if r.summary.seed == SEED), None)
+    run = _seed_run(setting)
     if run is None:
         return None
-    return math.inf if blew_up(run, task.selection.key) else final_value(run, task.selection.key)
+    return math.inf if diverged(run, task.selection.key) else final_value(run, task.selection.key)
+
+
+def early_blowups(groups: list[Setting], task: TaskDescription) -> set[tuple[float, Entry]]:
+    """The (lr factor, setting) of the grid's runs that blew up early by ``report.blowup``'s rule: the measure
+    counts them at their final value, as it counts every run that did not diverge."""
+    by_factor = campaign_by(groups, task, LR_FACTOR, {FRACTION: LR_TUNING_FRACTION})
+    return {
+        (factor, entry)
+        for factor, found in by_factor.items()
+        for entry, setting in found.items()
+        if (run := _seed_run(setting)) is not None and blowup.blew_up(run, task)
+    }
 
 
 def grids(groups: list[Setting], task: TaskDescription) -> dict[float, Grid]:
@@ -70,7 +89,7 @@ def grids(groups: list[Setting], task: TaskDescription) -> dict[float, Grid]:
 
 
 def spread_of(values: list[float]) -> float:
-    """The largest value over the smallest: infinite where one blew up."""
+    """The largest value over the smallest: infinite where one diverged."""
     return math.inf if math.inf in values else max(values) / min(values)
 
 
@@ -103,17 +122,24 @@ def tuning_word(grid: Grid, entry: Entry) -> tuple[str, str]:
     return text, REPRODUCED if spread <= smallest and count >= largest else NOT_REPRODUCED
 
 
-def grid_table(grid: Grid, task: TaskDescription) -> str:
-    """Per setting: its Table 1 lr, the final valid perplexity at each lr factor, its spread and its count."""
+def _cell(grid: Grid, factor: float, entry: Entry, early: set[tuple[float, Entry]], task: TaskDescription) -> str:
+    value = grid[factor].get(entry)
+    if value is None:
+        return "-"
+    if value == math.inf:
+        return "diverged"
+    return task.selection.fmt(value) + (f" ({EARLY})" if (factor, entry) in early else "")
+
+
+def grid_table(grid: Grid, early: set[tuple[float, Entry]], task: TaskDescription) -> str:
+    """Per setting: its Table 1 lr, the final valid perplexity at each lr factor (marked where the run blew up
+    early: ``early``), its spread and its count."""
     rows = []
     for entry in CAMPAIGN:
         values = _values(grid, entry)
         if not values:
             continue
-        cells = [
-            "-" if entry not in v else "blew up" if v[entry] == math.inf else task.selection.fmt(v[entry])
-            for v in grid.values()
-        ]
+        cells = [_cell(grid, factor, entry, early, task) for factor in grid]
         rows.append(
             [
                 entry.name,
@@ -148,17 +174,26 @@ def note(grids_by_share: dict[float, Grid], task: TaskDescription) -> str:
     )
 
 
+def early_note(task: TaskDescription) -> str:
+    return (
+        f"{EARLY[0].upper()}{EARLY[1:]}: the run's training loss over a log window rose above "
+        f"{task.uniform_words}, within its first {blowup.EARLY_BATCHES:,} batches (the blow-up rule), and it went "
+        "on to finish at the value shown. The measure counts it at that value: it counts as infinite only a run "
+        "that diverged or ended at an infinite perplexity."
+    )
+
+
 def figure(grids_by_share: dict[float, Grid], task: TaskDescription) -> Figure:
     """Final valid perplexity against the lr factor, a line per setting (and share, where there are several)."""
     several = len(grids_by_share) > 1
     series = []
     for fraction, grid in grids_by_share.items():
         for entry in CAMPAIGN:
-            blown = [f"x {k:g}" for k, v in grid.items() if v.get(entry) == math.inf]
+            lost = [f"x {k:g}" for k, v in grid.items() if v.get(entry) == math.inf]
             label = (
                 entry.name
                 + (f", on {share(fraction)}" if several else "")
-                + (f" (blew up at lr {', '.join(blown)})" if blown else "")
+                + (f" (diverged at lr {', '.join(lost)})" if lost else "")
             )
             series.append(
                 Series(
@@ -210,7 +245,11 @@ def lr_tuning_section(groups: list[Setting], task: TaskDescription) -> tuple[lis
         markdown_table(CLAIM_HEADERS, rows),
         "",
     ]
+    early = early_blowups(groups, task)
     for fraction, grid in grids_by_share.items():
-        lines += [f"### On {share(fraction)}, seed {SEED}", "", grid_table(grid, task), ""]
+        lines += [f"### On {share(fraction)}, seed {SEED}", "", grid_table(grid, early, task), ""]
+    # A run that blew up early and then diverged reads "diverged": only a finite value carries the mark.
+    if any(math.isfinite(grid[f].get(e, math.inf)) for grid in grids_by_share.values() for f, e in early if f in grid):
+        lines += [early_note(task), ""]
     lines += [f"![Final {task.selection.label} against the lr]({name})", ""]
     return lines, {name: partial(figure, grids_by_share, task)}
