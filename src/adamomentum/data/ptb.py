@@ -228,6 +228,11 @@ def load_ptb(
     return PTBCorpus(vocab=vocab, **streams)
 
 
+def train_share(ids: torch.Tensor, fraction: float) -> torch.Tensor:
+    """The first ``fraction`` of a training stream (``data.train_fraction``): running text, cut once."""
+    return ids[: round(len(ids) * fraction)]
+
+
 def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
     """Cut a 1-D stream into ``batch_size`` contiguous columns, shape [n_steps, batch_size].
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from adamomentum.config import ModelConfig, PTBDataConfig, TaskConfig
-from adamomentum.data.ptb import batchify, load_ptb
+from adamomentum.data.ptb import batchify, load_ptb, train_share
 from adamomentum.errors import ConfigError
 from adamomentum.measures import VALID_PPL
 from adamomentum.metrics import perplexity
@@ -44,8 +44,7 @@ class PTBTask:
             data_cfg.data_dir, download=data_cfg.download, base_url=data_cfg.base_url, verify=data_cfg.verify
         )
         self.vocab_size = len(corpus.vocab)
-        train = corpus.train[: round(len(corpus.train) * data_cfg.train_fraction)]
-        self.train_data = batchify(train, data_cfg.batch_size).to(device)
+        self.train_data = batchify(train_share(corpus.train, data_cfg.train_fraction), data_cfg.batch_size).to(device)
         self.valid_data = batchify(corpus.valid, data_cfg.eval_batch_size).to(device)
         self.test_data = batchify(corpus.test, data_cfg.eval_batch_size).to(device)
         self.test_stream = batchify(corpus.test, data_cfg.final_test_batch_size).to(device)

@@ -1,0 +1,48 @@
+"""scripts/unigram_perplexity.py: add-one smoothed word frequencies of the share of the training text a run
+trains on, scored on valid and test."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from adamomentum.data.ptb import load_ptb, train_share
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "unigram_perplexity.py"
+spec = importlib.util.spec_from_file_location("unigram_perplexity", SCRIPT)
+unigram = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(unigram)
+
+
+def test_each_word_gets_its_count_plus_one_over_the_length_plus_the_vocabulary() -> None:
+    # Counts 2, 1, 0 of 3 tokens over 3 words: 3/6, 2/6, 1/6; "0 2" scores 1/2 and 1/6, perplexity sqrt(12).
+    train, held_out = torch.tensor([0, 0, 1]), torch.tensor([0, 2])
+    assert unigram.unigram_perplexity(train, held_out, vocab_size=3) == pytest.approx(math.sqrt(12))
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, check=False)
+
+
+def test_each_row_scores_the_prefix_a_run_trains_on(tiny_ptb: Path) -> None:
+    result = run("--data-dir", str(tiny_ptb), "--no-verify", "--fractions", "0.5", "1")
+    assert result.returncode == 0, result.stderr
+    rows = [line.split(" | ") for line in result.stdout.splitlines()[2:]]
+    corpus = load_ptb(tiny_ptb, download=False, verify=False)
+    for (share, tokens, valid, test), fraction in zip(rows, (0.5, 1.0), strict=True):
+        train = train_share(corpus.train, fraction)
+        assert share == f"| {100 * fraction:g}%" and tokens == f"{len(train):,}"
+        assert valid == f"{unigram.unigram_perplexity(train, corpus.valid, len(corpus.vocab)):.1f}"
+        assert test == f"{unigram.unigram_perplexity(train, corpus.test, len(corpus.vocab)):.1f} |"
+
+
+def test_a_share_outside_zero_to_one_is_refused_by_name(tiny_ptb: Path) -> None:
+    result = run("--data-dir", str(tiny_ptb), "--no-verify", "--fractions", "0")
+    assert result.returncode == 2 and "--fractions 0: a share of the training text lies in (0, 1]" in result.stderr
