@@ -425,6 +425,15 @@ def test_a_run_that_blew_up_early_and_finished_counts_at_its_value_and_is_marked
         "the baselines' smallest spread 1.20"
         in table_rows(part)['AdaMomentum "requires minimal tuning effort", on 25% of the training text'][1]
     )
+    runs = find_runs([root])
+    select_best_valid(runs, PTB.selection)
+    fig = plan(runs)[1]["lr_tuning_ptb.png"]()
+    try:
+        [sgd] = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("SGD")]
+        assert sgd.get_label() == "SGD (blew up early at lr x 4)"
+        assert sgd.get_ydata()[-1] == pytest.approx(229.6, abs=0.05)
+    finally:
+        plt.close(fig)
 
 
 def test_no_early_mark_without_a_run_that_blew_up_early(tmp_path: Path) -> None:

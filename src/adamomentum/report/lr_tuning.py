@@ -183,17 +183,20 @@ def early_note(task: TaskDescription) -> str:
     )
 
 
-def figure(grids_by_share: dict[float, Grid], task: TaskDescription) -> Figure:
-    """Final valid perplexity against the lr factor, a line per setting (and share, where there are several)."""
+def figure(grids_by_share: dict[float, Grid], early: set[tuple[float, Entry]], task: TaskDescription) -> Figure:
+    """Final valid perplexity against the lr factor, a line per setting (and share, where there are several),
+    its label naming the factors where it diverged (no point) or blew up early (a point, as the grid counts it)."""
     several = len(grids_by_share) > 1
     series = []
     for fraction, grid in grids_by_share.items():
         for entry in CAMPAIGN:
             lost = [f"x {k:g}" for k, v in grid.items() if v.get(entry) == math.inf]
+            blown = [f"x {k:g}" for k, v in grid.items() if (k, entry) in early and v.get(entry, math.inf) < math.inf]
             label = (
                 entry.name
                 + (f", on {share(fraction)}" if several else "")
                 + (f" (diverged at lr {', '.join(lost)})" if lost else "")
+                + (f" ({EARLY} at lr {', '.join(blown)})" if blown else "")
             )
             series.append(
                 Series(
@@ -252,4 +255,4 @@ def lr_tuning_section(groups: list[Setting], task: TaskDescription) -> tuple[lis
     if any(math.isfinite(grid[f].get(e, math.inf)) for grid in grids_by_share.values() for f, e in early if f in grid):
         lines += [early_note(task), ""]
     lines += [f"![Final {task.selection.label} against the lr]({name})", ""]
-    return lines, {name: partial(figure, grids_by_share, task)}
+    return lines, {name: partial(figure, grids_by_share, early, task)}
