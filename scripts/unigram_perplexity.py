@@ -7,8 +7,8 @@ For each share of the training text (its first ``fraction``, as ``data.train_fra
 model's probability of a word is its count there plus one over the share's length plus the vocabulary's size
 (add-one smoothing: a word of the vocabulary the share never shows still gets a finite probability). It scores
 every token of the valid and test streams, <eos> included, and prints a Markdown row per share. A run whose
-final perplexity sits near this level (the lr tuning grid's runs that blew up early, in
-results/ptb-verdict/README.md) predicts no better than word frequencies.
+final perplexity sits near this level (some of the lr tuning grid's runs that blew up early: "What section 5
+shows" in results/ptb-verdict/README.md) predicts no better than word frequencies.
 """
 
 from __future__ import annotations

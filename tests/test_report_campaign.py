@@ -409,38 +409,56 @@ def test_minimal_tuning_effort_is_the_spread_over_the_lr_values_and_the_count_ne
     assert "](lr_tuning_ptb.png)" in part and "lr_sensitivity_ptb.png" not in text
 
 
-def test_a_run_that_blew_up_early_and_finished_counts_at_its_value_and_is_marked(tmp_path: Path) -> None:
-    """The blow-up rule (a window's loss above ln |V| early on) is not the measure's divergence: SGD at lr x 4
-    blew up and recovered to 229.6, which counts as 229.6, marked so that the grid and the blow-up table agree."""
-    root = write_lr_grid(tmp_path / "runs", diverged=False)
-    [sgd_x4] = [p.parent for p in root.rglob("summary.json") if "sgd" in str(p) and "study.lr_factor=4.0" in str(p)]
-    (sgd_x4 / "train.log").write_text(
-        "[t][adamomentum.trainer][INFO] - epoch 1 step 100/7540: loss 10.4400, 3300 tokens/s\n"
+def write_window(root: Path, optimizer: str, factor: float, loss: float, g0: str = "None") -> None:
+    """A train.log for seed 0 of ``optimizer`` at ``factor`` whose first 100-batch window has ``loss``."""
+    [run] = root.glob(f"{optimizer}/seed=0/g0={g0},*study.lr_factor={factor}")
+    (run / "train.log").write_text(
+        f"[t][adamomentum.trainer][INFO] - epoch 1 step 100/7540: loss {loss:.4f}, 3300 tokens/s\n"
     )
-    part = section(report_markdown(find_runs([root])), "## The abstract's claim: minimal tuning effort")
-    grid = table_rows(section(part, "### On 25% of the training text, seed 0"))
-    assert grid["SGD"][1:] == ["229.6", "210.5", "191.4", "210.5", "229.6 (blew up early)", "1.20", "1 of 5"]
-    assert "Blew up early: the run's training loss over a log window rose above ln 10,000 = 9.21" in part
-    assert (
-        "the baselines' smallest spread 1.20"
-        in table_rows(part)['AdaMomentum "requires minimal tuning effort", on 25% of the training text'][1]
-    )
+
+
+def tuning_legend(root: Path) -> list[str]:
     runs = find_runs([root])
     select_best_valid(runs, PTB.selection)
     fig = plan(runs)[1]["lr_tuning_ptb.png"]()
     try:
-        [sgd] = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("SGD")]
-        assert sgd.get_label() == "SGD (blew up early at lr x 4)"
-        assert sgd.get_ydata()[-1] == pytest.approx(229.6, abs=0.05)
+        return [line.get_label() for line in fig.axes[0].get_lines()]
     finally:
         plt.close(fig)
 
 
-def test_no_early_mark_without_a_run_that_blew_up_early(tmp_path: Path) -> None:
-    part = section(
-        report_markdown(find_runs([write_lr_grid(tmp_path / "runs")])), "## The abstract's claim: minimal tuning"
-    )
+def test_a_run_that_blew_up_early_and_finished_counts_at_its_value_and_is_marked(tmp_path: Path) -> None:
+    """The blow-up rule (a window's loss above ln |V| early on) is not the measure's divergence: SGD and Momentum
+    at lr x 4 blew up and recovered, and count at their final values, marked so that the grid and the blow-up
+    table agree. Counted as infinite, they would leave AdaGrad's spread, 1.40, the baselines' smallest."""
+    root = write_lr_grid(tmp_path / "runs", diverged=False)
+    write_window(root, "sgd", 4.0, 10.44)
+    write_window(root, "momentum", 4.0, 25.49)
+    part = section(report_markdown(find_runs([root])), "## The abstract's claim: minimal tuning effort")
+    grid = table_rows(section(part, "### On 25% of the training text, seed 0"))
+    assert grid["SGD"][1:] == ["229.6", "210.5", "191.4", "210.5", "229.6 (blew up early)", "1.20", "1 of 5"]
+    assert grid["Momentum"][5:7] == ["215.7 (blew up early)", "1.20"]
+    assert "Blew up early: the run's training loss over a log window rose above ln 10,000 = 9.21" in part
+    claim = table_rows(part)['AdaMomentum "requires minimal tuning effort", on 25% of the training text']
+    assert "the baselines' smallest spread 1.20" in claim[1]
+    assert tuning_legend(root)[:2] == ["SGD (blew up early at lr x 4)", "Momentum (blew up early at lr x 4)"]
+
+
+def test_a_run_that_blew_up_early_and_then_diverged_reads_diverged_unmarked(tmp_path: Path) -> None:
+    root = write_lr_grid(tmp_path / "runs")
+    write_window(root, "adamomentum", 4.0, 10.08)
+    part = section(report_markdown(find_runs([root])), "## The abstract's claim: minimal tuning effort")
+    assert table_rows(section(part, "### On 25% of the training text"))["AdaMomentum as written"][5] == "diverged"
     assert "blew up early" not in part.lower()
+    assert tuning_legend(root)[3] == "AdaMomentum as written (diverged at lr x 4)"
+
+
+def test_a_run_whose_early_loss_stays_below_a_uniform_guess_is_not_marked(tmp_path: Path) -> None:
+    root = write_lr_grid(tmp_path / "runs")
+    write_window(root, "sgd", 4.0, 9.0)
+    part = section(report_markdown(find_runs([root])), "## The abstract's claim: minimal tuning")
+    assert table_rows(section(part, "### On 25% of the training text"))["SGD"][5] == "229.6"
+    assert "blew up early" not in part.lower() and tuning_legend(root)[0] == "SGD"
 
 
 def test_a_tie_counts_for_adamomentum_and_a_missing_run_leaves_the_claim_undecided(tmp_path: Path) -> None:
@@ -497,9 +515,9 @@ def test_the_tuning_figure_draws_each_setting_against_the_lr_factor(tmp_path: Pa
             "AdaMomentum as written (diverged at lr x 4)",
             "AdaMomentum with G_0 = 0.1",
         ]
-        blew_up = ax.get_lines()[3]
-        assert list(blew_up.get_xdata()) == [0.25, 0.5, 1.0, 2.0, 4.0]
-        assert [math.isnan(y) for y in blew_up.get_ydata()] == [False] * 4 + [True]  # no point where it diverged
+        diverged_line = ax.get_lines()[3]
+        assert list(diverged_line.get_xdata()) == [0.25, 0.5, 1.0, 2.0, 4.0]
+        assert [math.isnan(y) for y in diverged_line.get_ydata()] == [False] * 4 + [True]  # no point where it diverged
         assert ax.get_lines()[0].get_ydata()[2] == pytest.approx(115 * 1.6 * 1.04)
         assert "on 25% of the training text" in ax.get_title()
     finally:

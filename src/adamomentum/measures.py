@@ -12,8 +12,8 @@ Evaluation = TypeVar("Evaluation", bound=Mapping[str, Any])
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
-    """A number for a table: ``-`` for none or NaN, ``inf`` for a blown-up value, three significant digits for
-    one too large (a million and up) or too small for ``digits`` decimals."""
+    """A number for a table: ``-`` for none or NaN, ``inf`` for an infinite one (a diverged run), three
+    significant digits for one too large (a million and up) or too small for ``digits`` decimals."""
     if value is None or value != value:
         return "-"
     if value in (float("inf"), float("-inf")):

@@ -4,7 +4,7 @@ validation step each lie within the range of the float32 seeds 0-2 of its settin
 The best validation step is chosen among the evaluations the compared runs share (a run evaluated every 500
 batches beside ones evaluated at epoch ends: the epoch ends), on valid, never on test. Published whatever it
 shows: a run still training, or float32 seeds that have not all finished, leave a setting pending; float32 seeds
-that blew up, or runs without the evaluations the rule reads, leave it without a reference.
+that diverged, or runs without the evaluations the rule reads, leave it without a reference.
 """
 
 from __future__ import annotations

@@ -68,8 +68,8 @@ def ratio(ours: Setting, best: Setting, task: TaskDescription) -> tuple[Paired, 
     """R paired by seed, and the seeds of ``ours`` that diverged where ``best`` has a value (R infinite: each
     counts against AdaMomentum)."""
     theirs = best.by_seed(final_value, task.headline.key)
-    lost = sum(diverged(r, task.headline.key) and r.summary.seed in theirs for r in ours.runs)
-    return compare(ours, best, task), lost
+    diverged_seeds = sum(diverged(r, task.headline.key) and r.summary.seed in theirs for r in ours.runs)
+    return compare(ours, best, task), diverged_seeds
 
 
 def robust(by_share: dict[float, dict[Entry, Setting]], entry: Entry, task: TaskDescription) -> Finding:
@@ -86,10 +86,12 @@ def robust(by_share: dict[float, dict[Entry, Setting]], entry: Entry, task: Task
             sides.append(None)
             waiting.append(fraction)
             continue
-        result, lost = ratio(found[entry], found[best], task)
-        sides.append("above" if lost or result.decided == "theirs" else "below" if result.decided == "ours" else None)
-        signs.append(SignCount(result.wins, result.losses + lost))
-        seeds.append(result.n + lost)
+        result, diverged_seeds = ratio(found[entry], found[best], task)
+        sides.append(
+            "above" if diverged_seeds or result.decided == "theirs" else "below" if result.decided == "ours" else None
+        )
+        signs.append(SignCount(result.wins, result.losses + diverged_seeds))
+        seeds.append(result.n + diverged_seeds)
     if not signs:
         return Finding("no runs", UNDECIDED, tests=0)
     below, above = sides.count("below"), sides.count("above")
@@ -112,10 +114,10 @@ def share_table(found: dict[Entry, Setting], task: TaskDescription) -> str:
         setting = found[entry]
         r_cells = ["best baseline" if entry == best else "-", "-"]
         if entry in OURS and best is not None:
-            result, lost = ratio(setting, found[best], task)
+            result, diverged_seeds = ratio(setting, found[best], task)
             r_cells = [
-                ratio_text(result) + (f", {lost} diverged" if lost else ""),
-                f"{sign_test(result.wins, result.losses + lost):.3g}",
+                ratio_text(result) + (f", {diverged_seeds} diverged" if diverged_seeds else ""),
+                f"{sign_test(result.wins, result.losses + diverged_seeds):.3g}",
             ]
         rank = f"{1 + sum(v < valid[entry] for v in valid.values())} of {len(valid)}" if entry in valid else "-"
         rows.append(

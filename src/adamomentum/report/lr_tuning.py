@@ -44,7 +44,9 @@ FIGURE = "lr_tuning"
 SEED = 0
 WITHIN = 0.05
 # The mark of a run that blew up by report.blowup's rule yet finished.
-EARLY = "blew up early"
+EARLY_MARK = "blew up early"
+# Per share of the training text: the (lr factor, setting) of the grid's runs that carry EARLY_MARK.
+Marked = dict[float, set[tuple[float, Entry]]]
 
 # Per share of the training text: per lr factor, each setting's value (final valid perplexity; infinite where
 # the run diverged).
@@ -64,16 +66,22 @@ def _value(setting: Setting, task: TaskDescription) -> float | None:
     return math.inf if diverged(run, task.selection.key) else final_value(run, task.selection.key)
 
 
-def early_blowups(groups: list[Setting], task: TaskDescription) -> set[tuple[float, Entry]]:
-    """The (lr factor, setting) of the grid's runs that blew up early by ``report.blowup``'s rule: the measure
-    counts them at their final value, as it counts every run that did not diverge."""
-    by_factor = campaign_by(groups, task, LR_FACTOR, {FRACTION: LR_TUNING_FRACTION})
-    return {
-        (factor, entry)
-        for factor, found in by_factor.items()
-        for entry, setting in found.items()
-        if (run := _seed_run(setting)) is not None and blowup.blew_up(run, task)
-    }
+def early_blowups(groups: list[Setting], grids_by_share: dict[float, Grid], task: TaskDescription) -> Marked:
+    """Per share, the grid's runs that blew up early by ``report.blowup``'s rule and have a finite value: the
+    measure counts them at that value, as it counts every run that did not diverge (one that diverged reads
+    "diverged", unmarked)."""
+    marked: Marked = {}
+    for fraction, grid in grids_by_share.items():
+        by_factor = campaign_by(groups, task, LR_FACTOR, {FRACTION: fraction})
+        marked[fraction] = {
+            (factor, entry)
+            for factor, values in grid.items()
+            for entry, value in values.items()
+            if math.isfinite(value)
+            and (run := _seed_run(by_factor[factor][entry])) is not None
+            and blowup.blew_up(run, task)
+        }
+    return marked
 
 
 def grids(groups: list[Setting], task: TaskDescription) -> dict[float, Grid]:
@@ -128,12 +136,12 @@ def _cell(grid: Grid, factor: float, entry: Entry, early: set[tuple[float, Entry
         return "-"
     if value == math.inf:
         return "diverged"
-    return task.selection.fmt(value) + (f" ({EARLY})" if (factor, entry) in early else "")
+    return task.selection.fmt(value) + (f" ({EARLY_MARK})" if (factor, entry) in early else "")
 
 
 def grid_table(grid: Grid, early: set[tuple[float, Entry]], task: TaskDescription) -> str:
     """Per setting: its Table 1 lr, the final valid perplexity at each lr factor (marked where the run blew up
-    early: ``early``), its spread and its count."""
+    early: ``early``, one share's of ``early_blowups``), its spread and its count."""
     rows = []
     for entry in CAMPAIGN:
         values = _values(grid, entry)
@@ -175,28 +183,29 @@ def note(grids_by_share: dict[float, Grid], task: TaskDescription) -> str:
 
 
 def early_note(task: TaskDescription) -> str:
+    """What the grid's mark means; shown under the grid where a cell carries it."""
     return (
-        f"{EARLY[0].upper()}{EARLY[1:]}: the run's training loss over a log window rose above "
+        f"{EARLY_MARK[0].upper()}{EARLY_MARK[1:]}: the run's training loss over a log window rose above "
         f"{task.uniform_words}, within its first {blowup.EARLY_BATCHES:,} batches (the blow-up rule), and it went "
         "on to finish at the value shown. The measure counts it at that value: it counts as infinite only a run "
         "that diverged or ended at an infinite perplexity."
     )
 
 
-def figure(grids_by_share: dict[float, Grid], early: set[tuple[float, Entry]], task: TaskDescription) -> Figure:
+def figure(grids_by_share: dict[float, Grid], early: Marked, task: TaskDescription) -> Figure:
     """Final valid perplexity against the lr factor, a line per setting (and share, where there are several),
     its label naming the factors where it diverged (no point) or blew up early (a point, as the grid counts it)."""
     several = len(grids_by_share) > 1
     series = []
     for fraction, grid in grids_by_share.items():
         for entry in CAMPAIGN:
-            lost = [f"x {k:g}" for k, v in grid.items() if v.get(entry) == math.inf]
-            blown = [f"x {k:g}" for k, v in grid.items() if (k, entry) in early and v.get(entry, math.inf) < math.inf]
+            diverged_at = [f"x {k:g}" for k, v in grid.items() if v.get(entry) == math.inf]
+            early_at = [f"x {k:g}" for k in grid if (k, entry) in early[fraction]]
             label = (
                 entry.name
                 + (f", on {share(fraction)}" if several else "")
-                + (f" (diverged at lr {', '.join(lost)})" if lost else "")
-                + (f" ({EARLY} at lr {', '.join(blown)})" if blown else "")
+                + (f" (diverged at lr {', '.join(diverged_at)})" if diverged_at else "")
+                + (f" ({EARLY_MARK} at lr {', '.join(early_at)})" if early_at else "")
             )
             series.append(
                 Series(
@@ -248,11 +257,10 @@ def lr_tuning_section(groups: list[Setting], task: TaskDescription) -> tuple[lis
         markdown_table(CLAIM_HEADERS, rows),
         "",
     ]
-    early = early_blowups(groups, task)
+    early = early_blowups(groups, grids_by_share, task)
     for fraction, grid in grids_by_share.items():
-        lines += [f"### On {share(fraction)}, seed {SEED}", "", grid_table(grid, early, task), ""]
-    # A run that blew up early and then diverged reads "diverged": only a finite value carries the mark.
-    if any(math.isfinite(grid[f].get(e, math.inf)) for grid in grids_by_share.values() for f, e in early if f in grid):
+        lines += [f"### On {share(fraction)}, seed {SEED}", "", grid_table(grid, early[fraction], task), ""]
+    if any(early.values()):
         lines += [early_note(task), ""]
     lines += [f"![Final {task.selection.label} against the lr]({name})", ""]
     return lines, {name: partial(figure, grids_by_share, early, task)}

@@ -158,7 +158,8 @@ def final_value(run: Run, key: str) -> float | None:
 
 
 def finals(runs: Iterable[Run], key: str) -> list[float]:
-    """Each run's final ``key`` where it is finite: none for a run that diverged, blew up or is unfinished."""
+    """Each run's final ``key`` where it is finite: none for a run that diverged, ended at a value that is not
+    finite, or is unfinished."""
     return finite(final_value(r, key) for r in runs)
 
 
