@@ -457,7 +457,7 @@ def series_figure(series: list[Series], measure: Measure, ticks: dict[float, str
     in a band from min to max where an x has several seeds, in its optimizer's colour; log x ticked at ``ticks``,
     and log y for a log-scale measure. A series without runs at a tick has a gap there: a line drawn across it
     would show a value nothing measured."""
-    fig, ax = plt.subplots(figsize=(7.5, 5.4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(10, 5.4), layout="constrained")
     optimizers = list(dict.fromkeys(s.optimizer for s in series))
     xs = sorted({*ticks, *(x for s in series for x, values in s.values.items() if values)})
     for s in series:
@@ -481,7 +481,8 @@ def series_figure(series: list[Series], measure: Measure, ticks: dict[float, str
     ax.set_xlabel(f"{xlabel} (log scale)")
     ax.set_ylabel(f"final {measure.label}{' (log scale)' if measure.log_scale else ''}")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
+    # Beside the axes: inside, a long label covers a setting's outlier, wherever "best" puts it.
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     ax.set_title(title, fontsize="medium")
     return fig
 
