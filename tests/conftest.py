@@ -7,10 +7,13 @@ that a tiny model trains on them in well under a second per epoch.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -18,6 +21,19 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from adamomentum.config import CONFIG_DIR, MOVED_KEYS, flatten, register_configs
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load_script(name: str) -> ModuleType:
+    """scripts/<name>.py as a module, registered in sys.modules (dataclasses look their module up there)."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None, f"no script {SCRIPTS / name}.py"
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
 
 # The structured schemas the configs name (conf/*.yaml: /schema/...), as the command line registers them.
 register_configs()

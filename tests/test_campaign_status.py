@@ -4,20 +4,16 @@ folders of a real sweep without disturbing the lanes that train it."""
 from __future__ import annotations
 
 import fcntl
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 from adamomentum.sweeps import held, read_locks
+from conftest import load_script
 from test_run_list_sweeper import TINY_MODEL, run_study
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("campaign_status", ROOT / "scripts" / "campaign_status.py")
-campaign_status = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = campaign_status
-spec.loader.exec_module(campaign_status)
+campaign_status = load_script("campaign_status")
 
 EXPERIMENT = "ptb_data_scale_claim"
 # Its first two runs, as its list names them; the other 28 (10%, 25% and 50% of the text) are left to run.

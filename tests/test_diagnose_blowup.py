@@ -3,20 +3,16 @@ tables in results/ptb-blowup and results/ner-blowup rebuild byte for byte from t
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from conftest import SMALL_NER, SMALL_PTB, compose_cfg, read_scalars
+from conftest import SMALL_NER, SMALL_PTB, compose_cfg, load_script, read_scalars
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("diagnose_blowup", ROOT / "scripts" / "diagnose_blowup.py")
-diagnose_blowup = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = diagnose_blowup  # dataclasses look their module up there
-spec.loader.exec_module(diagnose_blowup)
+diagnose_blowup = load_script("diagnose_blowup")
 
 
 @pytest.mark.parametrize("task", ["ptb", "ner"])

@@ -3,20 +3,17 @@ runs a results folder holds once they are restored, and trains none of them agai
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from conftest import load_script
 from test_run_list_sweeper import TINY_MODEL, run_study
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("restore_finished_runs", ROOT / "scripts" / "restore_finished_runs.py")
-restore_finished_runs = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = restore_finished_runs  # dataclasses look their module up there
-spec.loader.exec_module(restore_finished_runs)
+restore_finished_runs = load_script("restore_finished_runs")
 
 RUNS = [
     "optimizer=adamomentum seed=0",

@@ -3,7 +3,6 @@ trains on, scored on valid and test."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import sys
 from pathlib import Path
@@ -12,12 +11,10 @@ import pytest
 import torch
 
 from adamomentum.data.ptb import load_ptb, train_share
+from conftest import SCRIPTS, load_script
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "unigram_perplexity.py"
-spec = importlib.util.spec_from_file_location("unigram_perplexity", SCRIPT)
-unigram = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(unigram)
+SCRIPT = SCRIPTS / "unigram_perplexity.py"
+unigram = load_script("unigram_perplexity")
 
 
 def test_each_word_gets_its_count_plus_one_over_the_length_plus_the_vocabulary() -> None:
