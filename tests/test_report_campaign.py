@@ -555,6 +555,23 @@ def test_adam_is_shown_beside_every_table_and_never_in_a_reading(tmp_path: Path)
         plt.close(fig)
 
 
+def test_adam_is_paired_only_with_runs_on_the_same_share_at_the_same_lr_factor(tmp_path: Path) -> None:
+    root = write_paper_runs(tmp_path / "runs", FINALS)
+    write_paper_runs(root, FINALS, **{"data.train_fraction": 0.25})
+    write_paper_runs(root, {("adamomentum", 0.1): [200.0, 201.0]}, **{"study.lr_factor": 2.0})
+    write_paper_runs(root, {("adam", None): [112.0, 113.0, 111.0]}, **ADAM)
+    against_adam = [
+        line.split(" | ")[0]
+        for line in section(report_markdown(find_runs([root])), "## Over seeds: Penn Treebank").splitlines()
+        if " | Adam, lr = 0.001, Zaremba's decay | test perplexity, final |" in line
+    ]
+    # Adam has one setting, so it meets every AdaMomentum setting trained as it was, and no other.
+    assert against_adam == [
+        "| AdaMomentum, G_0 = 0, lr x 1, 100% of the training set",
+        "| AdaMomentum, G_0 = 0.1, lr x 1, 100% of the training set",
+    ]
+
+
 # Section 1: bf16 against float32.
 
 BF16 = {"precision": "bf16"}

@@ -14,7 +14,7 @@ from typing import Any
 from adamomentum.measures import fmt
 from adamomentum.report.markdown import markdown_table
 from adamomentum.report.measures import TEST_ENTITY_F1, TEST_F1, TEST_PPL, Measure, TaskDescription
-from adamomentum.report.paper import PAPER_DEFAULTS, optimizer_name
+from adamomentum.report.paper import PAPER_DEFAULTS, PAPER_SCALE, optimizer_name
 from adamomentum.report.runs import Run
 from adamomentum.report.settings import Setting, comparable_with_paper, flat_config
 from adamomentum.report.statistics import (
@@ -198,6 +198,9 @@ START = "optimizer.initial_accumulator_value"
 # The baselines' lr schedule varies among their runs once a decayed adaptive run joins them (the campaign's
 # same-schedule runs): a key only one side varies in does not tell a pair apart.
 ONE_SIDED_KEYS = {"trainer.lr_decay"}
+# What a run trained on, how much of it, at which multiple of Table 1's lr and in which precision: two runs
+# that differ in one of these are never paired, even where a side has a single setting to offer.
+CONDITION_KEYS = (*PAPER_SCALE, "study.lr_factor", "precision")
 
 
 def _value(setting: Setting, key: str) -> Any:
@@ -232,19 +235,27 @@ def _against_paper_start(ours: Setting, theirs: Setting) -> bool:
     return not theirs.values.get(START) and _agree(ours, theirs, ignoring=START)
 
 
+def _same_conditions(ours: Setting, theirs: Setting) -> bool:
+    """Whether two settings trained under the same conditions (``CONDITION_KEYS``), whatever their optimizers'
+    hyperparameters and schedules."""
+    return all(_value(ours, key) == _value(theirs, key) for key in CONDITION_KEYS)
+
+
 def comparison_pairs(groups: list[Setting], ours: str = "adamomentum") -> list[tuple[Setting, Setting]]:
     """AdaMomentum's settings against each baseline's: a setting against the baseline's with the same values
     (G_0 = 0.1 against G_0 = 0.1) and against the baseline at the paper's start (the one that reproduces the
-    paper's numbers), or against every setting where either side has only one."""
+    paper's numbers), or, where either side has only one setting, against every setting of the other side
+    trained under the same conditions (Adam's full-data runs are no reference for a run on a share of the data)."""
     own = [s for s in groups if s.optimizer == ours]
     pairs = []
     for baseline in dict.fromkeys(s.optimizer for s in groups if s.optimizer != ours):
         theirs = [s for s in groups if s.optimizer == baseline]
+        single = len(own) == 1 or len(theirs) == 1
         for a in own:
             pairs += [
                 (a, b)
                 for b in theirs
-                if _agree(a, b) or _against_paper_start(a, b) or len(own) == 1 or len(theirs) == 1
+                if _agree(a, b) or _against_paper_start(a, b) or (single and _same_conditions(a, b))
             ]
     return pairs
 
