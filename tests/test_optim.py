@@ -368,6 +368,17 @@ def test_momentum_scheduler_sets_groups_and_round_trips():
     assert opt2.param_groups[0]["momentum"] == 0.75
 
 
+def test_momentum_scheduler_schedules_a_group_added_after_it_from_the_momentum_it_was_added_with():
+    opt = AdaMomentum([torch.zeros(2, requires_grad=True)], momentum=0.9)
+    sched = MomentumScheduler(opt, "linear", warmup_steps=100, mu_start=0.5)
+    sched.step()
+    opt.add_param_group({"params": [torch.zeros(3, requires_grad=True)], "momentum": 0.7})
+    for _ in range(49):
+        sched.step()
+    assert [g["momentum"] for g in opt.param_groups] == pytest.approx([0.7, 0.6])
+    assert sched.state_dict()["mu_max"] == [0.9, 0.7]
+
+
 def test_registry_builds_every_name_and_rejects_unknown():
     p = [torch.zeros(2, requires_grad=True)]
     assert isinstance(build_optimizer("momentum", p, lr=1.0, momentum=0.6), HeavyBall)

@@ -37,7 +37,7 @@ def momentum_at(schedule: str, step: int, mu_max: float, warmup_steps: int = 100
 class MomentumScheduler:
     """Sets each param group's ``momentum`` from a schedule, like an LR scheduler.
 
-    The group's momentum at construction is its :math:`\\mu_{max}`. Call
+    The group's momentum at construction (or when it is added) is its :math:`\\mu_{max}`. Call
     :meth:`step` after each ``optimizer.step()``; construction already sets the
     value for step 0.
 
@@ -67,6 +67,9 @@ class MomentumScheduler:
         self._apply()
 
     def _apply(self) -> None:
+        # A group added since (``optimizer.add_param_group``) takes the momentum it was added with as its mu_max.
+        added = self.optimizer.param_groups[len(self.mu_max) :]
+        self.mu_max += [group.setdefault("initial_momentum", group["momentum"]) for group in added]
         for group, mu_max in zip(self.optimizer.param_groups, self.mu_max):
             group["momentum"] = momentum_at(self.schedule, self.last_step, mu_max, self.warmup_steps, self.mu_start)
 
