@@ -206,20 +206,6 @@ def test_an_unfinished_run_is_reported_as_such(tmp_path: Path, tiny_ptb: Path) -
     assert line.endswith("| - | - | 10 |"), "an unfinished run is not compared with the paper"
 
 
-def test_an_unfinished_run_of_an_experiment_reads_its_config_resolved(tmp_path: Path, tiny_ptb: Path) -> None:
-    """Hydra saves an experiment's config unresolved (``data.train_fraction: ${by_scale:1.0,0.05}``): the report
-    reads the run's value, as a finished run's summary records it."""
-    run_dir = tmp_path / "outputs" / "run"
-    write_unfinished_run(run_dir, tiny_ptb)
-    saved = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
-    saved.study = {"scale": "full", "lr_factor": 1.0}
-    saved.data.train_fraction = "${by_scale:1.0,0.05}"
-    (run_dir / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(saved))
-    [run] = find_runs([tmp_path / "outputs"])
-    assert run.summary.config["data"]["train_fraction"] == 1.0
-    assert "unfinished" in report_markdown([run])
-
-
 def test_results_folders_are_committed() -> None:
     assert len(COMMITTED) >= 6, COMMITTED
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 # The YAML configs: a wheel carries them inside the package; a checkout keeps them at the top.
@@ -257,16 +257,6 @@ def upgrade_stored(config: dict[str, Any]) -> dict[str, Any]:
     return upgraded
 
 
-def by_scale(full: Any, small: Any, *, _root_: Any) -> Any:
-    """``${by_scale:FULL,SMALL}``: the value for the config's ``study.scale``, as experiment configs chose it
-    before the scale group replaced the resolver. Runs launched then (the campaign of issue 34) keep it in
-    their unresolved ``.hydra/config.yaml``; delete it once none is left unfinished."""
-    scale = _root_.study.scale
-    if scale not in ("full", "small"):
-        raise ValueError(f"study.scale={scale!r} must be full or small.")
-    return small if scale == "small" else full
-
-
 def schema_keys(node: str) -> set[str] | None:
     """The keys the schema gives ``node`` ("" for the top level, "task", "data", "model", "optimizer", "trainer",
     "study"): both tasks' for "data"; None for a node the schema leaves open."""
@@ -282,12 +272,6 @@ def schema_keys(node: str) -> set[str] | None:
     if node not in schemas:
         return None
     return {f.name for schema in schemas[node] for f in dataclass_fields(schema)}
-
-
-def register_resolvers() -> None:
-    """The resolvers of configs Hydra saved unresolved (``${by_scale:...}``), for reading them."""
-    if not OmegaConf.has_resolver("by_scale"):
-        OmegaConf.register_new_resolver("by_scale", by_scale)
 
 
 def register_configs() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from adamomentum.config import register_resolvers, upgrade_stored
+from adamomentum.config import upgrade_stored
 from adamomentum.report.measures import TASKS
 from adamomentum.report.paper import OPTIMIZER_ORDER
 from adamomentum.summary import METRICS, SUMMARY, TRAIN_LOG, RunSummary
@@ -64,8 +64,6 @@ def unfinished_summary(run_dir: Path, metrics: list[dict[str, Any]]) -> RunSumma
     task = cfg.task.name
     best = TASKS[task].selection.best(metrics)
     last = metrics[-1]
-    # Hydra saves the config unresolved: an experiment's ${by_scale:...} becomes the run's value here.
-    register_resolvers()
     config = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(config, dict), "a run's config is a mapping"
     return RunSummary(
