@@ -62,14 +62,16 @@ class MomentumScheduler:
         self.schedule = schedule
         self.warmup_steps = warmup_steps
         self.mu_start = mu_start
-        self.mu_max = [group.setdefault("initial_momentum", group["momentum"]) for group in optimizer.param_groups]
         self.last_step = 0
         self._apply()
 
+    @property
+    def mu_max(self) -> list[float]:
+        """Each group's :math:`\\mu_{max}`, kept in the group as ``initial_momentum``: its momentum when the
+        scheduler first met it (a group added later, by ``optimizer.add_param_group``, included)."""
+        return [group.setdefault("initial_momentum", group["momentum"]) for group in self.optimizer.param_groups]
+
     def _apply(self) -> None:
-        # A group added since (``optimizer.add_param_group``) takes the momentum it was added with as its mu_max.
-        added = self.optimizer.param_groups[len(self.mu_max) :]
-        self.mu_max += [group.setdefault("initial_momentum", group["momentum"]) for group in added]
         for group, mu_max in zip(self.optimizer.param_groups, self.mu_max):
             group["momentum"] = momentum_at(self.schedule, self.last_step, mu_max, self.warmup_steps, self.mu_start)
 
@@ -82,7 +84,7 @@ class MomentumScheduler:
             "schedule": self.schedule,
             "warmup_steps": self.warmup_steps,
             "mu_start": self.mu_start,
-            "mu_max": list(self.mu_max),
+            "mu_max": self.mu_max,
             "last_step": self.last_step,
         }
 
@@ -90,6 +92,7 @@ class MomentumScheduler:
         self.schedule = state["schedule"]
         self.warmup_steps = state["warmup_steps"]
         self.mu_start = state["mu_start"]
-        self.mu_max = list(state["mu_max"])
+        for group, mu_max in zip(self.optimizer.param_groups, state["mu_max"]):
+            group["initial_momentum"] = mu_max
         self.last_step = state["last_step"]
         self._apply()
