@@ -154,12 +154,17 @@ def comparable_with_paper(run: Run) -> bool:
     )
 
 
+# Beside the scale (``PAPER_SCALE``), what every optimizer's runs are made under, whatever the optimizer: the
+# multiple of Table 1's lr and the precision.
+SHARED_CONDITIONS = ("study.lr_factor", "precision")
+
+
 def in_paper_setting(run: Run) -> bool:
     """Whether a run is at the paper's scale (``comparable_with_paper``), at Table 1's lr and in float32, whatever
     its optimizer and schedule: the runs a task's figure draws, and Adam's reference row reads."""
     config = flat_config(run)
     return comparable_with_paper(run) and all(
-        config.get(key, PAPER_SETTING[key]) == PAPER_SETTING[key] for key in ("study.lr_factor", "precision")
+        config.get(key, PAPER_SETTING[key]) == PAPER_SETTING[key] for key in SHARED_CONDITIONS
     )
 
 

@@ -16,7 +16,7 @@ from adamomentum.report.markdown import markdown_table
 from adamomentum.report.measures import TEST_ENTITY_F1, TEST_F1, TEST_PPL, Measure, TaskDescription
 from adamomentum.report.paper import PAPER_DEFAULTS, PAPER_SCALE, optimizer_name
 from adamomentum.report.runs import Run
-from adamomentum.report.settings import Setting, comparable_with_paper, flat_config
+from adamomentum.report.settings import SHARED_CONDITIONS, Setting, comparable_with_paper, flat_config
 from adamomentum.report.statistics import (
     Paired,
     at_best_valid,
@@ -200,7 +200,7 @@ START = "optimizer.initial_accumulator_value"
 ONE_SIDED_KEYS = {"trainer.lr_decay"}
 # What a run trained on, how much of it, at which multiple of Table 1's lr and in which precision: two runs
 # that differ in one of these are never paired, even where a side has a single setting to offer.
-CONDITION_KEYS = (*PAPER_SCALE, "study.lr_factor", "precision")
+CONDITION_KEYS = (*PAPER_SCALE, *SHARED_CONDITIONS)
 
 
 def _value(setting: Setting, key: str) -> Any:
